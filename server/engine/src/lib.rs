@@ -1,0 +1,7 @@
+//! tickd's sans-IO server core (DESIGN.md §1): sequencing, validation, candle aggregation,
+//! subscription registry, conflation and gap/replay decisions. Time comes in as an argument;
+//! this crate never touches tokio, sockets, files or clocks.
+//!
+//! The foundation issue leaves it empty; the main-job issue fills it.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

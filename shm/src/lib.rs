@@ -1,0 +1,3 @@
+//! placeholder
+/// Layout version.
+pub const LAYOUT_VERSION: u64 = 1;
