@@ -325,11 +325,9 @@ proptest! {
         if tag && bytes.len() >= 8 {
             bytes[4..8].copy_from_slice(b"TICK");
         }
-        if let Ok(msg) = Message::decode(&bytes) {
-            // Whatever verified must be fully readable.
-            if let Message::TickBatch(b) = msg {
-                let _ = b.ticks.iter().count();
-            }
+        // Whatever verified must be fully readable.
+        if let Ok(Message::TickBatch(b)) = Message::decode(&bytes) {
+            let _ = b.ticks.iter().count();
         }
     }
 
