@@ -415,12 +415,16 @@ pub struct CandleRecord {
     pub version: u32,
     /// Bit 0: [`CandleRecord::CLOSED`]. Other bits reserved, 0.
     pub flags: u32,
-    /// Seq of the last trade folded into this candle.
+    /// Highest seq of the trades folded into this candle.
     pub last_seq: u64,
-    /// Event time of the latest trade folded in, ns since the Unix epoch (UTC).
+    /// Event time of the earliest trade folded in (the one that set `open`), ns since the Unix
+    /// epoch (UTC).
+    pub ts_first_event: u64,
+    /// Event time of the latest trade folded in (the one that set `close`), ns since the Unix
+    /// epoch (UTC).
     pub ts_last_event: u64,
     /// Reserved, 0.
-    pub reserved: [u64; 3],
+    pub reserved: [u64; 2],
 }
 
 const _: () = {
@@ -436,8 +440,9 @@ const _: () = {
     assert!(offset_of!(CandleRecord, version) == 80);
     assert!(offset_of!(CandleRecord, flags) == 84);
     assert!(offset_of!(CandleRecord, last_seq) == 88);
-    assert!(offset_of!(CandleRecord, ts_last_event) == 96);
-    assert!(offset_of!(CandleRecord, reserved) == 104);
+    assert!(offset_of!(CandleRecord, ts_first_event) == 96);
+    assert!(offset_of!(CandleRecord, ts_last_event) == 104);
+    assert!(offset_of!(CandleRecord, reserved) == 112);
 };
 
 impl CandleRecord {
@@ -497,10 +502,10 @@ impl CandleRecord {
             self.trades,
             self.version as u64 | (self.flags as u64) << 32,
             self.last_seq,
+            self.ts_first_event,
             self.ts_last_event,
             self.reserved[0],
             self.reserved[1],
-            self.reserved[2],
         ]
     }
 
@@ -521,8 +526,9 @@ impl CandleRecord {
             version: w[10] as u32,
             flags: (w[10] >> 32) as u32,
             last_seq: w[11],
-            ts_last_event: w[12],
-            reserved: [w[13], w[14], w[15]],
+            ts_first_event: w[12],
+            ts_last_event: w[13],
+            reserved: [w[14], w[15]],
         }
     }
 

@@ -1176,6 +1176,7 @@ impl core::fmt::Debug for Candle {
       .field("version", &self.version())
       .field("flags", &self.flags())
       .field("last_seq", &self.last_seq())
+      .field("ts_first_event", &self.ts_first_event())
       .field("ts_last_event", &self.ts_last_event())
       .field("reserved", &self.reserved())
       .finish()
@@ -1233,8 +1234,9 @@ impl<'a> Candle {
     version: u32,
     flags: u32,
     last_seq: u64,
+    ts_first_event: u64,
     ts_last_event: u64,
-    reserved: &[u64; 3],
+    reserved: &[u64; 2],
   ) -> Self {
     let mut s = Self([0; 128]);
     s.set_instrument_id(instrument_id);
@@ -1251,6 +1253,7 @@ impl<'a> Candle {
     s.set_version(version);
     s.set_flags(flags);
     s.set_last_seq(last_seq);
+    s.set_ts_first_event(ts_first_event);
     s.set_ts_last_event(ts_last_event);
     s.set_reserved(reserved);
     s
@@ -1663,7 +1666,7 @@ impl<'a> Candle {
     }
   }
 
-  pub fn ts_last_event(&self) -> u64 {
+  pub fn ts_first_event(&self) -> u64 {
     let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
     // Safety:
     // Created from a valid Table for this object
@@ -1671,6 +1674,35 @@ impl<'a> Candle {
     EndianScalar::from_little_endian(unsafe {
       core::ptr::copy_nonoverlapping(
         self.0[96..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_ts_first_event(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[96..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn ts_last_event(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[104..].as_ptr(),
         mem.as_mut_ptr() as *mut u8,
         core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
       );
@@ -1686,24 +1718,24 @@ impl<'a> Candle {
     unsafe {
       core::ptr::copy_nonoverlapping(
         &x_le as *const _ as *const u8,
-        self.0[96..].as_mut_ptr(),
+        self.0[104..].as_mut_ptr(),
         core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
       );
     }
   }
 
-  pub fn reserved(&'a self) -> flatbuffers::Array<'a, u64, 3> {
+  pub fn reserved(&'a self) -> flatbuffers::Array<'a, u64, 2> {
     // Safety:
     // Created from a valid Table for this object
     // Which contains a valid array in this slot
-    unsafe { flatbuffers::Array::follow(&self.0, 104) }
+    unsafe { flatbuffers::Array::follow(&self.0, 112) }
   }
 
-  pub fn set_reserved(&mut self, items: &[u64; 3]) {
+  pub fn set_reserved(&mut self, items: &[u64; 2]) {
     // Safety:
     // Created from a valid Table for this object
     // Which contains a valid array in this slot
-    unsafe { flatbuffers::emplace_scalar_array(&mut self.0, 104, items) };
+    unsafe { flatbuffers::emplace_scalar_array(&mut self.0, 112, items) };
   }
 
 }

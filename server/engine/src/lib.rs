@@ -5,3 +5,7 @@
 //! The foundation issue leaves it empty; the main-job issue fills it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod candle;
+
+pub use candle::{CandleBook, CandleConfig, CandleStats, fill_previous};

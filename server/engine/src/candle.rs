@@ -1,0 +1,632 @@
+//! OHLCV candles from trades, by event time (DESIGN.md §3).
+//!
+//! Rules, exactly:
+//! - Intervals `1s 1m 5m 15m 1h 4h 1d`, aligned to UTC (`ts_open = t - t % Δ`), labelled by open
+//!   time, half-open `[ts_open, ts_open + Δ)`.
+//! - `open` is the trade with the earliest event time in the interval and `close` the one with
+//!   the latest (ties go to the later arrival for `close` and the earlier for `open`), so the
+//!   result does not depend on arrival order; `high`/`low` are the extremes, `volume` the sum of
+//!   sizes, `notional` the sum of price × size (1e-18 units, exact in `i128`), `trades` the
+//!   count.
+//! - The in-progress candle is visible with `closed = false`. It closes when a later trade of the
+//!   same instrument opens a newer interval, or when the watermark (the latest event time the
+//!   caller has seen, across all instruments) passes its end plus `grace`.
+//! - A late trade for an interval that already closed but is still retained updates that candle,
+//!   bumps its `version`, and is emitted as a correction (creating the candle, at version 1, if
+//!   the interval was empty). A trade older than retention is counted in
+//!   [`CandleStats::late_beyond_retention`] and otherwise ignored (the tick itself stays in the
+//!   ring and journal).
+//! - Empty intervals produce no candle; [`fill_previous`] makes zero-volume candles at the
+//!   previous close for queries that ask.
+//!
+//! Cost: per trade, one update per configured interval (array-indexed by instrument, no hashing,
+//! no allocation); updates are conflated per batch: [`CandleBook::drain_updates`] yields each
+//! changed candle once.
+
+use std::collections::VecDeque;
+
+use tickd_protocol::{CandleRecord, InstrumentId, Interval, Price, Quantity, UnixNanos};
+
+/// Candle engine settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CandleConfig {
+    /// Intervals to build, shortest first.
+    pub intervals: Vec<Interval>,
+    /// Closed candles kept per instrument and interval (memory: 128 bytes each), indexed like
+    /// `intervals`. Late trades older than the oldest kept candle are not applied.
+    pub retention: Vec<usize>,
+    /// How long after its end a candle stays open for trades that arrive out of order, in ns of
+    /// event time (watermark-driven closing only).
+    pub grace_ns: u64,
+}
+
+impl Default for CandleConfig {
+    /// All seven intervals; retention of one day of 1s and 1m candles, a week of the others
+    /// (about 12 MB per instrument); 1 s of grace.
+    fn default() -> Self {
+        Self {
+            intervals: Interval::ALL.to_vec(),
+            retention: vec![86_400, 1_440 * 5, 288 * 7, 96 * 7, 24 * 7, 6 * 7, 366],
+            grace_ns: 1_000_000_000,
+        }
+    }
+}
+
+/// Counters of what the engine did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CandleStats {
+    /// Trades folded into candles (each counted once, whatever the number of intervals).
+    pub trades: u64,
+    /// Updates to already-closed candles (per interval).
+    pub corrections: u64,
+    /// Trades too old for some interval's retention (per interval).
+    pub late_beyond_retention: u64,
+}
+
+/// Where a trade landed in its series.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// Into the in-progress candle (possibly a new one).
+    InProgress,
+    /// Into a candle that already closed.
+    Late,
+}
+
+/// Candles of one instrument and interval.
+#[derive(Clone, Debug, Default)]
+struct Series {
+    /// The in-progress candle, if any.
+    current: Option<CandleRecord>,
+    /// Closed candles, oldest first, strictly increasing `ts_open`.
+    closed: VecDeque<CandleRecord>,
+    /// Whether this series has an update not yet drained.
+    dirty: bool,
+}
+
+/// Every instrument's candles: the engine. Single owner; the caller serialises access.
+#[derive(Debug)]
+pub struct CandleBook {
+    config: CandleConfig,
+    /// Indexed by instrument id, then by position in `config.intervals`.
+    series: Vec<Vec<Series>>,
+    /// (instrument, interval index) pairs changed since the last drain.
+    dirty: Vec<(u32, u8)>,
+    /// Latest event time seen.
+    watermark: UnixNanos,
+    /// Earliest time at which some in-progress candle becomes due to close.
+    next_close_due: u64,
+    stats: CandleStats,
+}
+
+fn new_candle(instrument: InstrumentId, interval: Interval, ts_open: UnixNanos) -> CandleRecord {
+    CandleRecord {
+        instrument_id: instrument.0,
+        interval_s: interval.secs(),
+        ts_open: ts_open.0,
+        ..CandleRecord::default()
+    }
+}
+
+/// Folds one trade into `c` (see the module rules for open and close).
+fn apply(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event: u64) {
+    let p = price.raw();
+    if c.trades == 0 {
+        c.open = p;
+        c.high = p;
+        c.low = p;
+        c.close = p;
+        c.ts_first_event = ts_event;
+        c.ts_last_event = ts_event;
+    } else {
+        c.high = c.high.max(p);
+        c.low = c.low.min(p);
+        if ts_event < c.ts_first_event {
+            c.open = p;
+            c.ts_first_event = ts_event;
+        }
+        if ts_event >= c.ts_last_event {
+            c.close = p;
+            c.ts_last_event = ts_event;
+        }
+    }
+    c.volume = c.volume.saturating_add(size.raw());
+    c.set_notional(
+        c.notional()
+            .saturating_add(i128::from(p) * i128::from(size.raw())),
+    );
+    c.trades += 1;
+    c.last_seq = c.last_seq.max(seq);
+}
+
+/// Folds a late trade into a closed candle and bumps its version.
+fn apply_late(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event: u64) {
+    apply(c, price, size, seq, ts_event);
+    c.version += 1;
+}
+
+impl CandleBook {
+    /// An empty book.
+    ///
+    /// # Panics
+    ///
+    /// If `config.retention` does not have one entry per interval, or more than 255 intervals
+    /// are configured (a configuration bug).
+    pub fn new(config: CandleConfig) -> Self {
+        assert_eq!(
+            config.intervals.len(),
+            config.retention.len(),
+            "one retention per interval"
+        );
+        assert!(
+            config.intervals.len() <= usize::from(u8::MAX),
+            "at most 255 intervals"
+        );
+        Self {
+            config,
+            series: Vec::new(),
+            dirty: Vec::new(),
+            watermark: UnixNanos(0),
+            next_close_due: u64::MAX,
+            stats: CandleStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CandleConfig {
+        &self.config
+    }
+
+    /// What the engine has done so far.
+    pub fn stats(&self) -> CandleStats {
+        self.stats
+    }
+
+    /// Latest event time seen (by [`CandleBook::on_trade`] or [`CandleBook::advance`]).
+    pub fn watermark(&self) -> UnixNanos {
+        self.watermark
+    }
+
+    fn interval_index(&self, interval: Interval) -> Option<usize> {
+        self.config.intervals.iter().position(|&i| i == interval)
+    }
+
+    fn series_of(&mut self, instrument: InstrumentId) -> &mut Vec<Series> {
+        let idx = instrument.0 as usize;
+        if idx >= self.series.len() {
+            let n = self.config.intervals.len();
+            self.series
+                .resize_with(idx + 1, || vec![Series::default(); n]);
+        }
+        &mut self.series[idx]
+    }
+
+    /// Folds one trade (already sequenced as `seq`) into every interval's candle.
+    pub fn on_trade(
+        &mut self,
+        instrument: InstrumentId,
+        ts_event: UnixNanos,
+        price: Price,
+        size: Quantity,
+        seq: u64,
+    ) {
+        if price.is_undef() {
+            return;
+        }
+        self.stats.trades += 1;
+        self.series_of(instrument);
+        let per_interval = &mut self.series[instrument.0 as usize];
+        for (i, series) in per_interval.iter_mut().enumerate() {
+            let interval = self.config.intervals[i];
+            let retention = self.config.retention[i];
+            let open = interval.open_time(ts_event);
+            let outcome = match &mut series.current {
+                Some(c) if c.ts_open == open.0 => {
+                    apply(c, price, size, seq, ts_event.0);
+                    Fold::InProgress
+                }
+                Some(c) if c.ts_open > open.0 => Fold::Late,
+                _ if series.closed.back().is_some_and(|c| c.ts_open >= open.0) => Fold::Late,
+                current => {
+                    // A newer interval (or the first trade): close what was in progress.
+                    if let Some(mut done) = current.take() {
+                        done.flags |= CandleRecord::CLOSED;
+                        series.closed.push_back(done);
+                        while series.closed.len() > retention {
+                            series.closed.pop_front();
+                        }
+                    }
+                    let mut c = new_candle(instrument, interval, open);
+                    apply(&mut c, price, size, seq, ts_event.0);
+                    series.current = Some(c);
+                    Fold::InProgress
+                }
+            };
+            if outcome == Fold::Late {
+                let p = (price, size, seq, ts_event);
+                if !Self::correct(series, retention, instrument, interval, open, p) {
+                    self.stats.late_beyond_retention += 1;
+                    continue;
+                }
+                self.stats.corrections += 1;
+            }
+            if !series.dirty {
+                series.dirty = true;
+                // `i < 255` (asserted in `new`).
+                self.dirty.push((instrument.0, i as u8));
+            }
+            if let Some(c) = &series.current {
+                let due = c.ts_open + interval.nanos() + self.config.grace_ns;
+                self.next_close_due = self.next_close_due.min(due);
+            }
+        }
+        self.advance(ts_event);
+    }
+
+    /// Applies a late trade to a closed candle (or creates it). Returns false if the interval
+    /// is older than retention.
+    fn correct(
+        series: &mut Series,
+        retention: usize,
+        instrument: InstrumentId,
+        interval: Interval,
+        open: UnixNanos,
+        (price, size, seq, ts_event): (Price, Quantity, u64, UnixNanos),
+    ) -> bool {
+        match series.closed.binary_search_by_key(&open.0, |c| c.ts_open) {
+            Ok(pos) => {
+                apply_late(&mut series.closed[pos], price, size, seq, ts_event.0);
+                true
+            }
+            Err(pos) => {
+                // An interval with no candle yet: create it, unless it is older than everything
+                // retained while the retention is full.
+                if pos == 0 && series.closed.len() >= retention {
+                    return false;
+                }
+                let mut c = new_candle(instrument, interval, open);
+                apply(&mut c, price, size, seq, ts_event.0);
+                c.flags |= CandleRecord::CLOSED;
+                c.version = 1;
+                series.closed.insert(pos, c);
+                if series.closed.len() > retention {
+                    series.closed.pop_front();
+                }
+                true
+            }
+        }
+    }
+
+    /// Moves the watermark to `now` (event time; ignored if older) and closes every
+    /// in-progress candle whose end plus grace it passed. Cheap when nothing is due.
+    pub fn advance(&mut self, now: UnixNanos) {
+        if now > self.watermark {
+            self.watermark = now;
+        }
+        if self.watermark.0 < self.next_close_due {
+            return;
+        }
+        let mut next_due = u64::MAX;
+        let grace = self.config.grace_ns;
+        for (id, per_interval) in self.series.iter_mut().enumerate() {
+            for (i, series) in per_interval.iter_mut().enumerate() {
+                let interval = self.config.intervals[i];
+                let Some(c) = &series.current else { continue };
+                let due = c.ts_open + interval.nanos() + grace;
+                if self.watermark.0 < due {
+                    next_due = next_due.min(due);
+                    continue;
+                }
+                let mut done = series.current.take().unwrap_or_default();
+                done.flags |= CandleRecord::CLOSED;
+                series.closed.push_back(done);
+                while series.closed.len() > self.config.retention[i] {
+                    series.closed.pop_front();
+                }
+                if !series.dirty {
+                    series.dirty = true;
+                    // Ids come from `series_of`, indexed by a u32; `i < 255`.
+                    self.dirty.push((id as u32, i as u8));
+                }
+            }
+        }
+        self.next_close_due = next_due;
+    }
+
+    /// Appends every candle changed since the last drain (the in-progress one, or the last
+    /// closed/corrected one) to `out`, once each, and clears the change list. Allocation-free
+    /// once `out` has grown.
+    ///
+    /// A series with several changes in one batch reports its latest state; corrections to
+    /// older candles in the same batch are reported by re-reading them with
+    /// [`CandleBook::candles`].
+    pub fn drain_updates(&mut self, out: &mut Vec<CandleRecord>) {
+        for (id, i) in self.dirty.drain(..) {
+            let series = &mut self.series[id as usize][usize::from(i)];
+            series.dirty = false;
+            if let Some(c) = series.current.as_ref().or(series.closed.back()) {
+                out.push(*c);
+            }
+        }
+    }
+
+    /// The current (in-progress) candle of `instrument` for `interval`, if any.
+    pub fn current(&self, instrument: InstrumentId, interval: Interval) -> Option<CandleRecord> {
+        let i = self.interval_index(interval)?;
+        self.series.get(instrument.0 as usize)?.get(i)?.current
+    }
+
+    /// Candles of `instrument` for `interval` with `from <= ts_open < to`, oldest first,
+    /// including the in-progress one; at most `limit`, the latest ones.
+    pub fn candles(
+        &self,
+        instrument: InstrumentId,
+        interval: Interval,
+        from: UnixNanos,
+        to: UnixNanos,
+        limit: usize,
+    ) -> Vec<CandleRecord> {
+        let Some(i) = self.interval_index(interval) else {
+            return Vec::new();
+        };
+        let Some(series) = self
+            .series
+            .get(instrument.0 as usize)
+            .and_then(|s| s.get(i))
+        else {
+            return Vec::new();
+        };
+        let in_range = |c: &&CandleRecord| c.ts_open >= from.0 && c.ts_open < to.0;
+        let start = series.closed.partition_point(|c| c.ts_open < from.0);
+        let all: Vec<CandleRecord> = series
+            .closed
+            .range(start..)
+            .chain(series.current.as_ref())
+            .filter(in_range)
+            .copied()
+            .collect();
+        let skip = all.len().saturating_sub(limit);
+        all[skip..].to_vec()
+    }
+}
+
+/// Fills the gaps between `candles` (oldest first, one instrument and interval) with zero-volume
+/// candles at the previous close, up to but excluding `to`; `fill=previous` in queries.
+/// Filled candles are closed, with `trades = 0`, `volume = 0` and OHLC all the previous close.
+pub fn fill_previous(
+    candles: &[CandleRecord],
+    interval: Interval,
+    to: UnixNanos,
+) -> Vec<CandleRecord> {
+    let step = interval.nanos();
+    let mut out: Vec<CandleRecord> = Vec::with_capacity(candles.len());
+    for c in candles {
+        if let Some(prev) = out.last().copied() {
+            let mut t = prev.ts_open + step;
+            while t < c.ts_open {
+                out.push(filler(&prev, t));
+                t += step;
+            }
+        }
+        out.push(*c);
+    }
+    if let Some(last) = out.last().copied() {
+        let mut t = last.ts_open + step;
+        while t < to.0 && last.is_closed() {
+            out.push(filler(&last, t));
+            t += step;
+        }
+    }
+    out
+}
+
+fn filler(prev: &CandleRecord, ts_open: u64) -> CandleRecord {
+    CandleRecord {
+        instrument_id: prev.instrument_id,
+        interval_s: prev.interval_s,
+        ts_open,
+        open: prev.close,
+        high: prev.close,
+        low: prev.close,
+        close: prev.close,
+        flags: CandleRecord::CLOSED,
+        last_seq: prev.last_seq,
+        ts_first_event: ts_open,
+        ts_last_event: ts_open,
+        ..CandleRecord::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_696_680_000_000_000_000; // 2023-10-07T12:00:00Z, a whole minute
+    const SEC: u64 = 1_000_000_000;
+
+    fn px(s: &str) -> Price {
+        s.parse().unwrap()
+    }
+    fn qty(s: &str) -> Quantity {
+        s.parse().unwrap()
+    }
+
+    fn book() -> CandleBook {
+        CandleBook::new(CandleConfig {
+            intervals: vec![Interval::S1, Interval::M1],
+            retention: vec![4, 10],
+            grace_ns: 0,
+        })
+    }
+
+    const A: InstrumentId = InstrumentId(0);
+
+    #[test]
+    fn builds_exact_ohlcv_labelled_by_open_time() {
+        let mut b = book();
+        b.on_trade(A, UnixNanos(T0 + 100), px("10.5"), qty("100"), 1);
+        b.on_trade(A, UnixNanos(T0 + 200), px("11.25"), qty("50"), 2);
+        b.on_trade(A, UnixNanos(T0 + 300), px("9.75"), qty("25"), 3);
+        b.on_trade(A, UnixNanos(T0 + 400), px("10"), qty("0.5"), 4);
+        let c = b.current(A, Interval::S1).unwrap();
+        assert_eq!(c.ts_open, T0);
+        assert_eq!(c.interval_s, 1);
+        assert_eq!(
+            (c.open, c.high, c.low, c.close),
+            (
+                10_500_000_000,
+                11_250_000_000,
+                9_750_000_000,
+                10_000_000_000
+            )
+        );
+        assert_eq!(c.volume, 175_500_000_000);
+        assert_eq!(c.trades, 4);
+        assert_eq!(c.last_seq, 4);
+        assert!(!c.is_closed());
+        // notional = 10.5*100 + 11.25*50 + 9.75*25 + 10*0.5 = 1050 + 562.5 + 243.75 + 5 = 1861.25
+        assert_eq!(c.notional(), 1_861_250_000_000_000_000_000);
+        assert_eq!(b.current(A, Interval::M1).unwrap().ts_open, T0);
+    }
+
+    #[test]
+    fn a_later_trade_closes_the_candle_and_empty_intervals_are_skipped() {
+        let mut b = book();
+        b.on_trade(A, UnixNanos(T0 + 1), px("1"), qty("1"), 1);
+        b.on_trade(A, UnixNanos(T0 + 3 * SEC + 5), px("2"), qty("1"), 2);
+        let s1 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 100);
+        assert_eq!(
+            s1.len(),
+            2,
+            "seconds 1 and 2 had no trades and produce no candle"
+        );
+        assert_eq!((s1[0].ts_open, s1[0].is_closed()), (T0, true));
+        assert_eq!((s1[1].ts_open, s1[1].is_closed()), (T0 + 3 * SEC, false));
+
+        let filled = fill_previous(&s1, Interval::S1, UnixNanos(T0 + 4 * SEC));
+        assert_eq!(filled.len(), 4);
+        assert_eq!(filled[1].ts_open, T0 + SEC);
+        assert_eq!(
+            (
+                filled[1].open,
+                filled[1].close,
+                filled[1].volume,
+                filled[1].trades
+            ),
+            (1_000_000_000, 1_000_000_000, 0, 0)
+        );
+        assert_eq!(filled[3].trades, 1);
+    }
+
+    #[test]
+    fn the_watermark_closes_candles_after_grace() {
+        let mut b = CandleBook::new(CandleConfig {
+            grace_ns: 500_000_000,
+            ..book().config().clone()
+        });
+        b.on_trade(A, UnixNanos(T0), px("1"), qty("1"), 1);
+        b.advance(UnixNanos(T0 + SEC + 499_999_999));
+        assert!(
+            b.current(A, Interval::S1).is_some(),
+            "still inside its grace"
+        );
+        b.advance(UnixNanos(T0 + SEC + 500_000_000));
+        assert!(b.current(A, Interval::S1).is_none());
+        let closed = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 10);
+        assert!(closed[0].is_closed());
+        assert!(
+            b.current(A, Interval::M1).is_some(),
+            "the minute is not over"
+        );
+    }
+
+    #[test]
+    fn late_trades_correct_closed_candles_and_bump_version() {
+        let mut b = book();
+        b.on_trade(A, UnixNanos(T0 + 10), px("5"), qty("1"), 1);
+        b.on_trade(A, UnixNanos(T0 + 2 * SEC), px("6"), qty("1"), 2);
+        let mut out = Vec::new();
+        b.drain_updates(&mut out);
+        out.clear();
+        // A late print for second 0: updates high, volume, trades, version; it is older than
+        // the first print, so it becomes the open and the close stays 5.
+        b.on_trade(A, UnixNanos(T0 + 5), px("7"), qty("2"), 3);
+        let s1 = b.candles(A, Interval::S1, UnixNanos(T0), UnixNanos(T0 + 1), 10);
+        assert_eq!(s1.len(), 1);
+        let c = s1[0];
+        assert_eq!(
+            (c.open, c.high, c.low, c.close),
+            (7_000_000_000, 7_000_000_000, 5_000_000_000, 5_000_000_000)
+        );
+        assert_eq!(
+            (c.volume, c.trades, c.version, c.last_seq),
+            (3_000_000_000, 2, 1, 3)
+        );
+        assert!(c.is_closed());
+        assert_eq!(b.stats().corrections, 1);
+        // A late print into the empty second 1 creates that candle as a correction.
+        b.on_trade(A, UnixNanos(T0 + SEC + 1), px("8"), qty("1"), 4);
+        let s1 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 10);
+        assert_eq!(
+            s1.iter()
+                .map(|c| (c.ts_open - T0) / SEC)
+                .collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        assert_eq!((s1[1].version, s1[1].close), (1, 8_000_000_000));
+        // The minute candle took every trade while in progress; its close is the print with the
+        // latest event time (second 2), whatever the arrival order.
+        let m1 = b.current(A, Interval::M1).unwrap();
+        assert_eq!(
+            (m1.trades, m1.open, m1.close, m1.version),
+            (4, 7_000_000_000, 6_000_000_000, 0)
+        );
+    }
+
+    #[test]
+    fn trades_older_than_retention_are_counted_not_applied() {
+        let mut b = book();
+        for s in 0..6 {
+            b.on_trade(A, UnixNanos(T0 + s * 2 * SEC), px("1"), qty("1"), s + 1);
+        }
+        // 1s retention is 4 closed candles: seconds 2, 4, 6, 8 remain (10 is in progress).
+        let s1 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 100);
+        assert_eq!(s1.first().unwrap().ts_open, T0 + 2 * SEC);
+        b.on_trade(A, UnixNanos(T0), px("9"), qty("1"), 7);
+        assert_eq!(b.stats().late_beyond_retention, 1);
+        assert_eq!(
+            b.stats().corrections,
+            0,
+            "the 1m candle took it in order (still in progress)"
+        );
+        assert_eq!(b.current(A, Interval::M1).unwrap().high, 9_000_000_000);
+    }
+
+    #[test]
+    fn updates_are_conflated_per_drain() {
+        let mut b = book();
+        let mut out = Vec::new();
+        for i in 0..5 {
+            b.on_trade(A, UnixNanos(T0 + i), px("1"), qty("1"), i + 1);
+        }
+        b.on_trade(InstrumentId(3), UnixNanos(T0 + 9), px("2"), qty("1"), 6);
+        b.drain_updates(&mut out);
+        assert_eq!(out.len(), 4, "one per (instrument, interval) that changed");
+        assert_eq!(out[0].trades, 5);
+        out.clear();
+        b.drain_updates(&mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn limit_keeps_the_latest() {
+        let mut b = book();
+        for s in 0..4 {
+            b.on_trade(A, UnixNanos(T0 + s * SEC), px("1"), qty("1"), s + 1);
+        }
+        let last2 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 2);
+        assert_eq!(
+            last2.iter().map(|c| c.last_seq).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+    }
+}
