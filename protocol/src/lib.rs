@@ -42,6 +42,7 @@ compile_error!(
 );
 
 pub mod decimal;
+pub mod files;
 pub mod frame;
 pub mod message;
 pub mod record;

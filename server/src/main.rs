@@ -1,18 +1,80 @@
-//! `tickd`: the market data server binary.
+//! `tickd`: the market data server.
 //!
-//! The foundation issue provides the crates it stands on; `tickd serve` arrives with the
-//! main-job issue.
+//! `tickd serve` runs with an embedded synthetic feed and every listener on loopback;
+//! `tickd serve --replay PATH... [--speed recorded|N|max]` replays recorded ticks.
 #![forbid(unsafe_code)]
 
+use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
+use tickd_server::app;
+use tickd_server::config::{LogFormat, ServeArgs, ServerConfig};
+use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
 
+/// tickd market data server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest ticks (synthetic feed or replay), build candles, and serve them.
+    Serve(ServeArgs),
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("TICKD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
 fn main() -> anyhow::Result<()> {
-    let version = env!("CARGO_PKG_VERSION");
-    let protocol = tickd_protocol::PROTOCOL_VERSION;
-    let layout = tickd_shm::LAYOUT_VERSION;
-    println!("tickd {version} (protocol {protocol}, shm layout {layout})");
-    anyhow::bail!("`tickd serve` is not built yet: see the open issues")
+    let cli = Cli::parse();
+    let Command::Serve(args) = cli.command;
+    let config = ServerConfig::load(args)?;
+    init_logs(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tickd-io")
+        .build()?;
+    runtime.block_on(async {
+        let running = app::start(&config)?;
+        let listeners = tickd_server::serve::start(&config, &running.shared).await?;
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        listeners.stop().await;
+        running.shutdown();
+        anyhow::Ok(())
+    })
 }

@@ -9,3 +9,6 @@
 pub mod candle;
 
 pub use candle::{CandleBook, CandleConfig, CandleStats, fill_previous};
+pub mod validate;
+
+pub use validate::{Invalid, validate};

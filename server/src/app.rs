@@ -1,0 +1,190 @@
+//! `tickd serve`: wires the store, the sequencer, the feeds and the listeners together, and
+//! shuts them down in order on SIGINT/SIGTERM.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use crossbeam::channel::{Sender, bounded};
+use tickd_engine::CandleBook;
+
+use crate::clock;
+use crate::config::ServerConfig;
+use crate::feed::replay::{self, ReplaySummary};
+use crate::feed::synthetic::{self, SyntheticConfig};
+use crate::feed::{Batch, FeedSender, FeedStats};
+use crate::instruments::{InstrumentTable, Instruments};
+use crate::sequencer::{self, Published, Sequencer};
+use crate::store::Store;
+
+/// Ticks per batch handed from a feed to the sequencer.
+const BATCH_LEN: usize = 4_096;
+/// Batches queued between feeds and the sequencer before feeds block.
+const QUEUE_BATCHES: usize = 64;
+
+/// What network sessions and queries share.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Symbol table.
+    pub instruments: Instruments,
+    /// Candles.
+    pub book: Arc<Mutex<CandleBook>>,
+    /// Head notifications, once per batch.
+    pub published: tokio::sync::watch::Receiver<Published>,
+    /// Per-feed counters.
+    pub feeds: Arc<Vec<Arc<FeedStats>>>,
+    /// The ring's epoch.
+    pub epoch: u64,
+    /// The shm directory.
+    pub shm_dir: std::path::PathBuf,
+}
+
+/// A running server: its shared state and the threads to stop.
+pub struct Running {
+    /// Shared state for listeners.
+    pub shared: Shared,
+    stop: Arc<AtomicBool>,
+    feeds: Vec<JoinHandle<()>>,
+    sequencer: Option<JoinHandle<Sequencer>>,
+    tx: Option<Sender<Batch>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates the store and starts the sequencer and feeds.
+///
+/// # Errors
+///
+/// If the shm files cannot be created or a thread cannot start.
+pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
+    // No journal yet: every start is a new history, so it gets a new epoch (DESIGN.md §2).
+    let epoch = clock::now().0;
+    let store = Store::create(&config.shm_dir, &config.store, epoch, 0)?;
+    let book = Arc::new(Mutex::new(CandleBook::new(config.candles.clone())));
+    let instruments: Instruments = Arc::new(RwLock::new(InstrumentTable::default()));
+    let (pub_tx, pub_rx) = tokio::sync::watch::channel(Published::default());
+    let mut seq = Sequencer::new(store, Arc::clone(&book), Arc::clone(&instruments), pub_tx);
+    let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut feed_stats = Vec::new();
+    let mut feeds = Vec::new();
+
+    if let Some(symbols) = &config.synthetic {
+        let stats = FeedStats::new("synthetic");
+        let id = seq.add_feed(Arc::clone(&stats));
+        feed_stats.push(Arc::clone(&stats));
+        let mut sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN);
+        let cfg = SyntheticConfig {
+            symbols: symbols.clone(),
+            rate_per_s: config.synthetic_rate,
+            ..SyntheticConfig::default()
+        };
+        let stop = Arc::clone(&stop);
+        feeds.push(
+            std::thread::Builder::new()
+                .name("feed-synthetic".into())
+                .spawn(move || {
+                    let _ = synthetic::run(&cfg, &mut sender, || stop.load(Ordering::Relaxed));
+                    sender.stats.finished.store(true, Ordering::Release);
+                })?,
+        );
+        tracing::info!(
+            symbols = symbols.len(),
+            rate = config.synthetic_rate,
+            "synthetic feed started"
+        );
+    }
+    if !config.replay.is_empty() {
+        let stats = FeedStats::new("replay");
+        let id = seq.add_feed(Arc::clone(&stats));
+        feed_stats.push(Arc::clone(&stats));
+        let mut sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN);
+        let (paths, speed, skip) = (config.replay.clone(), config.speed, config.skip_invalid);
+        let stop = Arc::clone(&stop);
+        feeds.push(
+            std::thread::Builder::new()
+                .name("feed-replay".into())
+                .spawn(move || {
+                    let result = replay::run(&paths, speed, skip, &mut sender, &|| {
+                        stop.load(Ordering::Relaxed)
+                    });
+                    match result {
+                        Ok(summary) => report(&summary, &sender.stats),
+                        Err(e) => {
+                            let msg = format!("{e:#}");
+                            tracing::error!("replay stopped: {msg}");
+                            eprintln!("replay stopped: {msg}");
+                            if let Ok(mut slot) = sender.stats.error.lock() {
+                                *slot = Some(msg);
+                            }
+                        }
+                    }
+                    sender.stats.finished.store(true, Ordering::Release);
+                })?,
+        );
+    }
+    let sequencer = sequencer::spawn(seq, rx).context("start the sequencer thread")?;
+    tracing::info!(epoch, shm_dir = %config.shm_dir.display(), "sequencer started");
+    Ok(Running {
+        shared: Shared {
+            instruments,
+            book,
+            published: pub_rx,
+            feeds: Arc::new(feed_stats),
+            epoch,
+            shm_dir: config.shm_dir.clone(),
+        },
+        stop,
+        feeds,
+        sequencer: Some(sequencer),
+        tx: Some(tx),
+    })
+}
+
+impl Running {
+    /// Stops the feeds, lets the sequencer drain its queue, and joins every thread.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for f in self.feeds.drain(..) {
+            let _ = f.join();
+        }
+        drop(self.tx.take());
+        if let Some(Ok(seq)) = self.sequencer.take().map(JoinHandle::join) {
+            tracing::info!(head = seq.head(), "sequencer stopped");
+        }
+    }
+}
+
+/// Prints a replay's final summary (stderr and the log).
+fn report(s: &ReplaySummary, stats: &FeedStats) {
+    let ingested = stats.ingested.load(Ordering::Acquire);
+    let rejected = stats.rejected.load(Ordering::Acquire);
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let rows = s.trade_rows + s.quote_rows + s.csv_rows;
+    let line = format!(
+        "replay finished: {files} files, {rows} rows ({trade_rows} trade rows, {quote_rows} quote rows, {csv_rows} csv rows); \
+         ingested {ingested} ticks ({trades} trades, {quotes} quotes{nbbo}); skipped: {st} suspicious trades, {sq} suspicious quotes, \
+         {inv} invalid lines, {rejected} rejected; elapsed {secs:.3} s, {rate:.0} rows/s, {trate:.0} ticks/s",
+        files = s.files,
+        trade_rows = s.trade_rows,
+        quote_rows = s.quote_rows,
+        csv_rows = s.csv_rows,
+        trades = s.trades,
+        quotes = s.quotes,
+        nbbo = if s.quote_rows > 0 { " NBBO" } else { "" },
+        st = s.suspicious_trades,
+        sq = s.suspicious_quotes,
+        inv = s.invalid,
+        rate = rows as f64 / secs,
+        trate = ingested as f64 / secs,
+    );
+    tracing::info!("{line}");
+    eprintln!("{line}");
+}

@@ -1,0 +1,274 @@
+//! Configuration: a TOML file, then `TICKD_*` environment variables, then flags (DESIGN.md §10).
+//! Every option has a documented default and unit; [`ServerConfig`] is the validated result.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use tickd_engine::CandleConfig;
+use tickd_protocol::Symbol;
+
+use crate::feed::replay::Speed;
+use crate::store::StoreConfig;
+
+/// `tickd serve` flags. Each also reads `TICKD_<NAME>` from the environment, and falls back to
+/// the `--config` file, then to the default shown.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as the flags, with underscores).
+    #[arg(long, env = "TICKD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// TCP listener address, or `off` [default: 127.0.0.1:7400].
+    #[arg(long, env = "TICKD_TCP")]
+    pub tcp: Option<String>,
+    /// QUIC listener address (UDP), or `off` [default: 127.0.0.1:7401].
+    #[arg(long, env = "TICKD_QUIC")]
+    pub quic: Option<String>,
+    /// HTTP bridge address, or `off` [default: 127.0.0.1:8000].
+    #[arg(long, env = "TICKD_HTTP")]
+    pub http: Option<String>,
+    /// Directory of the shared-memory files [default: /dev/shm/tickd].
+    #[arg(long, env = "TICKD_SHM_DIR")]
+    pub shm_dir: Option<PathBuf>,
+    /// Data directory [default: ./tickd-data].
+    #[arg(long, env = "TICKD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Replay recorded ticks: files or directories (generic CSV, AlgoSeek/Lean zips).
+    #[arg(long, num_args = 1.., env = "TICKD_REPLAY", value_delimiter = ',')]
+    pub replay: Vec<PathBuf>,
+    /// Replay speed: `recorded`, a multiple such as `10`, or `max` [default: recorded].
+    #[arg(long, env = "TICKD_SPEED")]
+    pub speed: Option<String>,
+    /// Skip and count invalid replay lines instead of stopping at the first.
+    #[arg(long, env = "TICKD_SKIP_INVALID")]
+    pub skip_invalid: bool,
+    /// Synthetic feed symbols (comma-separated), or `off` [default: AAPL,GOOGL,MSFT,TSLA,AMZN
+    /// when no replay is given, else off].
+    #[arg(long, env = "TICKD_SYNTHETIC")]
+    pub synthetic: Option<String>,
+    /// Synthetic ticks per second, all symbols together [default: 1000].
+    #[arg(long, env = "TICKD_SYNTHETIC_RATE")]
+    pub synthetic_rate: Option<u32>,
+    /// Tick ring capacity in slots of 64 bytes, a power of two [default: 4194304].
+    #[arg(long, env = "TICKD_RING_SLOTS")]
+    pub ring_slots: Option<u64>,
+    /// Log format: `human` or `json` [default: human].
+    #[arg(long, env = "TICKD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The TOML file's shape: the flags' names with underscores; all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    tcp: Option<String>,
+    quic: Option<String>,
+    http: Option<String>,
+    shm_dir: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    replay: Option<Vec<PathBuf>>,
+    speed: Option<String>,
+    skip_invalid: Option<bool>,
+    synthetic: Option<String>,
+    synthetic_rate: Option<u32>,
+    ring_slots: Option<u64>,
+    log_format: Option<String>,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated server configuration.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// TCP listener, if on.
+    pub tcp: Option<SocketAddr>,
+    /// QUIC listener, if on.
+    pub quic: Option<SocketAddr>,
+    /// HTTP listener, if on.
+    pub http: Option<SocketAddr>,
+    /// Shared-memory directory.
+    pub shm_dir: PathBuf,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Replay inputs (empty: no replay).
+    pub replay: Vec<PathBuf>,
+    /// Replay speed.
+    pub speed: Speed,
+    /// Skip invalid replay lines.
+    pub skip_invalid: bool,
+    /// Synthetic feed symbols (`None`: off).
+    pub synthetic: Option<Vec<Symbol>>,
+    /// Synthetic ticks per second.
+    pub synthetic_rate: u32,
+    /// Shared-memory sizes.
+    pub store: StoreConfig,
+    /// Candle engine settings.
+    pub candles: CandleConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+fn addr(flag: &str, value: Option<String>, default: &str) -> anyhow::Result<Option<SocketAddr>> {
+    let v = value.unwrap_or_else(|| default.to_owned());
+    if v == "off" {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .with_context(|| format!("--{flag} {v:?} is not an address (host:port) or `off`"))
+}
+
+impl ServerConfig {
+    /// Layers `args` (flags and environment) over the `--config` file over defaults.
+    ///
+    /// # Errors
+    ///
+    /// A bad value, naming the option; an unreadable or invalid config file.
+    pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let replay = if args.replay.is_empty() {
+            file.replay.unwrap_or_default()
+        } else {
+            args.replay
+        };
+        let speed: Speed = args
+            .speed
+            .or(file.speed)
+            .map_or(Ok(Speed::Recorded), |s| s.parse())
+            .map_err(|e: String| anyhow::anyhow!("--speed: {e}"))?;
+        let synthetic = match args.synthetic.or(file.synthetic) {
+            Some(s) if s == "off" => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(|s| {
+                        Symbol::new(s.trim()).with_context(|| format!("--synthetic symbol {s:?}"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            ),
+            None if replay.is_empty() => {
+                Some(crate::feed::synthetic::SyntheticConfig::default().symbols)
+            }
+            None => None,
+        };
+        let mut store = StoreConfig::default();
+        if let Some(slots) = args.ring_slots.or(file.ring_slots) {
+            if slots < 2 || !slots.is_power_of_two() {
+                bail!("--ring-slots {slots} is not a power of two >= 2");
+            }
+            store.tick_slots = slots;
+        }
+        let log_format = match args.log_format.or(file.log_format).as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("--log-format {other:?} is not `human` or `json`"),
+        };
+        Ok(Self {
+            tcp: addr("tcp", args.tcp.or(file.tcp), "127.0.0.1:7400")?,
+            quic: addr("quic", args.quic.or(file.quic), "127.0.0.1:7401")?,
+            http: addr("http", args.http.or(file.http), "127.0.0.1:8000")?,
+            shm_dir: args
+                .shm_dir
+                .or(file.shm_dir)
+                .unwrap_or_else(|| PathBuf::from("/dev/shm/tickd")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("tickd-data")),
+            replay,
+            speed,
+            skip_invalid: args.skip_invalid || file.skip_invalid.unwrap_or(false),
+            synthetic,
+            synthetic_rate: args.synthetic_rate.or(file.synthetic_rate).unwrap_or(1_000),
+            store,
+            candles: CandleConfig::default(),
+            log_format,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = ServerConfig::load(ServeArgs::default()).unwrap();
+        assert_eq!(c.tcp, Some("127.0.0.1:7400".parse().unwrap()));
+        assert_eq!(c.quic, Some("127.0.0.1:7401".parse().unwrap()));
+        assert_eq!(c.http, Some("127.0.0.1:8000".parse().unwrap()));
+        assert_eq!(c.shm_dir, PathBuf::from("/dev/shm/tickd"));
+        assert_eq!(c.synthetic.unwrap().len(), 5);
+        assert_eq!(c.speed, Speed::Recorded);
+    }
+
+    #[test]
+    fn flags_override_the_file_and_bad_values_name_the_option() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tickd.toml");
+        std::fs::write(
+            &path,
+            "tcp = \"127.0.0.1:9000\"\nhttp = \"off\"\nspeed = \"max\"\nreplay = [\"a.csv\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            tcp: Some("127.0.0.1:9100".into()),
+            ..ServeArgs::default()
+        };
+        let c = ServerConfig::load(args).unwrap();
+        assert_eq!(c.tcp, Some("127.0.0.1:9100".parse().unwrap()));
+        assert_eq!(c.http, None);
+        assert_eq!(c.speed, Speed::Max);
+        assert!(
+            c.synthetic.is_none(),
+            "a replay turns the synthetic default off"
+        );
+
+        let err = ServerConfig::load(ServeArgs {
+            speed: Some("fast".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--speed: speed \"fast\" is not `recorded`, `max` or a positive number"
+        );
+        let err = ServerConfig::load(ServeArgs {
+            tcp: Some("nowhere".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--tcp \"nowhere\" is not an address (host:port) or `off`"
+        );
+        std::fs::write(&path, "tpc = 1\n").unwrap();
+        let err = ServerConfig::load(ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `tpc`"),
+            "{err:#}"
+        );
+    }
+}

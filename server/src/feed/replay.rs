@@ -1,0 +1,460 @@
+//! Replay of recorded ticks: discovers files, merges them into one stream in event-time order,
+//! paces it (recorded speed, a multiple, or as fast as possible) and hands it to the sequencer.
+//!
+//! Order: a k-way merge by `ts_event`, ties broken by file (sorted by path) and then by line, so
+//! every replay of the same files produces the same sequence at any speed. AlgoSeek files are
+//! parsed ahead of the merge on worker threads (bounded look-ahead); CSV files stream.
+//!
+//! Bad lines: without `skip_invalid` the replay stops at the first bad line, after ingesting
+//! everything ordered before it; with it, bad lines are counted and skipped.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use crossbeam::channel::{Receiver, bounded};
+use jiff::tz::TimeZone;
+use tickd_protocol::{Symbol, TickRecord, UnixNanos};
+
+use super::algoseek::{self, FileKind, ParsedFile, SourceFile};
+use super::csv::{self, CsvTicks};
+use super::{FeedSender, SkipReason};
+
+/// How fast to replay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// At the pace the ticks were recorded.
+    Recorded,
+    /// `n` times the recorded pace.
+    Multiple(f64),
+    /// As fast as the sequencer takes them.
+    Max,
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "recorded" => Ok(Self::Recorded),
+            "max" => Ok(Self::Max),
+            n => match n.parse::<f64>() {
+                Ok(x) if x > 0.0 && x.is_finite() => Ok(Self::Multiple(x)),
+                _ => Err(format!(
+                    "speed {n:?} is not `recorded`, `max` or a positive number"
+                )),
+            },
+        }
+    }
+}
+
+/// What a replay did, for the final summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Files replayed.
+    pub files: u64,
+    /// Trade rows in AlgoSeek trade files.
+    pub trade_rows: u64,
+    /// Quote rows in AlgoSeek quote files.
+    pub quote_rows: u64,
+    /// Data lines in CSV files.
+    pub csv_rows: u64,
+    /// Trade ticks sent.
+    pub trades: u64,
+    /// Quote ticks sent (NBBO changes for AlgoSeek quotes).
+    pub quotes: u64,
+    /// Trade rows excluded as suspicious.
+    pub suspicious_trades: u64,
+    /// Quote rows excluded as suspicious.
+    pub suspicious_quotes: u64,
+    /// Lines skipped as invalid.
+    pub invalid: u64,
+    /// Wall time from start to the last tick sequenced.
+    pub elapsed: Duration,
+}
+
+/// Finds replayable files under `paths` (files or directories, recursively), sorted by path.
+///
+/// # Errors
+///
+/// If a path does not exist or holds no replayable file.
+pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let meta = std::fs::metadata(p).with_context(|| format!("replay path {}", p.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(p)
+                .with_context(|| format!("read directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for e in entries {
+                if e.is_dir() || algoseek::recognise(&e).is_some() || csv::recognise(&e) {
+                    walk(&e, out)?;
+                }
+            }
+        } else if algoseek::recognise(p).is_some() || csv::recognise(p) {
+            out.push(p.to_owned());
+        } else {
+            bail!(
+                "{}: not a replay file (expected <symbol>/<YYYYMMDD>_trade.zip, _quote.zip, .csv, .csv.gz or .csv.zst)",
+                p.display()
+            );
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out)?;
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        bail!(
+            "no replayable files under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(out)
+}
+
+enum Source {
+    Zip {
+        file: SourceFile,
+        rx: Receiver<anyhow::Result<ParsedFile>>,
+        parsed: Option<ParsedFile>,
+        pos: usize,
+        local: u32,
+    },
+    Csv {
+        ticks: Box<CsvTicks>,
+        head: Option<(Symbol, TickRecord)>,
+    },
+}
+
+/// Replays `paths` into `sender` at `speed`. Runs on the calling thread (a feed thread).
+///
+/// # Errors
+///
+/// On a bad line (without `skip_invalid`), an unreadable file, or if the sequencer stops.
+pub fn run(
+    paths: &[PathBuf],
+    speed: Speed,
+    skip_invalid: bool,
+    sender: &mut FeedSender,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> anyhow::Result<ReplaySummary> {
+    let started = Instant::now();
+    let files = discover(paths)?;
+    let tz = TimeZone::get("America/New_York").context("load the America/New_York time zone")?;
+    let mut summary = ReplaySummary {
+        files: files.len() as u64,
+        ..ReplaySummary::default()
+    };
+
+    // AlgoSeek files: parse ahead on worker threads, in (date, path) order (the order the merge
+    // first needs them), at most `workers + 2` files ahead of the merge.
+    let mut zips: Vec<(usize, SourceFile)> = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
+    let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    for path in &files {
+        if let Some(file) = algoseek::recognise(path) {
+            let midnight = file
+                .date
+                .to_zoned(tz.clone())
+                .map(|z| z.timestamp().as_nanosecond().max(0) as u64)
+                .unwrap_or(0);
+            zips.push((sources.len(), file.clone()));
+            // Replaced below by the channel its parser answers on.
+            let (_, rx) = bounded(1);
+            let local = sender.symbol(file.symbol);
+            heap.push(Reverse((midnight, sources.len())));
+            sources.push(Source::Zip {
+                file,
+                rx,
+                parsed: None,
+                pos: 0,
+                local,
+            });
+        } else {
+            let mut ticks = Box::new(CsvTicks::open(path)?);
+            let head = next_csv(&mut ticks, skip_invalid, &mut summary, sender)?;
+            if let Some((_, t)) = &head {
+                heap.push(Reverse((t.ts_event, sources.len())));
+            }
+            sources.push(Source::Csv { ticks, head });
+        }
+    }
+    zips.sort_by_key(|(_, f)| (f.date, f.path.clone()));
+    let workers = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let (job_tx, job_rx) = bounded::<(
+        SourceFile,
+        crossbeam::channel::Sender<anyhow::Result<ParsedFile>>,
+    )>(0);
+    let (token_tx, token_rx) = bounded::<()>(workers + 2);
+    for _ in 0..workers + 2 {
+        let _ = token_tx.send(());
+    }
+    let mut result_txs = Vec::new();
+    for (idx, file) in &zips {
+        let (tx, rx) = bounded(1);
+        if let Source::Zip { rx: slot, .. } = &mut sources[*idx] {
+            *slot = rx;
+        }
+        result_txs.push((file.clone(), tx));
+    }
+    let tz_workers = tz.clone();
+    thread::scope(|scope| -> anyhow::Result<()> {
+        // Dispatcher: a token per file parsed but not yet taken by the merge.
+        let token_rx2 = token_rx.clone();
+        scope.spawn(move || {
+            for job in result_txs {
+                if token_rx2.recv().is_err() || job_tx.send(job).is_err() {
+                    return;
+                }
+            }
+        });
+        for _ in 0..workers {
+            let job_rx = job_rx.clone();
+            let tz = tz_workers.clone();
+            scope.spawn(move || {
+                for (file, tx) in job_rx {
+                    let _ = tx.send(algoseek::parse(&file, &tz, skip_invalid));
+                }
+            });
+        }
+        drop(job_rx);
+        let res = merge(
+            &mut sources,
+            &mut heap,
+            speed,
+            skip_invalid,
+            &mut summary,
+            sender,
+            &token_tx,
+            stop,
+        );
+        drop(sources);
+        drop(token_rx);
+        res
+    })?;
+    sender.flush()?;
+    wait_until_sequenced(sender, summary.trades + summary.quotes);
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn next_csv(
+    ticks: &mut CsvTicks,
+    skip_invalid: bool,
+    summary: &mut ReplaySummary,
+    sender: &FeedSender,
+) -> anyhow::Result<Option<(Symbol, TickRecord)>> {
+    loop {
+        match ticks.next_tick() {
+            Ok(Some(t)) => {
+                summary.csv_rows += 1;
+                return Ok(Some(t));
+            }
+            Ok(None) => return Ok(None),
+            Err(e) if skip_invalid => {
+                summary.csv_rows += 1;
+                summary.invalid += 1;
+                sender.stats.skip(SkipReason::Invalid, 1);
+                tracing::warn!("skipped {e}");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Pacing: when each tick is due on the wall clock.
+struct Pace {
+    speed: Speed,
+    origin: Option<(u64, Instant)>,
+}
+
+impl Pace {
+    fn due(&mut self, ts_event: u64) -> Option<Instant> {
+        let factor = match self.speed {
+            Speed::Max => return None,
+            Speed::Recorded => 1.0,
+            Speed::Multiple(x) => x,
+        };
+        let (t0, start) = *self.origin.get_or_insert((ts_event, Instant::now()));
+        let ahead_ns = ts_event.saturating_sub(t0) as f64 / factor;
+        Some(start + Duration::from_nanos(ahead_ns as u64))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn merge(
+    sources: &mut [Source],
+    heap: &mut BinaryHeap<Reverse<(u64, usize)>>,
+    speed: Speed,
+    skip_invalid: bool,
+    summary: &mut ReplaySummary,
+    sender: &mut FeedSender,
+    tokens: &crossbeam::channel::Sender<()>,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> anyhow::Result<()> {
+    let mut pace = Pace {
+        speed,
+        origin: None,
+    };
+    let progress = Progress::new();
+    while let Some(Reverse((_, idx))) = heap.pop() {
+        if stop() {
+            bail!("stopped by shutdown");
+        }
+        let tick = match &mut sources[idx] {
+            Source::Zip {
+                file,
+                rx,
+                parsed,
+                pos,
+                local,
+            } => {
+                if parsed.is_none() {
+                    let p = rx.recv().context("parser thread stopped")??;
+                    // Let the dispatcher parse one more file ahead.
+                    let _ = tokens.send(());
+                    let counts = p.counts;
+                    match file.kind {
+                        FileKind::Trade => {
+                            summary.trade_rows += counts.rows + u64::from(p.error.is_some());
+                            summary.suspicious_trades += counts.suspicious;
+                        }
+                        FileKind::Quote => {
+                            summary.quote_rows += counts.rows + u64::from(p.error.is_some());
+                            summary.suspicious_quotes += counts.suspicious;
+                        }
+                    }
+                    summary.invalid += counts.invalid;
+                    sender.stats.skip(SkipReason::Suspicious, counts.suspicious);
+                    sender.stats.skip(SkipReason::Invalid, counts.invalid);
+                    sender.stats.rows.fetch_add(counts.rows, Ordering::Relaxed);
+                    *parsed = Some(p);
+                }
+                let Some(p) = parsed.as_ref() else { continue };
+                match p.ticks.get(*pos) {
+                    Some(t) => {
+                        let mut t = *t;
+                        t.instrument_id = *local;
+                        *pos += 1;
+                        match p.ticks.get(*pos) {
+                            Some(next) => heap.push(Reverse((next.ts_event, idx))),
+                            None if p.error.is_some() => heap.push(Reverse((t.ts_event, idx))),
+                            None => *parsed = Some(ParsedFile::default()),
+                        }
+                        t
+                    }
+                    None => {
+                        if let Some(e) = &p.error {
+                            bail!("{e}");
+                        }
+                        continue;
+                    }
+                }
+            }
+            Source::Csv { ticks, head } => {
+                let Some((symbol, mut t)) = head.take() else {
+                    continue;
+                };
+                t.instrument_id = sender.symbol(symbol);
+                *head = next_csv(ticks, skip_invalid, summary, sender)?;
+                if let Some((_, next)) = head {
+                    heap.push(Reverse((next.ts_event, idx)));
+                }
+                sender.stats.rows.fetch_add(1, Ordering::Relaxed);
+                t
+            }
+        };
+        if let Some(due) = pace.due(tick.ts_event) {
+            let now = Instant::now();
+            if due > now {
+                sender.flush()?;
+                let mut left = due - now;
+                while !left.is_zero() && !stop() {
+                    let step = left.min(Duration::from_millis(100));
+                    thread::sleep(step);
+                    left -= step;
+                }
+            }
+        }
+        if tick.kind == tickd_protocol::TickKind::Trade as u8 {
+            summary.trades += 1;
+        } else {
+            summary.quotes += 1;
+        }
+        sender.push(tick)?;
+        progress.tick(summary.trades + summary.quotes, UnixNanos(tick.ts_event));
+    }
+    Ok(())
+}
+
+/// Waits (bounded) until the sequencer has accounted for `sent` ticks of this feed.
+fn wait_until_sequenced(sender: &FeedSender, sent: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sender.stats.ingested.load(Ordering::Acquire)
+        + sender.stats.rejected.load(Ordering::Acquire)
+        < sent
+        && Instant::now() < deadline
+    {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A progress line on stderr when it is a terminal: records, rate, event time.
+struct Progress {
+    enabled: bool,
+    start: Instant,
+    last: std::cell::Cell<Instant>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            enabled: std::io::stderr().is_terminal(),
+            start: now,
+            last: std::cell::Cell::new(now),
+        }
+    }
+
+    fn tick(&self, records: u64, at: UnixNanos) {
+        if !self.enabled || !records.is_multiple_of(4096) {
+            return;
+        }
+        let now = Instant::now();
+        if now.duration_since(self.last.get()) < Duration::from_millis(250) {
+            return;
+        }
+        self.last.set(now);
+        let secs = now.duration_since(self.start).as_secs_f64().max(1e-9);
+        let ts = jiff::Timestamp::from_nanosecond(i128::from(at.0))
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        eprint!(
+            "\rreplay: {records} records, {:.0} records/s, at {ts}   ",
+            records as f64 / secs
+        );
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}

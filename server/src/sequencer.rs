@@ -1,0 +1,240 @@
+//! The sequencer: the ring's only writer (DESIGN.md §4). Feeds hand it [`Batch`]es over a
+//! bounded channel; for each tick it validates, stamps `seq` and `ts_recv`, writes the ring
+//! slot, updates the directory, the latest table and the candles; then, once per batch, it
+//! publishes the new head, the candle updates, and wakes readers.
+//!
+//! [`Sequencer::ingest`] is the whole per-batch step with time as an argument, so benches and
+//! tests drive it without a thread; [`spawn`] runs it on its own thread.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use crossbeam::channel::Receiver;
+use tickd_engine::{CandleBook, Invalid, validate};
+use tickd_protocol::files::{candle_slot, latest_cell};
+use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, UnixNanos};
+
+use crate::clock;
+use crate::feed::{Batch, FeedId, FeedStats};
+use crate::instruments::Instruments;
+use crate::store::Store;
+
+/// What one batch produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// First seq assigned (0 if none).
+    pub first_seq: u64,
+    /// Last seq assigned (0 if none).
+    pub last_seq: u64,
+    /// Ticks accepted.
+    pub accepted: u32,
+    /// Ticks rejected.
+    pub rejected: u32,
+}
+
+/// Per-feed state: its counters and local symbol index → instrument id.
+#[derive(Debug)]
+struct FeedState {
+    stats: Arc<FeedStats>,
+    ids: Vec<InstrumentId>,
+}
+
+/// Head and epoch, as seen by async readers; sent once per batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Last tick seq published.
+    pub head: u64,
+    /// Last candle-ring seq published.
+    pub candle_head: u64,
+}
+
+/// The sequencer's state. Single owner (the sequencer thread).
+#[derive(Debug)]
+pub struct Sequencer {
+    store: Store,
+    book: Arc<Mutex<CandleBook>>,
+    instruments: Instruments,
+    feeds: Vec<FeedState>,
+    updates: Vec<CandleRecord>,
+    published: tokio::sync::watch::Sender<Published>,
+    /// Ticks rejected, by reason, since start (the last reason's text is logged).
+    pub rejected_total: u64,
+}
+
+/// Why a new symbol could not be registered.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot register symbol {symbol}: {source}")]
+pub struct RegisterError {
+    symbol: Symbol,
+    #[source]
+    source: tickd_shm::InsertError,
+}
+
+impl Sequencer {
+    /// A sequencer writing `store`, folding trades into `book`, publishing to `published`.
+    pub fn new(
+        store: Store,
+        book: Arc<Mutex<CandleBook>>,
+        instruments: Instruments,
+        published: tokio::sync::watch::Sender<Published>,
+    ) -> Self {
+        Self {
+            store,
+            book,
+            instruments,
+            feeds: Vec::new(),
+            updates: Vec::with_capacity(1024),
+            published,
+            rejected_total: 0,
+        }
+    }
+
+    /// Registers a feed; batches must carry the returned id.
+    pub fn add_feed(&mut self, stats: Arc<FeedStats>) -> FeedId {
+        self.feeds.push(FeedState {
+            stats,
+            ids: Vec::new(),
+        });
+        // Feeds are few (a handful of threads and publisher connections).
+        (self.feeds.len() - 1) as FeedId
+    }
+
+    /// The epoch of the ring.
+    pub fn epoch(&self) -> u64 {
+        self.store.ticks.epoch()
+    }
+
+    /// The last published seq.
+    pub fn head(&self) -> u64 {
+        self.store.ticks.head()
+    }
+
+    fn register(&mut self, symbol: Symbol) -> Result<InstrumentId, RegisterError> {
+        let id = self
+            .store
+            .symbols
+            .insert(symbol.as_bytes())
+            .map_err(|source| RegisterError { symbol, source })?;
+        let id = InstrumentId(id);
+        let mut table = self
+            .instruments
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if table.symbol(id).is_none() {
+            table.insert(symbol, id);
+        }
+        Ok(id)
+    }
+
+    /// Sequences one batch at time `now` (`ts_recv` of every tick in it), publishes it and the
+    /// candle updates it caused, and wakes readers. `on_reject` hears each rejected tick's index
+    /// in the batch and reason.
+    ///
+    /// # Panics
+    ///
+    /// If `batch.feed` was not returned by [`Sequencer::add_feed`] (a wiring bug).
+    pub fn ingest(
+        &mut self,
+        batch: &Batch,
+        now: UnixNanos,
+        mut on_reject: impl FnMut(usize, Invalid),
+    ) -> BatchOutcome {
+        let feed = usize::from(batch.feed);
+        for &symbol in &batch.new_symbols {
+            match self.register(symbol) {
+                Ok(id) => self.feeds[feed].ids.push(id),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    // Keep local indexes aligned; ticks for it are rejected as unknown.
+                    self.feeds[feed].ids.push(InstrumentId(u32::MAX));
+                }
+            }
+        }
+        let mut out = BatchOutcome::default();
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        let ids = &self.feeds[feed].ids;
+        for (i, tick) in batch.ticks.iter().enumerate() {
+            let id = match ids.get(tick.instrument_id as usize) {
+                Some(id) if id.0 != u32::MAX => *id,
+                _ => {
+                    out.rejected += 1;
+                    on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
+                    continue;
+                }
+            };
+            if let Err(reason) = validate(tick) {
+                out.rejected += 1;
+                on_reject(i, reason);
+                continue;
+            }
+            let mut t = TickRecord {
+                instrument_id: id.0,
+                ts_recv: now.0,
+                ..*tick
+            };
+            let seq = self.store.ticks.next_seq();
+            t.seq = seq;
+            let words = t.to_words();
+            self.store.ticks.push(&words);
+            let kind = if t.kind == TickKind::Trade as u8 {
+                TickKind::Trade
+            } else {
+                TickKind::Quote
+            };
+            // The cell exists: ids are below `max_instruments`, the table has two cells each.
+            let _ = self.store.latest.write(latest_cell(id, kind), seq, &words);
+            if let Some(trade) = t.trade() {
+                book.on_trade(id, UnixNanos(t.ts_event), trade.price, trade.size, seq);
+            }
+            if out.first_seq == 0 {
+                out.first_seq = seq;
+            }
+            out.last_seq = seq;
+            out.accepted += 1;
+        }
+        book.drain_updates(&mut self.updates);
+        drop(book);
+        self.store.ticks.publish();
+        for c in self.updates.drain(..) {
+            self.store.candles.push(&candle_slot(&c));
+        }
+        self.store.candles.publish();
+        let stats = &self.feeds[feed].stats;
+        // Release: pairs with the Acquire loads of replays waiting for their ticks to land.
+        stats
+            .ingested
+            .fetch_add(u64::from(out.accepted), Ordering::Release);
+        stats
+            .rejected
+            .fetch_add(u64::from(out.rejected), Ordering::Release);
+        self.rejected_total += u64::from(out.rejected);
+        self.published.send_replace(Published {
+            head: self.store.ticks.head(),
+            candle_head: self.store.candles.head(),
+        });
+        out
+    }
+}
+
+/// Runs `sequencer` on a thread named `sequencer` until every feed's sender is dropped.
+///
+/// # Errors
+///
+/// If the thread cannot be spawned.
+pub fn spawn(
+    mut sequencer: Sequencer,
+    rx: Receiver<Batch>,
+) -> std::io::Result<JoinHandle<Sequencer>> {
+    std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || {
+            for batch in rx {
+                let feed = usize::from(batch.feed);
+                sequencer.ingest(&batch, clock::now(), |i, reason| {
+                    tracing::debug!(feed, index = i, "rejected tick: {reason}");
+                });
+            }
+            sequencer
+        })
+}
