@@ -343,3 +343,12 @@ proptest! {
         let _ = Message::decode(&payload);
     }
 }
+
+#[test]
+fn an_unknown_message_type_is_not_fatal() {
+    let p = tickd_protocol::message::testing::unknown_message(99);
+    let err = Message::decode(&p).unwrap_err();
+    assert_eq!(err, DecodeError::UnsupportedMessage(99));
+    assert!(!err.is_fatal());
+    assert_eq!(err.code(), ErrorCode::UnsupportedMessage);
+}

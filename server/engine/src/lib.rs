@@ -12,3 +12,8 @@ pub use candle::{CandleBook, CandleConfig, CandleStats, fill_previous};
 pub mod validate;
 
 pub use validate::{Invalid, validate};
+pub mod session;
+pub mod subscription;
+
+pub use session::{Session, SessionConfig, SessionError, SessionEvent};
+pub use subscription::Filter;
