@@ -63,10 +63,10 @@ mod generated {
 pub use decimal::ParseDecimalError;
 pub use frame::{FrameError, LEN_PREFIX_BYTES, MAX_FRAME_LEN, put_frame, split_frame};
 pub use message::{
-    CandleBatch, Candles, DecodeError, Encoder, ErrorCode, ErrorMessage, Gap, GapReason, Heartbeat,
-    Hello, Instrument, Message, Publish, PublishAck, Query, QueryResult, QuerySpec, Records,
-    Rejection, Roles, Selection, SlowConsumerPolicy, Snapshot, Start, Subscribe, SubscribeAck,
-    TickBatch, Ticks, Unsubscribe, Welcome, WireRecord,
+    CandleBatch, Candles, DecodeError, Encoder, ErrorCode, ErrorMessage, FeedStat, Gap, GapReason,
+    Heartbeat, Hello, Instrument, Message, Publish, PublishAck, Query, QueryResult, QuerySpec,
+    Records, Rejection, Roles, Selection, SlowConsumerPolicy, Snapshot, Start, Subscribe,
+    SubscribeAck, TickBatch, Ticks, Unsubscribe, Welcome, WireRecord,
 };
 pub use record::{
     CandleRecord, Interval, ParseIntervalError, Quote, RecordError, TickRecord, TickView, Trade,

@@ -497,6 +497,23 @@ pub enum QuerySpec {
         /// The prefix.
         prefix: String,
     },
+    /// Server and feed counters.
+    Stats,
+}
+
+/// Counters of one feed (answer to [`QuerySpec::Stats`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeedStat {
+    /// Feed name.
+    pub name: String,
+    /// Records the sequencer accepted.
+    pub ingested: u64,
+    /// Records skipped (invalid, suspicious or rejected).
+    pub skipped: u64,
+    /// Whether the feed has finished.
+    pub finished: bool,
+    /// Why the feed stopped, if it failed (empty otherwise).
+    pub error: String,
 }
 
 /// Client → server: a one-off request.
@@ -523,6 +540,8 @@ pub struct QueryResult<'a> {
     pub ticks: Ticks<'a>,
     /// Instruments.
     pub instruments: Vec<Instrument>,
+    /// Feed counters (for [`QuerySpec::Stats`]).
+    pub feeds: Vec<FeedStat>,
 }
 
 /// Stable error codes (wire values in the schema).
@@ -842,6 +861,18 @@ impl<'a> Message<'a> {
                     candles: candles(m.candles()),
                     ticks: ticks(m.ticks()),
                     instruments: instruments(m.instruments(), "query_result.instruments")?,
+                    feeds: m
+                        .feeds()
+                        .iter()
+                        .flatten()
+                        .map(|f| FeedStat {
+                            name: opt_str(f.name()),
+                            ingested: f.ingested(),
+                            skipped: f.skipped(),
+                            finished: f.finished(),
+                            error: opt_str(f.error()),
+                        })
+                        .collect(),
                 })
             }
             wire::Body::Error => {
@@ -953,6 +984,7 @@ fn decode_query(m: &wire::Query<'_>) -> Result<Query, DecodeError> {
                 prefix: opt_str(q.prefix()),
             }
         }
+        wire::QuerySpec::StatsQuery => QuerySpec::Stats,
         other => {
             return Err(DecodeError::InvalidField {
                 field: "query.spec",
@@ -1363,6 +1395,10 @@ fn build_body(
                     let q = wire::SymbolQuery::create(fbb, &wire::SymbolQueryArgs { prefix });
                     (wire::QuerySpec::SymbolQuery, q.as_union_value())
                 }
+                QuerySpec::Stats => {
+                    let q = wire::StatsQuery::create(fbb, &wire::StatsQueryArgs {});
+                    (wire::QuerySpec::StatsQuery, q.as_union_value())
+                }
             };
             let args = wire::QueryArgs {
                 request_id: m.request_id,
@@ -1378,6 +1414,23 @@ fn build_body(
             let candles = candle_vector(fbb, &m.candles);
             let ticks = tick_vector(fbb, &m.ticks);
             let instruments = instrument_vector(fbb, &m.instruments);
+            let feeds: Vec<_> = m
+                .feeds
+                .iter()
+                .map(|f| {
+                    let name = opt_string(fbb, &f.name);
+                    let error = opt_string(fbb, &f.error);
+                    let args = wire::FeedStatArgs {
+                        name,
+                        ingested: f.ingested,
+                        skipped: f.skipped,
+                        finished: f.finished,
+                        error,
+                    };
+                    wire::FeedStat::create(fbb, &args)
+                })
+                .collect();
+            let feeds = (!feeds.is_empty()).then(|| fbb.create_vector(&feeds));
             let args = wire::QueryResultArgs {
                 request_id: m.request_id,
                 epoch: m.epoch.0,
@@ -1385,6 +1438,7 @@ fn build_body(
                 candles,
                 ticks,
                 instruments,
+                feeds,
             };
             (
                 wire::Body::QueryResult,

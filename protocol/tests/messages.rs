@@ -207,6 +207,17 @@ fn every_message_round_trips() {
                 id: InstrumentId(3),
                 symbol: sym("IBM"),
             }],
+            feeds: vec![FeedStat {
+                name: "replay".into(),
+                ingested: 5,
+                skipped: 1,
+                finished: true,
+                error: String::new(),
+            }],
+        }),
+        Message::Query(Query {
+            request_id: 9,
+            spec: QuerySpec::Stats,
         }),
         Message::Error(ErrorMessage {
             request_id: 6,

@@ -6,8 +6,10 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod conn;
 pub mod feed;
 pub mod instruments;
 pub mod sequencer;
 pub mod serve;
+pub mod services;
 pub mod store;

@@ -194,8 +194,10 @@ impl Sequencer {
             out.accepted += 1;
         }
         book.drain_updates(&mut self.updates);
-        drop(book);
+        // Publish while still holding the book: a snapshot taken under the book's lock then
+        // sees candles, latest cells and head at one consistent seq.
         self.store.ticks.publish();
+        drop(book);
         for c in self.updates.drain(..) {
             self.store.candles.push(&candle_slot(&c));
         }

@@ -1,22 +1,112 @@
-//! Network listeners (placeholder until the TCP session lands in this issue).
+//! Network listeners: TCP today (QUIC and the HTTP bridge arrive with their issues). Each
+//! accepted connection runs [`crate::conn::drive`] on its own task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use tickd_engine::SessionConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::app::Shared;
 use crate::config::ServerConfig;
+use crate::conn;
+use crate::services::Services;
 
 /// Running listeners.
 #[derive(Debug)]
-pub struct Listeners;
+pub struct Listeners {
+    /// Where TCP listens, if on.
+    pub tcp: Option<SocketAddr>,
+    /// Open connections.
+    pub connections: Arc<AtomicU64>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
 
 /// Starts the configured listeners.
 ///
 /// # Errors
 ///
-/// If a listener cannot bind.
-pub async fn start(_config: &ServerConfig, _shared: &Shared) -> anyhow::Result<Listeners> {
-    Ok(Listeners)
+/// If the shm files cannot be opened or a listener cannot bind.
+pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Listeners> {
+    let services = Services::open(shared.clone(), SessionConfig::default())?;
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let connections = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let mut tcp = None;
+    if let Some(addr) = config.tcp {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("bind TCP {addr}"))?;
+        let local = listener.local_addr()?;
+        tcp = Some(local);
+        tracing::info!(%local, "TCP listening");
+        if !local.ip().is_loopback() {
+            tracing::warn!(%local, "TCP is reachable beyond loopback and tokens are not implemented yet");
+        }
+        let (services, rx, count) = (
+            services.clone(),
+            shutdown_rx.clone(),
+            Arc::clone(&connections),
+        );
+        tasks.push(tokio::spawn(accept_tcp(listener, services, rx, count)));
+    }
+    if config.quic.is_some() {
+        tracing::info!("QUIC is not built yet: not listening");
+    }
+    if config.http.is_some() {
+        tracing::info!("the HTTP bridge is not built yet: not listening");
+    }
+    Ok(Listeners {
+        tcp,
+        connections,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn accept_tcp(
+    listener: TcpListener,
+    services: Services,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    count: Arc<AtomicU64>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (services, rx, count) = (services.clone(), shutdown.clone(), Arc::clone(&count));
+        count.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            tracing::debug!(%peer, "connection opened");
+            match conn::drive(stream, services, rx).await {
+                Ok(()) => tracing::debug!(%peer, "connection closed"),
+                Err(e) => tracing::info!(%peer, "connection closed: {e}"),
+            }
+            count.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
 }
 
 impl Listeners {
-    /// Stops accepting and closes sessions.
-    pub async fn stop(self) {}
+    /// Stops accepting and closes every connection.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
 }

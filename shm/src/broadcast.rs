@@ -277,8 +277,9 @@ fn check_shape(slot_words: usize, capacity: u64) -> Result<(), CreateError> {
 }
 
 /// A reader with its own cursor. Cheap to create; any number per ring, in any process.
+/// Cloning shares the mapping and copies the cursor.
 #[cfg(not(shm_loom))]
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reader<const W: usize> {
     map: Arc<Mapping>,
     /// Next seq to read.

@@ -484,14 +484,15 @@ impl flatbuffers::SimpleToVerifyInSlice for GapReason {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_QUERY_SPEC: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_QUERY_SPEC: u8 = 3;
+pub const ENUM_MAX_QUERY_SPEC: u8 = 4;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_QUERY_SPEC: [QuerySpec; 4] = [
+pub const ENUM_VALUES_QUERY_SPEC: [QuerySpec; 5] = [
   QuerySpec::NONE,
   QuerySpec::CandleQuery,
   QuerySpec::LatestQuery,
   QuerySpec::SymbolQuery,
+  QuerySpec::StatsQuery,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -503,14 +504,16 @@ impl QuerySpec {
   pub const CandleQuery: Self = Self(1);
   pub const LatestQuery: Self = Self(2);
   pub const SymbolQuery: Self = Self(3);
+  pub const StatsQuery: Self = Self(4);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 3;
+  pub const ENUM_MAX: u8 = 4;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::NONE,
     Self::CandleQuery,
     Self::LatestQuery,
     Self::SymbolQuery,
+    Self::StatsQuery,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -519,6 +522,7 @@ impl QuerySpec {
       Self::CandleQuery => Some("CandleQuery"),
       Self::LatestQuery => Some("LatestQuery"),
       Self::SymbolQuery => Some("SymbolQuery"),
+      Self::StatsQuery => Some("StatsQuery"),
       _ => None,
     }
   }
@@ -4385,6 +4389,256 @@ impl core::fmt::Debug for SymbolQuery<'_> {
       ds.finish()
   }
 }
+pub enum StatsQueryOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Server and feed counters.
+pub struct StatsQuery<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for StatsQuery<'a> {
+  type Inner = StatsQuery<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table::new(buf, loc) }
+  }
+}
+
+impl<'a> StatsQuery<'a> {
+
+  #[inline]
+  pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    StatsQuery { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    _args: &'args StatsQueryArgs
+  ) -> flatbuffers::WIPOffset<StatsQuery<'bldr>> {
+    let mut builder = StatsQueryBuilder::new(_fbb);
+    builder.finish()
+  }
+
+}
+
+impl flatbuffers::Verifiable for StatsQuery<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct StatsQueryArgs {
+}
+impl<'a> Default for StatsQueryArgs {
+  #[inline]
+  fn default() -> Self {
+    StatsQueryArgs {
+    }
+  }
+}
+
+pub struct StatsQueryBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> StatsQueryBuilder<'a, 'b> {
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> StatsQueryBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    StatsQueryBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<StatsQuery<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for StatsQuery<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("StatsQuery");
+      ds.finish()
+  }
+}
+pub enum FeedStatOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Counters of one feed.
+pub struct FeedStat<'a> {
+  pub _tab: flatbuffers::Table<'a>,
+}
+
+impl<'a> flatbuffers::Follow<'a> for FeedStat<'a> {
+  type Inner = FeedStat<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: flatbuffers::Table::new(buf, loc) }
+  }
+}
+
+impl<'a> FeedStat<'a> {
+  pub const VT_NAME: flatbuffers::VOffsetT = 4;
+  pub const VT_INGESTED: flatbuffers::VOffsetT = 6;
+  pub const VT_SKIPPED: flatbuffers::VOffsetT = 8;
+  pub const VT_FINISHED: flatbuffers::VOffsetT = 10;
+  pub const VT_ERROR: flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
+    FeedStat { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr>(
+    _fbb: &'mut_bldr mut flatbuffers::FlatBufferBuilder<'bldr>,
+    args: &'args FeedStatArgs<'args>
+  ) -> flatbuffers::WIPOffset<FeedStat<'bldr>> {
+    let mut builder = FeedStatBuilder::new(_fbb);
+    builder.add_skipped(args.skipped);
+    builder.add_ingested(args.ingested);
+    if let Some(x) = args.error { builder.add_error(x); }
+    if let Some(x) = args.name { builder.add_name(x); }
+    builder.add_finished(args.finished);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn name(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(FeedStat::VT_NAME, None)}
+  }
+  /// Records the sequencer accepted.
+  #[inline]
+  pub fn ingested(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(FeedStat::VT_INGESTED, Some(0)).unwrap()}
+  }
+  /// Records skipped (invalid, suspicious or rejected).
+  #[inline]
+  pub fn skipped(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(FeedStat::VT_SKIPPED, Some(0)).unwrap()}
+  }
+  /// Whether the feed has finished (a replay reached its end).
+  #[inline]
+  pub fn finished(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(FeedStat::VT_FINISHED, Some(false)).unwrap()}
+  }
+  /// Why the feed stopped, if it failed.
+  #[inline]
+  pub fn error(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(FeedStat::VT_ERROR, None)}
+  }
+}
+
+impl flatbuffers::Verifiable for FeedStat<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut flatbuffers::Verifier, pos: usize
+  ) -> Result<(), flatbuffers::InvalidFlatbuffer> {
+    use self::flatbuffers::Verifiable;
+    v.visit_table(pos)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, false)?
+     .visit_field::<u64>("ingested", Self::VT_INGESTED, false)?
+     .visit_field::<u64>("skipped", Self::VT_SKIPPED, false)?
+     .visit_field::<bool>("finished", Self::VT_FINISHED, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<&str>>("error", Self::VT_ERROR, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct FeedStatArgs<'a> {
+    pub name: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub ingested: u64,
+    pub skipped: u64,
+    pub finished: bool,
+    pub error: Option<flatbuffers::WIPOffset<&'a str>>,
+}
+impl<'a> Default for FeedStatArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    FeedStatArgs {
+      name: None,
+      ingested: 0,
+      skipped: 0,
+      finished: false,
+      error: None,
+    }
+  }
+}
+
+pub struct FeedStatBuilder<'a: 'b, 'b> {
+  fbb_: &'b mut flatbuffers::FlatBufferBuilder<'a>,
+  start_: flatbuffers::WIPOffset<flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b> FeedStatBuilder<'a, 'b> {
+  #[inline]
+  pub fn add_name(&mut self, name: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(FeedStat::VT_NAME, name);
+  }
+  #[inline]
+  pub fn add_ingested(&mut self, ingested: u64) {
+    self.fbb_.push_slot::<u64>(FeedStat::VT_INGESTED, ingested, 0);
+  }
+  #[inline]
+  pub fn add_skipped(&mut self, skipped: u64) {
+    self.fbb_.push_slot::<u64>(FeedStat::VT_SKIPPED, skipped, 0);
+  }
+  #[inline]
+  pub fn add_finished(&mut self, finished: bool) {
+    self.fbb_.push_slot::<bool>(FeedStat::VT_FINISHED, finished, false);
+  }
+  #[inline]
+  pub fn add_error(&mut self, error: flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(FeedStat::VT_ERROR, error);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> FeedStatBuilder<'a, 'b> {
+    let start = _fbb.start_table();
+    FeedStatBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> flatbuffers::WIPOffset<FeedStat<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl core::fmt::Debug for FeedStat<'_> {
+  fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let mut ds = f.debug_struct("FeedStat");
+      ds.field("name", &self.name());
+      ds.field("ingested", &self.ingested());
+      ds.field("skipped", &self.skipped());
+      ds.field("finished", &self.finished());
+      ds.field("error", &self.error());
+      ds.finish()
+  }
+}
 pub enum QueryOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -4488,6 +4742,21 @@ impl<'a> Query<'a> {
     }
   }
 
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn spec_as_stats_query(&self) -> Option<StatsQuery<'a>> {
+    if self.spec_type() == QuerySpec::StatsQuery {
+      self.spec().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { StatsQuery::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
 }
 
 impl flatbuffers::Verifiable for Query<'_> {
@@ -4503,6 +4772,7 @@ impl flatbuffers::Verifiable for Query<'_> {
           QuerySpec::CandleQuery => v.verify_union_variant::<flatbuffers::ForwardsUOffset<CandleQuery>>("QuerySpec::CandleQuery", pos),
           QuerySpec::LatestQuery => v.verify_union_variant::<flatbuffers::ForwardsUOffset<LatestQuery>>("QuerySpec::LatestQuery", pos),
           QuerySpec::SymbolQuery => v.verify_union_variant::<flatbuffers::ForwardsUOffset<SymbolQuery>>("QuerySpec::SymbolQuery", pos),
+          QuerySpec::StatsQuery => v.verify_union_variant::<flatbuffers::ForwardsUOffset<StatsQuery>>("QuerySpec::StatsQuery", pos),
           _ => Ok(()),
         }
      })?
@@ -4585,6 +4855,13 @@ impl core::fmt::Debug for Query<'_> {
             ds.field("spec", &"InvalidFlatbuffer: Union discriminant does not match value.")
           }
         },
+        QuerySpec::StatsQuery => {
+          if let Some(x) = self.spec_as_stats_query() {
+            ds.field("spec", &x)
+          } else {
+            ds.field("spec", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
         _ => {
           let x: Option<()> = None;
           ds.field("spec", &x)
@@ -4615,6 +4892,7 @@ impl<'a> QueryResult<'a> {
   pub const VT_CANDLES: flatbuffers::VOffsetT = 10;
   pub const VT_TICKS: flatbuffers::VOffsetT = 12;
   pub const VT_INSTRUMENTS: flatbuffers::VOffsetT = 14;
+  pub const VT_FEEDS: flatbuffers::VOffsetT = 16;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -4629,6 +4907,7 @@ impl<'a> QueryResult<'a> {
     builder.add_head_seq(args.head_seq);
     builder.add_epoch(args.epoch);
     builder.add_request_id(args.request_id);
+    if let Some(x) = args.feeds { builder.add_feeds(x); }
     if let Some(x) = args.instruments { builder.add_instruments(x); }
     if let Some(x) = args.ticks { builder.add_ticks(x); }
     if let Some(x) = args.candles { builder.add_candles(x); }
@@ -4679,6 +4958,14 @@ impl<'a> QueryResult<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<Instrument>>>>(QueryResult::VT_INSTRUMENTS, None)}
   }
+  /// For `StatsQuery`: one entry per feed.
+  #[inline]
+  pub fn feeds(&self) -> Option<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<FeedStat<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<FeedStat>>>>(QueryResult::VT_FEEDS, None)}
+  }
 }
 
 impl flatbuffers::Verifiable for QueryResult<'_> {
@@ -4694,6 +4981,7 @@ impl flatbuffers::Verifiable for QueryResult<'_> {
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, Candle>>>("candles", Self::VT_CANDLES, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, Tick>>>("ticks", Self::VT_TICKS, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<Instrument>>>>("instruments", Self::VT_INSTRUMENTS, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<FeedStat>>>>("feeds", Self::VT_FEEDS, false)?
      .finish();
     Ok(())
   }
@@ -4705,6 +4993,7 @@ pub struct QueryResultArgs<'a> {
     pub candles: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, Candle>>>,
     pub ticks: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, Tick>>>,
     pub instruments: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<Instrument<'a>>>>>,
+    pub feeds: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<FeedStat<'a>>>>>,
 }
 impl<'a> Default for QueryResultArgs<'a> {
   #[inline]
@@ -4716,6 +5005,7 @@ impl<'a> Default for QueryResultArgs<'a> {
       candles: None,
       ticks: None,
       instruments: None,
+      feeds: None,
     }
   }
 }
@@ -4750,6 +5040,10 @@ impl<'a: 'b, 'b> QueryResultBuilder<'a, 'b> {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(QueryResult::VT_INSTRUMENTS, instruments);
   }
   #[inline]
+  pub fn add_feeds(&mut self, feeds: flatbuffers::WIPOffset<flatbuffers::Vector<'b , flatbuffers::ForwardsUOffset<FeedStat<'b >>>>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(QueryResult::VT_FEEDS, feeds);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> QueryResultBuilder<'a, 'b> {
     let start = _fbb.start_table();
     QueryResultBuilder {
@@ -4773,6 +5067,7 @@ impl core::fmt::Debug for QueryResult<'_> {
       ds.field("candles", &self.candles());
       ds.field("ticks", &self.ticks());
       ds.field("instruments", &self.instruments());
+      ds.field("feeds", &self.feeds());
       ds.finish()
   }
 }

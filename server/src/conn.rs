@@ -1,0 +1,387 @@
+//! The IO shell of one connection (STYLE.md §2.3): drives a sans-IO [`Session`] over a byte
+//! stream, serves its requests from [`Services`], and streams subscribed records from the ring.
+//!
+//! Generic over the stream so tests can use `tokio::io::duplex`; TCP uses it as is.
+//!
+//! Delivery: each subscription has its own ring cursor. Per wake-up (a published batch, a frame
+//! from the client, a timer) every subscription encodes everything available since its cursor,
+//! up to [`FRAME_RECORDS`] records per frame and [`FRAMES_PER_WAKE`] frames before yielding, so
+//! throughput grows with load and an idle connection answers at once. A client that stops
+//! reading blocks only its own task (TCP back-pressure); when it resumes behind the ring it gets
+//! a `Gap` and continues from the oldest record still held.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tickd_engine::{Filter, Session, SessionError, SessionEvent};
+use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
+use tickd_protocol::{
+    CandleBatch, CandleRecord, ErrorCode, Gap, GapReason, Message, QueryResult, Records, Selection,
+    Seq, SlowConsumerPolicy, Snapshot, Start, Subscribe, SubscribeAck, TickBatch, TickRecord,
+    split_frame,
+};
+use tickd_shm::Reader;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+
+use crate::clock;
+use crate::services::{MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SYMBOLS_PER_SUBSCRIPTION, Services};
+
+/// Records per data frame.
+pub const FRAME_RECORDS: usize = 1_024;
+/// Data frames a connection writes per wake-up before yielding to others.
+pub const FRAMES_PER_WAKE: usize = 64;
+
+/// One live subscription.
+struct Sub {
+    id: u32,
+    filter: Filter,
+    ticks: Reader<TICK_SLOT_WORDS>,
+    candles: Option<Reader<CANDLE_SLOT_WORDS>>,
+    policy: SlowConsumerPolicy,
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// The stream failed.
+    #[error("connection i/o")]
+    Io(#[from] std::io::Error),
+    /// The session closed it.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// A slow consumer with the `disconnect` policy fell behind the ring.
+    #[error("slow consumer disconnected")]
+    SlowConsumer,
+}
+
+struct Conn {
+    services: Services,
+    session: Session,
+    subs: Vec<Sub>,
+    next_sub_id: u32,
+    tick_buf: Vec<[u64; TICK_SLOT_WORDS]>,
+    candle_buf: Vec<[u64; CANDLE_SLOT_WORDS]>,
+    out_ticks: Vec<TickRecord>,
+    out_candles: Vec<CandleRecord>,
+}
+
+/// Drives one connection until the peer closes it, it fails, or `shutdown` fires.
+///
+/// # Errors
+///
+/// [`ConnError`] if the stream fails or the session must close (the peer has been sent an
+/// `Error` frame saying why, where possible).
+pub async fn drive<S>(
+    stream: S,
+    services: Services,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), ConnError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut rd, wr) = tokio::io::split(stream);
+    let mut wr = BufWriter::with_capacity(256 * 1024, wr);
+    let mut published = services.shared.published.clone();
+    let session = Session::new(services.session.clone(), clock::now(), services.epoch());
+    let mut conn = Conn {
+        services,
+        session,
+        subs: Vec::new(),
+        next_sub_id: 1,
+        tick_buf: vec![[0; TICK_SLOT_WORDS]; FRAME_RECORDS],
+        candle_buf: vec![[0; CANDLE_SLOT_WORDS]; 256],
+        out_ticks: Vec::with_capacity(FRAME_RECORDS),
+        out_candles: Vec::with_capacity(256),
+    };
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let result = loop {
+        conn.session.set_head(conn.services.head());
+        while let Some(ev) = conn.session.poll_event() {
+            conn.serve(ev);
+        }
+        let more = match conn.deliver() {
+            Ok(more) => more,
+            Err(e) => break Err(e),
+        };
+        let mut write_err = None;
+        while let Some(frame) = conn.session.poll_transmit() {
+            if let Err(e) = wr.write_all(&frame).await {
+                write_err = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = write_err {
+            break Err(e.into());
+        }
+        if let Err(e) = wr.flush().await {
+            break Err(e.into());
+        }
+        if more {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let now = clock::now();
+        let sleep = conn
+            .session
+            .poll_timeout()
+            .map(|due| Duration::from_nanos(due.0.saturating_sub(now.0)));
+        tokio::select! {
+            read = rd.read_buf(&mut buf) => {
+                match read {
+                    Ok(0) => break Ok(()),
+                    Ok(_) => {}
+                    Err(e) => break Err(e.into()),
+                }
+                let max = conn.session.max_frame_len();
+                let mut failed = None;
+                loop {
+                    match split_frame(&mut buf, max) {
+                        Ok(Some(frame)) => {
+                            if let Err(e) = conn.session.handle_frame(clock::now(), &frame) {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            conn.session.send_error(0, ErrorCode::MalformedFrame, format!("{e}: closing the connection"));
+                            failed = Some(SessionError::Protocol("frame too long"));
+                            break;
+                        }
+                    }
+                }
+                if let Some(e) = failed {
+                    break Err(e.into());
+                }
+            }
+            changed = published.changed() => {
+                if changed.is_err() {
+                    break Ok(());
+                }
+            }
+            () = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(3600))), if sleep.is_some() => {
+                if let Err(e) = conn.session.handle_timeout(clock::now()) {
+                    break Err(e.into());
+                }
+            }
+            _ = shutdown.changed() => break Ok(()),
+        }
+    };
+    // Best effort: tell the peer why (the Error frame the session queued), then close.
+    while let Some(frame) = conn.session.poll_transmit() {
+        if wr.write_all(&frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.flush().await;
+    let _ = wr.shutdown().await;
+    result
+}
+
+impl Conn {
+    fn serve(&mut self, ev: SessionEvent) {
+        match ev {
+            SessionEvent::Subscribe(s) => self.subscribe(s),
+            SessionEvent::Unsubscribe(u) => {
+                let before = self.subs.len();
+                self.subs.retain(|s| s.id != u.subscription_id);
+                if self.subs.len() == before {
+                    self.session.send_error(
+                        u.request_id,
+                        ErrorCode::NotFound,
+                        format!("no subscription {}", u.subscription_id),
+                    );
+                }
+            }
+            SessionEvent::Query(q) => match self.services.query(q.request_id, &q.spec) {
+                Ok(a) => {
+                    let result = QueryResult {
+                        request_id: q.request_id,
+                        epoch: self.services.epoch(),
+                        head_seq: Seq(a.head),
+                        candles: Records::Slice(&a.candles),
+                        ticks: Records::Slice(&a.ticks),
+                        instruments: a.instruments,
+                        feeds: a.feeds,
+                    };
+                    self.session.send(&Message::QueryResult(result));
+                }
+                Err(e) => self.session.send(&Message::Error(e)),
+            },
+        }
+    }
+
+    fn subscribe(&mut self, s: Subscribe) {
+        let rid = s.request_id;
+        if self.subs.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
+            let text =
+                format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection");
+            return self.session.send_error(rid, ErrorCode::LimitExceeded, text);
+        }
+        if !s.trades && !s.quotes && s.candles.is_empty() {
+            return self.session.send_error(
+                rid,
+                ErrorCode::InvalidRequest,
+                "subscribe selects nothing: ask for trades, quotes or candles",
+            );
+        }
+        let ids = match &s.selection {
+            Selection::All => None,
+            Selection::Symbols(list) if list.len() > MAX_SYMBOLS_PER_SUBSCRIPTION => {
+                let text = format!(
+                    "{} symbols in one subscription, at most {MAX_SYMBOLS_PER_SUBSCRIPTION}",
+                    list.len()
+                );
+                return self.session.send_error(rid, ErrorCode::LimitExceeded, text);
+            }
+            Selection::Symbols(list) if list.is_empty() => {
+                return self.session.send_error(
+                    rid,
+                    ErrorCode::InvalidRequest,
+                    "subscribe names no symbols (use all_symbols for every one)",
+                );
+            }
+            Selection::Symbols(list) => match self.services.resolve(rid, list) {
+                Ok(ids) => Some(ids),
+                Err(e) => return self.session.send(&Message::Error(e)),
+            },
+        };
+        let filter = Filter::new(ids.as_deref(), s.trades, s.quotes, &s.candles);
+        let mut ticks = self.services.ticks.clone();
+        let candles = filter.wants_candles().then(|| {
+            let mut r = self.services.candles.clone();
+            r.seek_to_head();
+            r
+        });
+        let epoch = self.services.epoch();
+        let snapshot = s
+            .snapshot
+            .then(|| self.services.snapshot(ids.as_deref(), &s.candles));
+        let start = match (s.start, &snapshot) {
+            (_, Some(snap)) if s.start == Start::Latest => snap.seq + 1,
+            (Start::Latest, _) => ticks.head() + 1,
+            (Start::Seq { epoch: e, seq }, _) if e == epoch => seq.0.max(1),
+            (Start::Seq { epoch: e, .. }, _) => {
+                let text = format!(
+                    "epoch {e} is not this server's epoch {epoch}: resume with start=latest or a seq of epoch {epoch}"
+                );
+                return self.session.send_error(rid, ErrorCode::NotFound, text);
+            }
+            (Start::Time(t), _) => self.services.seq_at_time(t),
+        };
+        ticks.seek(start);
+        let id = self.next_sub_id;
+        self.next_sub_id += 1;
+        let instruments = self.services.instruments(ids.as_deref());
+        let ack = SubscribeAck {
+            request_id: rid,
+            subscription_id: id,
+            epoch,
+            start_seq: Seq(start),
+            instruments,
+        };
+        self.session.send(&Message::SubscribeAck(ack));
+        if let Some(snap) = snapshot {
+            let msg = Snapshot {
+                request_id: rid,
+                subscription_id: id,
+                epoch,
+                seq: Seq(snap.seq),
+                ticks: Records::Slice(&snap.ticks),
+                candles: Records::Slice(&snap.candles),
+            };
+            self.session.send(&Message::Snapshot(msg));
+        }
+        self.subs.push(Sub {
+            id,
+            filter,
+            ticks,
+            candles,
+            policy: s.policy,
+        });
+    }
+
+    /// Encodes what is available for every subscription. Returns whether more is waiting.
+    fn deliver(&mut self) -> Result<bool, ConnError> {
+        let epoch = self.services.epoch();
+        let mut frames = 0;
+        let mut sent_any = false;
+        for sub in &mut self.subs {
+            while frames < FRAMES_PER_WAKE {
+                match sub.ticks.read_batch(&mut self.tick_buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        self.out_ticks.clear();
+                        self.out_ticks.extend(
+                            self.tick_buf[..n]
+                                .iter()
+                                .map(TickRecord::from_words)
+                                .filter(|t| sub.filter.matches_tick(t)),
+                        );
+                        if !self.out_ticks.is_empty() {
+                            let batch = TickBatch {
+                                subscription_id: sub.id,
+                                epoch,
+                                ticks: Records::Slice(&self.out_ticks),
+                            };
+                            self.session.send(&Message::TickBatch(batch));
+                            frames += 1;
+                            sent_any = true;
+                        }
+                    }
+                    Err(oldest) => {
+                        let gap = Gap {
+                            subscription_id: sub.id,
+                            epoch,
+                            from: Seq(sub.ticks.next_seq()),
+                            to: Seq(oldest - 1),
+                            reason: GapReason::Overrun,
+                        };
+                        self.session.send(&Message::Gap(gap));
+                        if sub.policy == SlowConsumerPolicy::Disconnect {
+                            self.session.send_error(
+                                0,
+                                ErrorCode::LimitExceeded,
+                                "slow consumer: fell behind the ring, disconnecting",
+                            );
+                            return Err(ConnError::SlowConsumer);
+                        }
+                        sub.ticks.seek(oldest);
+                        frames += 1;
+                    }
+                }
+            }
+            if let Some(candles) = &mut sub.candles {
+                loop {
+                    match candles.read_batch(&mut self.candle_buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            self.out_candles.clear();
+                            self.out_candles.extend(
+                                self.candle_buf[..n]
+                                    .iter()
+                                    .map(candle_from_slot)
+                                    .filter(|c| sub.filter.matches_candle(c)),
+                            );
+                            if !self.out_candles.is_empty() {
+                                let batch = CandleBatch {
+                                    subscription_id: sub.id,
+                                    epoch,
+                                    candles: Records::Slice(&self.out_candles),
+                                };
+                                self.session.send(&Message::CandleBatch(batch));
+                                sent_any = true;
+                            }
+                        }
+                        // Candle updates are conflatable: skip to the oldest still held.
+                        Err(oldest) => candles.seek(oldest),
+                    }
+                }
+            }
+        }
+        if sent_any {
+            self.session.data_sent(clock::now());
+        }
+        Ok(frames >= FRAMES_PER_WAKE)
+    }
+}

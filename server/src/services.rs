@@ -1,0 +1,315 @@
+//! What the network shells share and the answers they compute: symbol resolution, queries
+//! (candles, latest, symbols) and snapshots, all read from the same ring, latest table and
+//! candle book the sequencer writes (no second copy of the data).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use tickd_engine::{SessionConfig, fill_previous};
+use tickd_protocol::files::{
+    CANDLE_SLOT_WORDS, CANDLES_RING, LATEST_CELL_WORDS, LATEST_TABLE, TICK_SLOT_WORDS, TICKS_RING,
+    latest_cell,
+};
+use tickd_protocol::{
+    CandleRecord, Epoch, ErrorCode, ErrorMessage, FeedStat, Instrument, InstrumentId, Interval,
+    QuerySpec, Seq, Symbol, TickKind, TickRecord, UnixNanos,
+};
+use tickd_shm::{ReadOutcome, Reader, TableReader};
+
+use crate::app::Shared;
+
+/// Most candles in one query answer (keeps the frame under 1 MiB).
+pub const MAX_QUERY_CANDLES: usize = 7_000;
+/// Most symbols in one subscription.
+pub const MAX_SYMBOLS_PER_SUBSCRIPTION: usize = 10_000;
+/// Most subscriptions per connection.
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 64;
+
+/// Readers and settings shared by every connection.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Server state shared with the sequencer.
+    pub shared: Shared,
+    /// A tick-ring reader to clone per subscription.
+    pub ticks: Reader<TICK_SLOT_WORDS>,
+    /// A candle-ring reader to clone per subscription.
+    pub candles: Reader<CANDLE_SLOT_WORDS>,
+    /// The latest-value table.
+    pub latest: Arc<TableReader<LATEST_CELL_WORDS>>,
+    /// Per-connection session settings.
+    pub session: SessionConfig,
+}
+
+/// State at one seq: latest ticks and current candles.
+#[derive(Debug, Default)]
+pub struct SnapshotData {
+    /// Valid as of this seq.
+    pub seq: u64,
+    /// Last trade and quote of each instrument.
+    pub ticks: Vec<TickRecord>,
+    /// Current candles.
+    pub candles: Vec<CandleRecord>,
+}
+
+/// A query's answer.
+#[derive(Debug, Default)]
+pub struct Answer {
+    /// Valid as of this seq.
+    pub head: u64,
+    /// Candles.
+    pub candles: Vec<CandleRecord>,
+    /// Ticks.
+    pub ticks: Vec<TickRecord>,
+    /// Instruments.
+    pub instruments: Vec<Instrument>,
+    /// Feed counters.
+    pub feeds: Vec<FeedStat>,
+}
+
+fn error(request_id: u64, code: ErrorCode, message: String) -> ErrorMessage {
+    ErrorMessage {
+        request_id,
+        code,
+        message,
+    }
+}
+
+impl Services {
+    /// Opens the shm files the sequencer created.
+    ///
+    /// # Errors
+    ///
+    /// If a file cannot be opened.
+    pub fn open(shared: Shared, session: SessionConfig) -> anyhow::Result<Self> {
+        let dir = shared.shm_dir.clone();
+        let wait = Duration::from_secs(5);
+        Ok(Self {
+            ticks: Reader::open(&dir.join(TICKS_RING), wait).context("open the tick ring")?,
+            candles: Reader::open(&dir.join(CANDLES_RING), wait).context("open the candle ring")?,
+            latest: Arc::new(
+                TableReader::open(&dir.join(LATEST_TABLE), wait)
+                    .context("open the latest table")?,
+            ),
+            shared,
+            session,
+        })
+    }
+
+    /// The ring's epoch.
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.shared.epoch)
+    }
+
+    /// The published head.
+    pub fn head(&self) -> Seq {
+        Seq(self.ticks.head())
+    }
+
+    /// Resolves symbols to ids.
+    ///
+    /// # Errors
+    ///
+    /// `UnknownSymbol` naming the first symbol tickd does not know.
+    pub fn resolve(
+        &self,
+        request_id: u64,
+        symbols: &[Symbol],
+    ) -> Result<Vec<InstrumentId>, ErrorMessage> {
+        let table = self
+            .shared
+            .instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        symbols
+            .iter()
+            .map(|s| {
+                table.id(s).ok_or_else(|| {
+                    error(
+                        request_id,
+                        ErrorCode::UnknownSymbol,
+                        format!("unknown symbol {:?}: see the symbols query", s.as_str()),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Every instrument, or those in `ids`.
+    pub fn instruments(&self, ids: Option<&[InstrumentId]>) -> Vec<Instrument> {
+        let table = self
+            .shared
+            .instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        match ids {
+            None => table.all(),
+            Some(ids) => ids
+                .iter()
+                .filter_map(|&id| table.symbol(id).map(|symbol| Instrument { id, symbol }))
+                .collect(),
+        }
+    }
+
+    fn latest_of(&self, id: InstrumentId, out: &mut Vec<TickRecord>) {
+        let mut words = [0u64; LATEST_CELL_WORDS];
+        for kind in [TickKind::Trade, TickKind::Quote] {
+            if self
+                .latest
+                .read(latest_cell(id, kind), &mut words)
+                .is_some()
+            {
+                out.push(TickRecord::from_words(&words));
+            }
+        }
+    }
+
+    /// Last trade and quote of `ids` (all if `None`) and their current candles of `intervals`,
+    /// consistent at one seq: taken under the candle book's lock, which the sequencer holds
+    /// from its first write of a batch until that batch is published.
+    pub fn snapshot(&self, ids: Option<&[InstrumentId]>, intervals: &[Interval]) -> SnapshotData {
+        let all: Vec<InstrumentId>;
+        let ids = match ids {
+            Some(ids) => ids,
+            None => {
+                all = self.instruments(None).iter().map(|i| i.id).collect();
+                &all
+            }
+        };
+        let book = self
+            .shared
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut snap = SnapshotData {
+            seq: self.ticks.head(),
+            ..SnapshotData::default()
+        };
+        for &id in ids {
+            self.latest_of(id, &mut snap.ticks);
+            for &interval in intervals {
+                snap.candles.extend(book.current(id, interval));
+            }
+        }
+        snap
+    }
+
+    /// Answers a query.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorMessage`] for an unknown symbol.
+    pub fn query(&self, request_id: u64, spec: &QuerySpec) -> Result<Answer, ErrorMessage> {
+        match spec {
+            QuerySpec::Candles {
+                symbol,
+                interval,
+                from,
+                to,
+                limit,
+                fill_previous: fill,
+            } => {
+                let id = self.resolve(request_id, std::slice::from_ref(symbol))?[0];
+                let limit =
+                    limit.map_or(MAX_QUERY_CANDLES, |l| (l as usize).min(MAX_QUERY_CANDLES));
+                let from = from.unwrap_or(UnixNanos(0));
+                let to = to.unwrap_or(UnixNanos(u64::MAX));
+                let book = self
+                    .shared
+                    .book
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let head = self.ticks.head();
+                let mut candles = book.candles(id, *interval, from, to, limit);
+                drop(book);
+                if *fill {
+                    candles = fill_previous(&candles, *interval, to);
+                    let skip = candles.len().saturating_sub(limit);
+                    candles.drain(..skip);
+                }
+                Ok(Answer {
+                    head,
+                    candles,
+                    ..Answer::default()
+                })
+            }
+            QuerySpec::Latest { symbols } => {
+                let ids = if symbols.is_empty() {
+                    self.instruments(None).iter().map(|i| i.id).collect()
+                } else {
+                    self.resolve(request_id, symbols)?
+                };
+                let snap = self.snapshot(Some(&ids), &[]);
+                Ok(Answer {
+                    head: snap.seq,
+                    ticks: snap.ticks,
+                    instruments: self.instruments(Some(&ids)),
+                    ..Answer::default()
+                })
+            }
+            QuerySpec::Stats => {
+                let feeds = self
+                    .shared
+                    .feeds
+                    .iter()
+                    .map(|f| FeedStat {
+                        name: f.name.clone(),
+                        ingested: f.ingested.load(Ordering::Acquire),
+                        skipped: f.skipped(),
+                        finished: f.finished.load(Ordering::Acquire),
+                        error: f
+                            .error
+                            .lock()
+                            .ok()
+                            .and_then(|e| e.clone())
+                            .unwrap_or_default(),
+                    })
+                    .collect();
+                Ok(Answer {
+                    head: self.ticks.head(),
+                    feeds,
+                    ..Answer::default()
+                })
+            }
+            QuerySpec::Symbols { prefix } => {
+                let instruments = self
+                    .instruments(None)
+                    .into_iter()
+                    .filter(|i| i.symbol.as_str().starts_with(prefix.as_str()))
+                    .collect();
+                Ok(Answer {
+                    head: self.ticks.head(),
+                    instruments,
+                    ..Answer::default()
+                })
+            }
+        }
+    }
+
+    /// The first seq at or after which every tick has `ts_event >= t`, by binary search over
+    /// the ticks still in the ring (event times are non-decreasing per feed; across feeds this
+    /// finds a boundary near `t`). Returns the head + 1 if every tick is older.
+    pub fn seq_at_time(&self, t: UnixNanos) -> u64 {
+        let mut reader = self.ticks.clone();
+        let head = reader.head();
+        let oldest = (head + 2)
+            .saturating_sub(reader.capacity())
+            .max(reader.base_seq() + 1);
+        let (mut lo, mut hi) = (oldest, head + 1);
+        let mut words = [0u64; TICK_SLOT_WORDS];
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            reader.seek(mid);
+            match reader.try_read(&mut words) {
+                ReadOutcome::Record(_) if TickRecord::from_words(&words).ts_event < t.0 => {
+                    lo = mid + 1
+                }
+                ReadOutcome::Record(_) => hi = mid,
+                ReadOutcome::Overrun { oldest } => lo = oldest.max(mid + 1),
+                ReadOutcome::NotYet => hi = mid,
+            }
+        }
+        lo
+    }
+}
