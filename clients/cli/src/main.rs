@@ -1,9 +1,515 @@
-//! `tickctl`: tickd from a terminal. Commands arrive with the main-job issue.
+//! `tickctl`: tickd from a terminal (DESIGN.md §10).
+//!
+//! `tickctl --server ADDR COMMAND` where `ADDR` is `tcp://host:port` (default
+//! `tcp://127.0.0.1:7400`) or `shm://DIR` (read a co-located server's shared memory directly).
 #![forbid(unsafe_code)]
 
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use mimalloc::MiMalloc;
+use serde_json::json;
+use tickd_client::shm::{Next, ShmClient};
+use tickd_client::{Client, Event};
+use tickd_protocol::{
+    Epoch, Interval, QuerySpec, Selection, Seq, SlowConsumerPolicy, Start, Subscribe, Symbol,
+    TickKind, UnixNanos,
+};
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+/// tickd from a terminal.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Server: tcp://host:port or shm://DIR.
+    #[arg(
+        long,
+        global = true,
+        env = "TICKD_SERVER",
+        default_value = "tcp://127.0.0.1:7400"
+    )]
+    server: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List symbols, one per line.
+    Symbols,
+    /// Last trade and quote of a symbol, as JSON.
+    Latest {
+        /// The symbol.
+        symbol: String,
+    },
+    /// Candles of a symbol (tcp:// only).
+    Candles {
+        /// The symbol.
+        symbol: String,
+        /// Interval: 1s 1m 5m 15m 1h 4h 1d.
+        #[arg(long, default_value = "1m")]
+        interval: String,
+        /// First open time, inclusive (ns or RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last open time, exclusive (ns or RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// At most this many (the latest).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Fill empty intervals with the previous close (`previous`).
+        #[arg(long)]
+        fill: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+    },
+    /// Stream records.
+    Subscribe {
+        /// Symbols (all when none).
+        symbols: Vec<String>,
+        /// Kinds: trades, quotes, candles:<interval> (comma-separated).
+        #[arg(long, default_value = "trades,quotes")]
+        kinds: String,
+        /// Start at this seq of the server's current epoch (default: the next record).
+        #[arg(long)]
+        from_seq: Option<u64>,
+        /// Send a snapshot first (tcp:// only).
+        #[arg(long)]
+        snapshot: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// Exit after this many records.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Exit after this long without a record, in seconds.
+        #[arg(long)]
+        idle_exit: Option<f64>,
+    },
+    /// Server and feed counters, as JSON.
+    Stats,
+}
+
+enum Target {
+    Tcp(String),
+    Shm(PathBuf),
+}
+
+fn target(server: &str) -> anyhow::Result<Target> {
+    if let Some(addr) = server.strip_prefix("tcp://") {
+        Ok(Target::Tcp(addr.to_owned()))
+    } else if let Some(dir) = server.strip_prefix("shm://") {
+        Ok(Target::Shm(PathBuf::from(dir)))
+    } else {
+        bail!("--server {server:?}: expected tcp://host:port or shm://DIR")
+    }
+}
+
+fn symbol(text: &str) -> anyhow::Result<Symbol> {
+    Symbol::new(text).with_context(|| format!("symbol {text:?}"))
+}
+
+/// Parses a time given as integer ns or RFC 3339.
+fn time(text: &str) -> anyhow::Result<UnixNanos> {
+    if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
+        return text
+            .parse()
+            .map(UnixNanos)
+            .with_context(|| format!("time {text:?} out of range"));
+    }
+    let ts: jiff::Timestamp = text
+        .parse()
+        .with_context(|| format!("time {text:?} is neither ns nor RFC 3339"))?;
+    u64::try_from(ts.as_nanosecond())
+        .map(UnixNanos)
+        .with_context(|| format!("time {text:?} is before 1970"))
+}
+
+struct Kinds {
+    trades: bool,
+    quotes: bool,
+    candles: Vec<Interval>,
+}
+
+fn kinds(text: &str) -> anyhow::Result<Kinds> {
+    let mut k = Kinds {
+        trades: false,
+        quotes: false,
+        candles: Vec::new(),
+    };
+    for part in text.split(',').map(str::trim) {
+        match part {
+            "trades" => k.trades = true,
+            "quotes" => k.quotes = true,
+            other => match other.strip_prefix("candles:") {
+                Some(i) => k
+                    .candles
+                    .push(i.parse().with_context(|| format!("--kinds {other:?}"))?),
+                None => bail!("--kinds {other:?}: expected trades, quotes or candles:<interval>"),
+            },
+        }
+    }
+    Ok(k)
+}
+
 fn main() -> anyhow::Result<()> {
-    let version = env!("CARGO_PKG_VERSION");
-    let protocol = tickd_client::protocol::PROTOCOL_VERSION;
-    println!("tickctl {version} (protocol {protocol})");
-    anyhow::bail!("no commands yet: see the open issues")
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match target(&cli.server)? {
+        Target::Tcp(addr) => rt.block_on(tcp(&addr, cli.command)),
+        Target::Shm(dir) => shm(&dir, cli.command),
+    }
+}
+
+async fn tcp(addr: &str, command: Command) -> anyhow::Result<()> {
+    let mut client = Client::connect(addr)
+        .await
+        .with_context(|| format!("connect to tcp://{addr}"))?;
+    let epoch = client.welcome().epoch.0;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match command {
+        Command::Symbols => {
+            let a = client
+                .query(QuerySpec::Symbols {
+                    prefix: String::new(),
+                })
+                .await?;
+            for i in a.instruments {
+                writeln!(out, "{}", i.symbol)?;
+            }
+        }
+        Command::Latest { symbol: s } => {
+            let sym = symbol(&s)?;
+            let a = client
+                .query(QuerySpec::Latest { symbols: vec![sym] })
+                .await?;
+            let pick = |k: TickKind| {
+                a.ticks
+                    .iter()
+                    .find(|t| t.kind == k as u8)
+                    .map_or(serde_json::Value::Null, |t| {
+                        render::tick_json(epoch, sym.as_str(), t)
+                    })
+            };
+            let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": a.head_seq.0, "trade": pick(TickKind::Trade), "quote": pick(TickKind::Quote)});
+            writeln!(out, "{v}")?;
+        }
+        Command::Candles {
+            symbol: s,
+            interval,
+            from,
+            to,
+            limit,
+            fill,
+            format,
+        } => {
+            let sym = symbol(&s)?;
+            let interval: Interval = interval
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+            let fill_previous = match fill.as_deref() {
+                None => false,
+                Some("previous") => true,
+                Some(other) => bail!("--fill {other:?}: only `previous` is supported"),
+            };
+            let spec = QuerySpec::Candles {
+                symbol: sym,
+                interval,
+                from: from.as_deref().map(time).transpose()?,
+                to: to.as_deref().map(time).transpose()?,
+                limit,
+                fill_previous,
+            };
+            let a = client.query(spec).await?;
+            if format == Format::Csv {
+                writeln!(out, "{}", render::CANDLE_CSV_HEADER)?;
+            }
+            for c in &a.candles {
+                match format {
+                    Format::Csv => writeln!(out, "{}", render::candle_csv(sym.as_str(), c))?,
+                    Format::Json => writeln!(out, "{}", render::candle_json(sym.as_str(), c))?,
+                }
+            }
+        }
+        Command::Subscribe {
+            symbols,
+            kinds: k,
+            from_seq,
+            snapshot,
+            format,
+            count,
+            idle_exit,
+        } => {
+            let k = kinds(&k)?;
+            if format == Format::Csv && !k.candles.is_empty() {
+                bail!("--format csv prints ticks only: use json with candles");
+            }
+            let selection = if symbols.is_empty() {
+                Selection::All
+            } else {
+                Selection::Symbols(
+                    symbols
+                        .iter()
+                        .map(|s| symbol(s))
+                        .collect::<anyhow::Result<_>>()?,
+                )
+            };
+            let start = from_seq.map_or(Start::Latest, |s| Start::Seq {
+                epoch: Epoch(epoch),
+                seq: Seq(s),
+            });
+            let sub = Subscribe {
+                request_id: 0,
+                selection,
+                trades: k.trades,
+                quotes: k.quotes,
+                candles: k.candles,
+                start,
+                snapshot,
+                policy: SlowConsumerPolicy::Drop,
+            };
+            let ack = client.subscribe(sub).await?;
+            let names: std::collections::HashMap<u32, Symbol> = client
+                .query(QuerySpec::Symbols {
+                    prefix: String::new(),
+                })
+                .await?
+                .instruments
+                .into_iter()
+                .chain(ack.instruments)
+                .map(|i| (i.id.0, i.symbol))
+                .collect();
+            let name = |id: u32| {
+                names
+                    .get(&id)
+                    .map_or_else(|| id.to_string(), |s| s.as_str().to_owned())
+            };
+            if format == Format::Csv {
+                writeln!(out, "{}", render::TICK_CSV_HEADER)?;
+            }
+            let mut printed = 0u64;
+            let idle = idle_exit.map(Duration::from_secs_f64);
+            'events: loop {
+                out.flush()?;
+                let ev = match idle {
+                    Some(d) => match tokio::time::timeout(d, client.next_event()).await {
+                        Ok(ev) => ev?,
+                        Err(_) => break,
+                    },
+                    None => client.next_event().await?,
+                };
+                let Some(ev) = ev else { break };
+                match ev {
+                    Event::Ticks { epoch, ticks, .. } => {
+                        for t in &ticks {
+                            let s = name(t.instrument_id);
+                            match format {
+                                Format::Json => {
+                                    writeln!(out, "{}", render::tick_json(epoch.0, &s, t))?
+                                }
+                                Format::Csv => {
+                                    writeln!(out, "{}", render::tick_csv(epoch.0, &s, t))?
+                                }
+                            }
+                            printed += 1;
+                            if count.is_some_and(|c| printed >= c) {
+                                break 'events;
+                            }
+                        }
+                    }
+                    Event::Candles { epoch, candles, .. } => {
+                        for c in &candles {
+                            let mut v = render::candle_json(&name(c.instrument_id), c);
+                            v["kind"] = json!("candle");
+                            v["epoch"] = json!(epoch.0);
+                            writeln!(out, "{v}")?;
+                            printed += 1;
+                            if count.is_some_and(|n| printed >= n) {
+                                break 'events;
+                            }
+                        }
+                    }
+                    Event::Snapshot {
+                        epoch,
+                        seq,
+                        ticks,
+                        candles,
+                        ..
+                    } => {
+                        let v = json!({
+                            "kind": "snapshot", "epoch": epoch.0, "seq": seq.0,
+                            "ticks": ticks.iter().map(|t| render::tick_json(epoch.0, &name(t.instrument_id), t)).collect::<Vec<_>>(),
+                            "candles": candles.iter().map(|c| render::candle_json(&name(c.instrument_id), c)).collect::<Vec<_>>(),
+                        });
+                        eprintln!("{v}");
+                    }
+                    Event::Gap(g) => {
+                        let v = json!({"kind": "gap", "epoch": g.epoch.0, "from": g.from.0, "to": g.to.0, "reason": format!("{:?}", g.reason)});
+                        match format {
+                            Format::Json => writeln!(out, "{v}")?,
+                            Format::Csv => eprintln!("{v}"),
+                        }
+                    }
+                    Event::Heartbeat(_) => {}
+                    Event::Error(e) => bail!("server error {:?}: {}", e.code, e.message),
+                }
+            }
+        }
+        Command::Stats => {
+            let a = client.query(QuerySpec::Stats).await?;
+            let feeds: Vec<_> = a
+                .feeds
+                .iter()
+                .map(|f| {
+                    let mut v = json!({"name": f.name, "ingested": f.ingested, "skipped": f.skipped, "finished": f.finished});
+                    if !f.error.is_empty() {
+                        v["error"] = json!(f.error);
+                    }
+                    v
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"epoch": a.epoch.0, "head_seq": a.head_seq.0, "feeds": feeds})
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
+    let mut c = ShmClient::open(dir).with_context(|| format!("open shm://{}", dir.display()))?;
+    let epoch = c.epoch();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match command {
+        Command::Symbols => {
+            for (_, s) in c.symbols() {
+                writeln!(out, "{s}")?;
+            }
+        }
+        Command::Latest { symbol: s } => {
+            let sym = symbol(&s)?;
+            let id = c
+                .id_of(&sym)
+                .with_context(|| format!("unknown symbol {s:?}"))?;
+            let pick = |k| {
+                c.latest(id, k).map_or(serde_json::Value::Null, |t| {
+                    render::tick_json(epoch, sym.as_str(), &t)
+                })
+            };
+            let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": c.head(), "trade": pick(TickKind::Trade), "quote": pick(TickKind::Quote)});
+            writeln!(out, "{v}")?;
+        }
+        Command::Candles { .. } => {
+            bail!("candles are served over tcp://: the candle store is not in shared memory")
+        }
+        Command::Stats => writeln!(
+            out,
+            "{}",
+            json!({"epoch": epoch, "head_seq": c.head(), "feeds": [], "source": "shm"})
+        )?,
+        Command::Subscribe {
+            symbols,
+            kinds: k,
+            from_seq,
+            snapshot,
+            format,
+            count,
+            idle_exit,
+        } => {
+            let k = kinds(&k)?;
+            if !k.candles.is_empty() || snapshot {
+                bail!("over shm:// subscribe streams ticks only (no candles or snapshot)");
+            }
+            let ids: Option<Vec<u32>> = if symbols.is_empty() {
+                None
+            } else {
+                Some(
+                    symbols
+                        .iter()
+                        .map(|s| {
+                            let sym = symbol(s)?;
+                            c.id_of(&sym)
+                                .map(|i| i.0)
+                                .with_context(|| format!("unknown symbol {s:?}"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                )
+            };
+            match from_seq {
+                Some(s) => c.seek(s),
+                None => c.seek(c.head() + 1),
+            }
+            if format == Format::Csv {
+                writeln!(out, "{}", render::TICK_CSV_HEADER)?;
+            }
+            let wait = idle_exit.map_or(Duration::from_secs(3600), Duration::from_secs_f64);
+            let mut printed = 0u64;
+            loop {
+                match c.next(wait) {
+                    Next::Tick(t) => {
+                        let kind_ok = match t.kind() {
+                            Some(TickKind::Trade) => k.trades,
+                            Some(TickKind::Quote) => k.quotes,
+                            None => false,
+                        };
+                        if !kind_ok
+                            || ids
+                                .as_ref()
+                                .is_some_and(|ids| !ids.contains(&t.instrument_id))
+                        {
+                            continue;
+                        }
+                        let s = c
+                            .symbol_of(t.instrument())
+                            .map_or_else(|| t.instrument_id.to_string(), |s| s.as_str().to_owned());
+                        match format {
+                            Format::Json => writeln!(out, "{}", render::tick_json(epoch, &s, &t))?,
+                            Format::Csv => writeln!(out, "{}", render::tick_csv(epoch, &s, &t))?,
+                        }
+                        printed += 1;
+                        if count.is_some_and(|n| printed >= n) {
+                            break;
+                        }
+                    }
+                    Next::Gap { from, to } => {
+                        let v = json!({"kind": "gap", "epoch": epoch, "from": from, "to": to, "reason": "Overrun"});
+                        match format {
+                            Format::Json => writeln!(out, "{v}")?,
+                            Format::Csv => eprintln!("{v}"),
+                        }
+                    }
+                    Next::Idle => {
+                        if idle_exit.is_some() {
+                            break;
+                        }
+                    }
+                }
+                if printed.is_multiple_of(1024) {
+                    out.flush()?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

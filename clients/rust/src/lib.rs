@@ -1,6 +1,45 @@
-//! Rust client library for tickd (DESIGN.md §1, §6). The network client arrives with the main-job
-//! and QUIC issues; today it re-exports the protocol and shared-memory crates it builds on.
+//! Rust client library for tickd (DESIGN.md §6).
+//!
+//! - [`Client`]: an async TCP connection: `Hello`, queries, subscriptions as a stream of
+//!   [`Event`]s, all in tickd's FlatBuffers frames.
+//! - [`shm::ShmClient`] (feature `shm`, on by default): reads a co-located server's tick ring,
+//!   symbol directory and latest table directly, with no server round trip.
+//!
+//! # Feature flags
+//!
+//! - `shm` (default): the shared-memory reader.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tickd_client::ClientError> {
+//! use tickd_client::{Client, Event};
+//! use tickd_protocol::{Interval, Selection, SlowConsumerPolicy, Start, Subscribe, Symbol};
+//!
+//! let mut client = Client::connect("127.0.0.1:7400").await?;
+//! let ack = client
+//!     .subscribe(Subscribe {
+//!         request_id: 0,
+//!         selection: Selection::Symbols(vec![Symbol::new("AAPL").unwrap()]),
+//!         trades: true,
+//!         quotes: false,
+//!         candles: vec![Interval::M1],
+//!         start: Start::Latest,
+//!         snapshot: false,
+//!         policy: SlowConsumerPolicy::Drop,
+//!     })
+//!     .await?;
+//! while let Some(event) = client.next_event().await? {
+//!     if let Event::Ticks { ticks, .. } = event {
+//!         println!("{} ticks for subscription {}", ticks.len(), ack.subscription_id);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod client;
+#[cfg(feature = "shm")]
+pub mod shm;
+
+pub use client::{Client, ClientError, Event, QueryAnswer};
 pub use tickd_protocol as protocol;
-pub use tickd_shm as shm;

@@ -343,7 +343,15 @@ fn merge(
                     sender.stats.skip(SkipReason::Suspicious, counts.suspicious);
                     sender.stats.skip(SkipReason::Invalid, counts.invalid);
                     sender.stats.rows.fetch_add(counts.rows, Ordering::Relaxed);
+                    // Re-enter the merge at the first tick's own time (the key that brought
+                    // us here was only the file's lower bound).
+                    match (p.ticks.first(), &p.error) {
+                        (Some(first), _) => heap.push(Reverse((first.ts_event, idx))),
+                        (None, Some(e)) => bail!("{e}"),
+                        (None, None) => {}
+                    }
                     *parsed = Some(p);
+                    continue;
                 }
                 let Some(p) = parsed.as_ref() else { continue };
                 match p.ticks.get(*pos) {

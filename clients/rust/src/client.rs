@@ -1,0 +1,310 @@
+//! The async TCP client.
+
+use bytes::BytesMut;
+use tickd_protocol::{
+    CandleRecord, Encoder, Epoch, ErrorMessage, Gap, Heartbeat, Hello, MAX_FRAME_LEN, Message,
+    PROTOCOL_VERSION, Query, QueryResult, QuerySpec, Seq, Subscribe, SubscribeAck, TickRecord,
+    Welcome, split_frame,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, ToSocketAddrs};
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The connection failed.
+    #[error("connection")]
+    Io(#[from] std::io::Error),
+    /// The server sent bytes that are not a valid frame.
+    #[error("bad frame from server")]
+    Frame(#[from] tickd_protocol::FrameError),
+    /// The server sent a message this client cannot decode.
+    #[error("bad message from server")]
+    Decode(#[from] tickd_protocol::DecodeError),
+    /// The server answered with an error.
+    #[error("server error {:?}: {}", .0.code, .0.message)]
+    Server(ErrorMessage),
+    /// The server closed the connection.
+    #[error("the server closed the connection")]
+    Closed,
+    /// The server answered with an unexpected message.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
+}
+
+/// Something the server sent, owned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Ticks of a subscription, in seq order.
+    Ticks {
+        /// Subscription.
+        subscription_id: u32,
+        /// Epoch.
+        epoch: Epoch,
+        /// Records.
+        ticks: Vec<TickRecord>,
+    },
+    /// Candle updates of a subscription.
+    Candles {
+        /// Subscription.
+        subscription_id: u32,
+        /// Epoch.
+        epoch: Epoch,
+        /// Records.
+        candles: Vec<CandleRecord>,
+    },
+    /// State before live data.
+    Snapshot {
+        /// Subscription.
+        subscription_id: u32,
+        /// Epoch.
+        epoch: Epoch,
+        /// Valid as of this seq.
+        seq: Seq,
+        /// Last trade and quote per instrument.
+        ticks: Vec<TickRecord>,
+        /// Current candles.
+        candles: Vec<CandleRecord>,
+    },
+    /// Records that will not be delivered.
+    Gap(Gap),
+    /// Liveness and head.
+    Heartbeat(Heartbeat),
+    /// An error the server reported.
+    Error(ErrorMessage),
+}
+
+/// An owned [`QueryResult`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryAnswer {
+    /// Epoch of the server's ring.
+    pub epoch: Epoch,
+    /// Valid as of this seq.
+    pub head_seq: Seq,
+    /// Candles, oldest first.
+    pub candles: Vec<CandleRecord>,
+    /// Ticks.
+    pub ticks: Vec<TickRecord>,
+    /// Instruments.
+    pub instruments: Vec<tickd_protocol::Instrument>,
+    /// Feed counters.
+    pub feeds: Vec<tickd_protocol::FeedStat>,
+}
+
+/// A direct answer to a request.
+#[derive(Debug)]
+enum Answer {
+    Welcome(Welcome),
+    SubscribeAck(SubscribeAck),
+    Query(QueryAnswer),
+    Other(String),
+}
+
+impl From<QueryResult<'_>> for QueryAnswer {
+    fn from(r: QueryResult<'_>) -> Self {
+        Self {
+            epoch: r.epoch,
+            head_seq: r.head_seq,
+            candles: r.candles.to_vec(),
+            ticks: r.ticks.to_vec(),
+            instruments: r.instruments,
+            feeds: r.feeds,
+        }
+    }
+}
+
+/// A TCP connection to a tickd server.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    encoder: Encoder,
+    buf: BytesMut,
+    next_request: u64,
+    welcome: Welcome,
+    /// Events that arrived while waiting for an answer.
+    pending: std::collections::VecDeque<Event>,
+}
+
+fn owned(msg: Message<'_>) -> Result<Event, Answer> {
+    match msg {
+        Message::TickBatch(b) => Ok(Event::Ticks {
+            subscription_id: b.subscription_id,
+            epoch: b.epoch,
+            ticks: b.ticks.to_vec(),
+        }),
+        Message::CandleBatch(b) => Ok(Event::Candles {
+            subscription_id: b.subscription_id,
+            epoch: b.epoch,
+            candles: b.candles.to_vec(),
+        }),
+        Message::Snapshot(s) => Ok(Event::Snapshot {
+            subscription_id: s.subscription_id,
+            epoch: s.epoch,
+            seq: s.seq,
+            ticks: s.ticks.to_vec(),
+            candles: s.candles.to_vec(),
+        }),
+        Message::Gap(g) => Ok(Event::Gap(g)),
+        Message::Heartbeat(h) => Ok(Event::Heartbeat(h)),
+        Message::Error(e) => Ok(Event::Error(e)),
+        Message::Welcome(w) => Err(Answer::Welcome(w)),
+        Message::SubscribeAck(a) => Err(Answer::SubscribeAck(a)),
+        Message::QueryResult(r) => Err(Answer::Query(r.into())),
+        other => Err(Answer::Other(format!("{other:?}"))),
+    }
+}
+
+impl Client {
+    /// Connects and says `Hello`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] if the connection or the handshake fails.
+    pub async fn connect(addr: impl ToSocketAddrs) -> Result<Self, ClientError> {
+        Self::connect_with_token(addr, None).await
+    }
+
+    /// Connects and says `Hello` with an access token.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] if the connection or the handshake fails.
+    pub async fn connect_with_token(
+        addr: impl ToSocketAddrs,
+        token: Option<String>,
+    ) -> Result<Self, ClientError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut client = Self {
+            stream,
+            encoder: Encoder::new(),
+            buf: BytesMut::with_capacity(1 << 16),
+            next_request: 1,
+            welcome: Welcome {
+                request_id: 0,
+                version: 0,
+                server_name: String::new(),
+                epoch: Epoch(0),
+                head_seq: Seq(0),
+                server_time: tickd_protocol::UnixNanos(0),
+                heartbeat_interval_ms: 0,
+                max_frame_len: 0,
+                roles: tickd_protocol::Roles(0),
+            },
+            pending: std::collections::VecDeque::new(),
+        };
+        let hello = Hello {
+            request_id: 0,
+            min_version: PROTOCOL_VERSION,
+            max_version: PROTOCOL_VERSION,
+            client_name: "tickd-client".into(),
+            token,
+        };
+        client.send(&Message::Hello(hello)).await?;
+        match client.answer().await? {
+            Answer::Welcome(w) => client.welcome = w,
+            other => return Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+        Ok(client)
+    }
+
+    /// The server's `Welcome`.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    async fn send(&mut self, msg: &Message<'_>) -> Result<(), ClientError> {
+        let mut out = BytesMut::new();
+        self.encoder.encode(msg, &mut out);
+        self.stream.write_all(&out).await?;
+        Ok(())
+    }
+
+    /// Reads one message (any kind).
+    async fn read(&mut self) -> Result<Result<Event, Answer>, ClientError> {
+        loop {
+            if let Some(frame) = split_frame(&mut self.buf, MAX_FRAME_LEN * 64)? {
+                return Ok(owned(Message::decode(&frame)?));
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(ClientError::Closed);
+            }
+        }
+    }
+
+    /// Reads until a non-event answer arrives, queueing events; an `Error` is returned as
+    /// [`ClientError::Server`].
+    async fn answer(&mut self) -> Result<Answer, ClientError> {
+        loop {
+            match self.read().await? {
+                Err(Answer::Other(text)) => return Err(ClientError::Unexpected(text)),
+                Err(msg) => return Ok(msg),
+                Ok(Event::Error(e)) => return Err(ClientError::Server(e)),
+                Ok(ev) => self.pending.push_back(ev),
+            }
+        }
+    }
+
+    /// Runs a query.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with the server's reason (e.g. an unknown symbol).
+    pub async fn query(&mut self, spec: QuerySpec) -> Result<QueryAnswer, ClientError> {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        self.send(&Message::Query(Query { request_id, spec }))
+            .await?;
+        match self.answer().await? {
+            Answer::Query(r) => Ok(r),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Starts a subscription (its `request_id` is assigned here); data arrives through
+    /// [`Client::next_event`].
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] with the server's reason.
+    pub async fn subscribe(&mut self, mut sub: Subscribe) -> Result<SubscribeAck, ClientError> {
+        sub.request_id = self.next_request;
+        self.next_request += 1;
+        self.send(&Message::Subscribe(sub)).await?;
+        match self.answer().await? {
+            Answer::SubscribeAck(a) => Ok(a),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// The next event; `Ok(None)` when the server closed the connection cleanly.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] if the connection fails or the server sends garbage.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, ClientError> {
+        if let Some(ev) = self.pending.pop_front() {
+            return Ok(Some(ev));
+        }
+        loop {
+            match self.read().await {
+                Ok(Ok(ev)) => return Ok(Some(ev)),
+                Ok(Err(_)) => {}
+                Err(ClientError::Closed) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends raw bytes (for tests of the server's handling of bad input).
+    ///
+    /// # Errors
+    ///
+    /// If the write fails.
+    #[doc(hidden)]
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.stream.write_all(bytes).await?;
+        Ok(())
+    }
+}
