@@ -135,7 +135,8 @@ enum Source {
     },
     Csv {
         ticks: Box<CsvTicks>,
-        head: Option<(Symbol, TickRecord)>,
+        /// The next line: a tick, or the bad line that stops the replay once it is reached.
+        head: Option<Result<(Symbol, TickRecord), String>>,
     },
 }
 
@@ -185,9 +186,11 @@ pub fn run(
             });
         } else {
             let mut ticks = Box::new(CsvTicks::open(path)?);
-            let head = next_csv(&mut ticks, skip_invalid, &mut summary, sender)?;
-            if let Some((_, t)) = &head {
-                heap.push(Reverse((t.ts_event, sources.len())));
+            let head = next_csv(&mut ticks, skip_invalid, &mut summary, sender);
+            match &head {
+                Some(Ok((_, t))) => heap.push(Reverse((t.ts_event, sources.len()))),
+                Some(Err(_)) => heap.push(Reverse((0, sources.len()))),
+                None => {}
             }
             sources.push(Source::Csv { ticks, head });
         }
@@ -213,7 +216,7 @@ pub fn run(
         result_txs.push((file.clone(), tx));
     }
     let tz_workers = tz.clone();
-    thread::scope(|scope| -> anyhow::Result<()> {
+    let result = thread::scope(|scope| -> anyhow::Result<()> {
         // Dispatcher: a token per file parsed but not yet taken by the merge.
         let token_rx2 = token_rx.clone();
         scope.spawn(move || {
@@ -246,9 +249,11 @@ pub fn run(
         drop(sources);
         drop(token_rx);
         res
-    })?;
+    });
+    // Whatever was read before a stop is ingested, then the error (if any) is reported.
     sender.flush()?;
     wait_until_sequenced(sender, summary.trades + summary.quotes);
+    result?;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -258,21 +263,21 @@ fn next_csv(
     skip_invalid: bool,
     summary: &mut ReplaySummary,
     sender: &FeedSender,
-) -> anyhow::Result<Option<(Symbol, TickRecord)>> {
+) -> Option<Result<(Symbol, TickRecord), String>> {
     loop {
         match ticks.next_tick() {
             Ok(Some(t)) => {
                 summary.csv_rows += 1;
-                return Ok(Some(t));
+                return Some(Ok(t));
             }
-            Ok(None) => return Ok(None),
+            Ok(None) => return None,
             Err(e) if skip_invalid => {
                 summary.csv_rows += 1;
                 summary.invalid += 1;
                 sender.stats.skip(SkipReason::Invalid, 1);
                 tracing::warn!("skipped {e}");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Some(Err(e.to_string())),
         }
     }
 }
@@ -375,13 +380,18 @@ fn merge(
                 }
             }
             Source::Csv { ticks, head } => {
-                let Some((symbol, mut t)) = head.take() else {
-                    continue;
+                let (symbol, mut t) = match head.take() {
+                    None => continue,
+                    Some(Err(e)) => bail!("{e}"),
+                    Some(Ok(tick)) => tick,
                 };
                 t.instrument_id = sender.symbol(symbol);
-                *head = next_csv(ticks, skip_invalid, summary, sender)?;
-                if let Some((_, next)) = head {
-                    heap.push(Reverse((next.ts_event, idx)));
+                *head = next_csv(ticks, skip_invalid, summary, sender);
+                match head {
+                    Some(Ok((_, next))) => heap.push(Reverse((next.ts_event, idx))),
+                    // Stop right after this tick, before anything later in time.
+                    Some(Err(_)) => heap.push(Reverse((t.ts_event, idx))),
+                    None => {}
                 }
                 sender.stats.rows.fetch_add(1, Ordering::Relaxed);
                 t

@@ -1,0 +1,95 @@
+//! Starting a real server (sequencer, feeds, TCP listener on an ephemeral port) inside a test.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tickd_server::app::{self, Running};
+use tickd_server::config::{ServeArgs, ServerConfig};
+use tickd_server::serve::{self, Listeners};
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub listeners: Option<Listeners>,
+    pub addr: SocketAddr,
+    pub shm: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server with `args` (shm dir and TCP address are filled in).
+    pub async fn start(mut args: ServeArgs) -> Self {
+        let shm = tempfile::tempdir().unwrap();
+        args.shm_dir = Some(shm.path().to_owned());
+        args.tcp = Some("127.0.0.1:0".into());
+        let config = ServerConfig::load(args).unwrap();
+        let running = app::start(&config).unwrap();
+        let listeners = serve::start(&config, &running.shared).await.unwrap();
+        let addr = listeners.tcp.unwrap();
+        Self {
+            running: Some(running),
+            listeners: Some(listeners),
+            addr,
+            shm,
+        }
+    }
+
+    /// Waits until every feed has finished (replays), at most 60 s.
+    pub async fn wait_feeds(&self) {
+        let start = Instant::now();
+        let shared = &self.running.as_ref().unwrap().shared;
+        while !shared
+            .feeds
+            .iter()
+            .all(|f| f.finished.load(Ordering::Acquire))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "feeds did not finish"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(l) = self.listeners.take() {
+            l.stop().await;
+        }
+        if let Some(r) = self.running.take() {
+            r.shutdown();
+        }
+    }
+}
+
+/// A generic-CSV file of `n` trades for `symbols`, one every `step_ns` from `t0`, prices with
+/// up to 4 decimals; returns its text.
+pub fn trades_csv(symbols: &[&str], n: usize, t0: u64, step_ns: u64) -> String {
+    let mut s = String::from("ts_event,symbol,kind,price,size,side,bid_px,bid_sz,ask_px,ask_sz\n");
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let sym = symbols[i % symbols.len()];
+        let px = 100_0000 + (x % 20_0000) as i64 - 10_0000;
+        let size = 1 + x % 500;
+        let side = ["buy", "sell", ""][(x % 3) as usize];
+        s.push_str(&format!(
+            "{},{sym},trade,{}.{:04},{size},{side},,,,\n",
+            t0 + i as u64 * step_ns,
+            px / 10_000,
+            px % 10_000
+        ));
+        if i % 3 == 0 {
+            s.push_str(&format!(
+                "{},{sym},quote,,,,{}.{:04},100,{}.{:04},200\n",
+                t0 + i as u64 * step_ns,
+                (px - 1) / 10_000,
+                (px - 1) % 10_000,
+                (px + 1) / 10_000,
+                (px + 1) % 10_000
+            ));
+        }
+    }
+    s
+}
