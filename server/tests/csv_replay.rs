@@ -15,9 +15,12 @@ use tickd_server::config::ServeArgs;
 
 const T0: u64 = 1_696_680_000_000_000_000; // 2023-10-07T12:00:00Z
 
+/// Open, high, low, close, volume (1e-9 units) and trade count.
+type Ohlcvn = (i128, i128, i128, i128, i128, u64);
+
 /// Independent candles: decimal text parsed by splitting on '.', sums in i128.
-fn expected(csv: &str, secs: u64) -> BTreeMap<(String, u64), (i128, i128, i128, i128, i128, u64)> {
-    let mut out: BTreeMap<(String, u64), (i128, i128, i128, i128, i128, u64)> = BTreeMap::new();
+fn expected(csv: &str, secs: u64) -> BTreeMap<(String, u64), Ohlcvn> {
+    let mut out: BTreeMap<(String, u64), Ohlcvn> = BTreeMap::new();
     let dec = |t: &str| -> i128 {
         let (i, f) = t.split_once('.').unwrap_or((t, ""));
         let f9 = format!("{f:0<9}");

@@ -1,0 +1,343 @@
+//! TCP serving over real sockets: sequence numbers end to end, snapshots, bad input (malformed
+//! and oversized frames, unknown symbols, requests before Hello), and a subscriber that stops
+//! reading while others keep being served.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestServer, trades_csv};
+use tickd_client::shm::{Next, ShmClient};
+use tickd_client::{Client, ClientError, Event};
+use tickd_protocol::{
+    Epoch, ErrorCode, Heartbeat, Message, QuerySpec, Selection, Seq, SlowConsumerPolicy, Start,
+    Subscribe, Symbol, TickKind, UnixNanos,
+};
+use tickd_server::config::ServeArgs;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const T0: u64 = 1_696_680_000_000_000_000;
+
+fn sub(symbols: &[&str], start: Start) -> Subscribe {
+    Subscribe {
+        request_id: 0,
+        selection: if symbols.is_empty() {
+            Selection::All
+        } else {
+            Selection::Symbols(symbols.iter().map(|s| Symbol::new(s).unwrap()).collect())
+        },
+        trades: true,
+        quotes: true,
+        candles: vec![],
+        start,
+        snapshot: false,
+        policy: SlowConsumerPolicy::Drop,
+    }
+}
+
+async fn replayed(n: usize) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, trades_csv(&["AAPL", "MSFT"], n, T0, 1_000_000)).unwrap();
+    let server = TestServer::start(ServeArgs {
+        replay: vec![path],
+        speed: Some("max".into()),
+        ..ServeArgs::default()
+    })
+    .await;
+    server.wait_feeds().await;
+    server
+}
+
+async fn collect(client: &mut Client, n: usize) -> Vec<tickd_protocol::TickRecord> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match tokio::time::timeout(Duration::from_secs(10), client.next_event())
+            .await
+            .expect("data in time")
+            .unwrap()
+        {
+            Some(Event::Ticks { ticks, .. }) => out.extend(ticks),
+            Some(Event::Heartbeat(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_and_shm_see_the_same_epoch_and_seq() {
+    let server = replayed(300).await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let epoch = client.welcome().epoch;
+    let head = client.welcome().head_seq.0;
+    assert_eq!(head, 400, "300 trades and 100 quotes, seq 1..=400");
+    let ack = client
+        .subscribe(sub(&[], Start::Seq { epoch, seq: Seq(1) }))
+        .await
+        .unwrap();
+    assert_eq!(ack.start_seq, Seq(1));
+    let tcp = collect(&mut client, 400).await;
+    assert_eq!(
+        tcp.iter().map(|t| t.seq).collect::<Vec<_>>(),
+        (1..=400).collect::<Vec<_>>()
+    );
+
+    let mut shm = ShmClient::open(server.shm.path()).unwrap();
+    assert_eq!(shm.epoch(), epoch.0);
+    shm.seek(1);
+    let mut from_shm = Vec::new();
+    while from_shm.len() < 400 {
+        match shm.next(Duration::from_secs(5)) {
+            Next::Tick(t) => from_shm.push(t),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        tcp, from_shm,
+        "the same records, byte for byte, with the same seqs"
+    );
+
+    // A filtered subscription sees only its symbol and kind, still with the ring's seqs.
+    let mut only = Client::connect(server.addr).await.unwrap();
+    let mut s = sub(&["MSFT"], Start::Seq { epoch, seq: Seq(1) });
+    s.quotes = false;
+    only.subscribe(s).await.unwrap();
+    let msft = collect(&mut only, 150).await;
+    let msft_id = tcp
+        .iter()
+        .find(|t| t.instrument_id != tcp[0].instrument_id)
+        .unwrap()
+        .instrument_id;
+    let want: Vec<_> = tcp
+        .iter()
+        .filter(|t| t.instrument_id == msft_id && t.kind == TickKind::Trade as u8)
+        .copied()
+        .collect();
+    assert_eq!(msft, want);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_is_stamped_with_its_seq_and_latest_matches() {
+    let server = replayed(90).await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let mut s = sub(&["AAPL"], Start::Latest);
+    s.snapshot = true;
+    s.candles = vec![tickd_protocol::Interval::M1];
+    let ack = client.subscribe(s).await.unwrap();
+    assert_eq!(ack.start_seq, Seq(121), "after the snapshot's seq");
+    let Some(Event::Snapshot {
+        seq,
+        ticks,
+        candles,
+        ..
+    }) = client.next_event().await.unwrap()
+    else {
+        panic!("no snapshot")
+    };
+    assert_eq!(seq, Seq(120));
+    assert_eq!(ticks.len(), 2, "last trade and last quote");
+    assert!(ticks.iter().all(|t| t.seq <= 120));
+    assert_eq!(candles.len(), 1);
+    assert_eq!(candles[0].trades, 45);
+    let latest = client
+        .query(QuerySpec::Latest {
+            symbols: vec![Symbol::new("AAPL").unwrap()],
+        })
+        .await
+        .unwrap();
+    assert_eq!(latest.ticks, ticks);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_errors_and_the_connection_goes_on() {
+    let server = replayed(10).await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let err = client
+        .subscribe(sub(&["NOPE"], Start::Latest))
+        .await
+        .unwrap_err();
+    let ClientError::Server(e) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(e.code, ErrorCode::UnknownSymbol);
+    assert_eq!(e.message, "unknown symbol \"NOPE\": see the symbols query");
+    let spec = QuerySpec::Candles {
+        symbol: Symbol::new("XYZ").unwrap(),
+        interval: tickd_protocol::Interval::M1,
+        from: None,
+        to: None,
+        limit: None,
+        fill_previous: false,
+    };
+    assert!(
+        matches!(client.query(spec).await, Err(ClientError::Server(e)) if e.code == ErrorCode::UnknownSymbol)
+    );
+    let mut nothing = sub(&[], Start::Latest);
+    nothing.trades = false;
+    nothing.quotes = false;
+    assert!(
+        matches!(client.subscribe(nothing).await, Err(ClientError::Server(e)) if e.code == ErrorCode::InvalidRequest)
+    );
+    let bad_epoch = sub(
+        &[],
+        Start::Seq {
+            epoch: Epoch(1),
+            seq: Seq(1),
+        },
+    );
+    assert!(
+        matches!(client.subscribe(bad_epoch).await, Err(ClientError::Server(e)) if e.code == ErrorCode::NotFound)
+    );
+    // Still served.
+    let symbols = client
+        .query(QuerySpec::Symbols {
+            prefix: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(symbols.instruments.len(), 2);
+    server.stop().await;
+}
+
+async fn read_error_then_eof(stream: &mut TcpStream) -> tickd_protocol::ErrorMessage {
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    let mut b = bytes::BytesMut::from(&buf[..]);
+    let mut last = None;
+    while let Some(frame) = tickd_protocol::split_frame(&mut b, u32::MAX).unwrap() {
+        if let Message::Error(e) = Message::decode(&frame).unwrap() {
+            last = Some(e);
+        }
+    }
+    last.expect("an Error frame before the close")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_frames_close_only_their_connection() {
+    let server = replayed(10).await;
+    let mut good = Client::connect(server.addr).await.unwrap();
+
+    // Garbage after a valid prefix.
+    let mut raw = TcpStream::connect(server.addr).await.unwrap();
+    raw.write_all(b"\x0c\x00\x00\x00TICKnot-a-msg")
+        .await
+        .unwrap();
+    let e = read_error_then_eof(&mut raw).await;
+    assert_eq!(e.code, ErrorCode::MalformedFrame);
+
+    // A length prefix over the limit.
+    let mut raw = TcpStream::connect(server.addr).await.unwrap();
+    raw.write_all(&(64u32 << 20).to_le_bytes()).await.unwrap();
+    let e = read_error_then_eof(&mut raw).await;
+    assert_eq!(e.code, ErrorCode::MalformedFrame);
+    assert!(
+        e.message
+            .starts_with("frame length 67108864 exceeds limit 1048576"),
+        "{}",
+        e.message
+    );
+
+    // A request before Hello.
+    let mut raw = TcpStream::connect(server.addr).await.unwrap();
+    let mut frame = bytes::BytesMut::new();
+    let hb = Heartbeat {
+        epoch: Epoch(1),
+        head_seq: Seq(1),
+        server_time: UnixNanos(1),
+    };
+    tickd_protocol::Encoder::new().encode(&Message::Heartbeat(hb), &mut frame);
+    raw.write_all(&frame).await.unwrap();
+    let e = read_error_then_eof(&mut raw).await;
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+
+    // The good client never noticed.
+    let a = good.query(QuerySpec::Stats).await.unwrap();
+    assert_eq!(a.head_seq, Seq(14));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_gets_a_gap_and_others_keep_flowing() {
+    // A small ring and a fast synthetic feed, so a stalled reader is lapped quickly.
+    let args = ServeArgs {
+        synthetic: Some("AAPL,MSFT".into()),
+        synthetic_rate: Some(200_000),
+        ring_slots: Some(1 << 12),
+        ..ServeArgs::default()
+    };
+    let server = TestServer::start(args).await;
+    let mut slow = Client::connect(server.addr).await.unwrap();
+    slow.subscribe(sub(&[], Start::Latest)).await.unwrap();
+    let mut fast = Client::connect(server.addr).await.unwrap();
+    fast.subscribe(sub(&[], Start::Latest)).await.unwrap();
+
+    // While `slow` reads nothing, `fast` keeps receiving, in order and without gaps.
+    let mut last = 0;
+    let mut received = 0;
+    let until = tokio::time::Instant::now() + Duration::from_millis(1_500);
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(5), fast.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(Event::Ticks { ticks, .. }) => {
+                for t in ticks {
+                    assert!(
+                        last == 0 || t.seq == last + 1,
+                        "fast subscriber saw {} after {last}",
+                        t.seq
+                    );
+                    last = t.seq;
+                    received += 1;
+                }
+            }
+            Some(Event::Heartbeat(_)) => {}
+            other => panic!("fast subscriber got {other:?}"),
+        }
+    }
+    assert!(received > 10_000, "fast subscriber received {received}");
+
+    // The slow one resumes: somewhere in its stream there is a Gap, and seqs stay increasing.
+    let mut gaps = 0;
+    let mut prev = 0;
+    for _ in 0..10_000 {
+        match tokio::time::timeout(Duration::from_secs(5), slow.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(Event::Ticks { ticks, .. }) => {
+                for t in ticks {
+                    assert!(t.seq > prev);
+                    prev = t.seq;
+                }
+            }
+            Some(Event::Gap(g)) => {
+                assert!(g.from.0 <= g.to.0 && g.from.0 > prev, "{g:?} after {prev}");
+                prev = g.to.0;
+                gaps += 1;
+                if prev > last {
+                    break;
+                }
+            }
+            Some(_) => {}
+            None => panic!("closed"),
+        }
+        if gaps > 0 && prev > last {
+            break;
+        }
+    }
+    assert!(
+        gaps > 0,
+        "the stalled subscriber must be told what it missed"
+    );
+    server.stop().await;
+}
