@@ -11,7 +11,7 @@ use tickd_engine::{CandleBook, CandleConfig};
 use tickd_protocol::{
     InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade, UnixNanos,
 };
-use tickd_server::feed::{Batch, FeedStats};
+use tickd_server::feed::{Batch, FeedClock, FeedStats};
 use tickd_server::instruments::InstrumentTable;
 use tickd_server::sequencer::{Published, Sequencer};
 use tickd_server::store::{Store, StoreConfig};
@@ -56,6 +56,7 @@ fn batch(t0: u64, first: bool) -> Batch {
         feed: 0,
         new_symbols,
         ticks,
+        end: false,
     }
 }
 
@@ -78,7 +79,7 @@ fn sequencer(c: &mut Criterion) {
         Arc::new(RwLock::new(InstrumentTable::default())),
         tx,
     );
-    seq.add_feed(FeedStats::new("bench"));
+    seq.add_feed(FeedStats::new("bench"), FeedClock::Wall);
     seq.ingest(
         &batch(1_700_000_000_000_000_000, true),
         UnixNanos(1),

@@ -13,7 +13,7 @@ use crate::clock;
 use crate::config::ServerConfig;
 use crate::feed::replay::{self, ReplaySummary};
 use crate::feed::synthetic::{self, SyntheticConfig};
-use crate::feed::{Batch, FeedSender, FeedStats};
+use crate::feed::{Batch, FeedClock, FeedSender, FeedStats};
 use crate::instruments::{InstrumentTable, Instruments};
 use crate::sequencer::{self, Published, Sequencer};
 use crate::store::Store;
@@ -78,7 +78,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
 
     if let Some(symbols) = &config.synthetic {
         let stats = FeedStats::new("synthetic");
-        let id = seq.add_feed(Arc::clone(&stats));
+        let id = seq.add_feed(Arc::clone(&stats), FeedClock::Wall);
         feed_stats.push(Arc::clone(&stats));
         let mut sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN);
         let cfg = SyntheticConfig {
@@ -92,7 +92,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
                 .name("feed-synthetic".into())
                 .spawn(move || {
                     let _ = synthetic::run(&cfg, &mut sender, || stop.load(Ordering::Relaxed));
-                    sender.stats.finished.store(true, Ordering::Release);
+                    let _ = sender.finish();
                 })?,
         );
         tracing::info!(
@@ -103,7 +103,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     }
     if !config.replay.is_empty() {
         let stats = FeedStats::new("replay");
-        let id = seq.add_feed(Arc::clone(&stats));
+        let id = seq.add_feed(Arc::clone(&stats), FeedClock::Event);
         feed_stats.push(Arc::clone(&stats));
         let mut sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN);
         let (paths, speed, skip) = (config.replay.clone(), config.speed, config.skip_invalid);
@@ -126,7 +126,8 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
                             }
                         }
                     }
-                    sender.stats.finished.store(true, Ordering::Release);
+                    // The sequencer marks the feed finished once it has sequenced everything.
+                    let _ = sender.finish();
                 })?,
         );
     }

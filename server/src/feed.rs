@@ -35,6 +35,18 @@ pub struct Batch {
     pub new_symbols: Vec<Symbol>,
     /// The ticks, in the feed's order.
     pub ticks: Vec<TickRecord>,
+    /// The feed has ended: nothing follows this batch.
+    pub end: bool,
+}
+
+/// Whose clock a feed's event times follow, for closing candles (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedClock {
+    /// Live data: event time tracks the wall clock, so candles close on the wall clock.
+    Wall,
+    /// Recorded data: candles close on the replay's own event time, and all of them once it
+    /// ends, whatever the replay speed.
+    Event,
 }
 
 /// Why a feed skipped a record, for the summary and `stats`.
@@ -63,7 +75,7 @@ pub struct FeedStats {
     pub rejected: AtomicU64,
     /// Source rows read (trade and quote rows of the files).
     pub rows: AtomicU64,
-    /// Whether the feed has finished (a replay reached its end).
+    /// Whether the feed has finished and the sequencer has sequenced all of it.
     pub finished: AtomicBool,
     /// Set when the feed stopped on an error; the message says what and where.
     pub error: std::sync::Mutex<Option<String>>,
@@ -171,8 +183,24 @@ impl FeedSender {
             feed: self.id,
             new_symbols: std::mem::take(&mut self.new_symbols),
             ticks: std::mem::replace(&mut self.ticks, Vec::with_capacity(self.batch_len)),
+            end: false,
         };
         self.tx.send(batch)?;
+        Ok(())
+    }
+
+    /// Ships what is queued and tells the sequencer this feed has ended.
+    ///
+    /// # Errors
+    ///
+    /// [`SequencerGone`] if the sequencer has stopped.
+    pub fn finish(&mut self) -> Result<(), SequencerGone> {
+        self.flush()?;
+        self.tx.send(Batch {
+            feed: self.id,
+            end: true,
+            ..Batch::default()
+        })?;
         Ok(())
     }
 }

@@ -10,13 +10,16 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use crossbeam::channel::Receiver;
+use crossbeam::channel::{Receiver, RecvTimeoutError};
+
+/// How often an idle sequencer closes candles by the wall clock.
+const IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 use tickd_engine::{CandleBook, Invalid, validate};
 use tickd_protocol::files::{candle_slot, latest_cell};
 use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, UnixNanos};
 
 use crate::clock;
-use crate::feed::{Batch, FeedId, FeedStats};
+use crate::feed::{Batch, FeedClock, FeedId, FeedStats};
 use crate::instruments::Instruments;
 use crate::store::Store;
 
@@ -33,10 +36,12 @@ pub struct BatchOutcome {
     pub rejected: u32,
 }
 
-/// Per-feed state: its counters and local symbol index → instrument id.
+/// Per-feed state: its counters, clock, and local symbol index → instrument id.
 #[derive(Debug)]
 struct FeedState {
     stats: Arc<FeedStats>,
+    clock: FeedClock,
+    ended: bool,
     ids: Vec<InstrumentId>,
 }
 
@@ -91,9 +96,11 @@ impl Sequencer {
     }
 
     /// Registers a feed; batches must carry the returned id.
-    pub fn add_feed(&mut self, stats: Arc<FeedStats>) -> FeedId {
+    pub fn add_feed(&mut self, stats: Arc<FeedStats>, clock: FeedClock) -> FeedId {
         self.feeds.push(FeedState {
             stats,
+            clock,
+            ended: false,
             ids: Vec::new(),
         });
         // Feeds are few (a handful of threads and publisher connections).
@@ -127,9 +134,40 @@ impl Sequencer {
         Ok(id)
     }
 
+    /// Whether candles follow the wall clock: no event-clock (replay) feed is still running.
+    fn wall_clock_candles(&self) -> bool {
+        !self
+            .feeds
+            .iter()
+            .any(|f| f.clock == FeedClock::Event && !f.ended)
+    }
+
+    /// Closes candles due by the wall clock `now` (when no replay is running) and publishes the
+    /// closed candles. Called when idle, so live candles close without a later trade.
+    pub fn on_idle(&mut self, now: UnixNanos) {
+        if self.wall_clock_candles() {
+            let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+            book.advance(now);
+            book.drain_updates(&mut self.updates);
+            drop(book);
+            if !self.updates.is_empty() {
+                for c in self.updates.drain(..) {
+                    self.store.candles.push(&candle_slot(&c));
+                }
+                self.store.candles.publish();
+                let published = Published {
+                    head: self.store.ticks.head(),
+                    candle_head: self.store.candles.head(),
+                };
+                self.published.send_replace(published);
+            }
+        }
+    }
+
     /// Sequences one batch at time `now` (`ts_recv` of every tick in it), publishes it and the
     /// candle updates it caused, and wakes readers. `on_reject` hears each rejected tick's index
-    /// in the batch and reason.
+    /// in the batch and reason. A batch that ends its feed also closes, when it was the last
+    /// running replay, every candle the wall clock has passed.
     ///
     /// # Panics
     ///
@@ -193,6 +231,17 @@ impl Sequencer {
             out.last_seq = seq;
             out.accepted += 1;
         }
+        if batch.end {
+            self.feeds[feed].ended = true;
+            // Release: everything of this feed is sequenced before `finished` reads true.
+            self.feeds[feed]
+                .stats
+                .finished
+                .store(true, Ordering::Release);
+            if self.wall_clock_candles() {
+                book.advance(now);
+            }
+        }
         book.drain_updates(&mut self.updates);
         // Publish while still holding the book: a snapshot taken under the book's lock then
         // sees candles, latest cells and head at one consistent seq.
@@ -231,11 +280,17 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || {
-            for batch in rx {
-                let feed = usize::from(batch.feed);
-                sequencer.ingest(&batch, clock::now(), |i, reason| {
-                    tracing::debug!(feed, index = i, "rejected tick: {reason}");
-                });
+            loop {
+                match rx.recv_timeout(IDLE_TICK) {
+                    Ok(batch) => {
+                        let feed = usize::from(batch.feed);
+                        sequencer.ingest(&batch, clock::now(), |i, reason| {
+                            tracing::debug!(feed, index = i, "rejected tick: {reason}");
+                        });
+                    }
+                    Err(RecvTimeoutError::Timeout) => sequencer.on_idle(clock::now()),
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
             }
             sequencer
         })

@@ -165,7 +165,8 @@ impl Services {
         }
     }
 
-    /// Last trade and quote of `ids` (all if `None`) and their current candles of `intervals`,
+    /// Last trade and quote of `ids` (all if `None`) and their latest candles of `intervals`
+    /// (in progress, else the last closed),
     /// consistent at one seq: taken under the candle book's lock, which the sequencer holds
     /// from its first write of a batch until that batch is published.
     pub fn snapshot(&self, ids: Option<&[InstrumentId]>, intervals: &[Interval]) -> SnapshotData {
@@ -189,7 +190,7 @@ impl Services {
         for &id in ids {
             self.latest_of(id, &mut snap.ticks);
             for &interval in intervals {
-                snap.candles.extend(book.current(id, interval));
+                snap.candles.extend(book.latest(id, interval));
             }
         }
         snap

@@ -142,6 +142,10 @@ async fn snapshot_is_stamped_with_its_seq_and_latest_matches() {
     assert!(ticks.iter().all(|t| t.seq <= 120));
     assert_eq!(candles.len(), 1);
     assert_eq!(candles[0].trades, 45);
+    assert!(
+        candles[0].is_closed(),
+        "the replay ended, so its last candle closed"
+    );
     let latest = client
         .query(QuerySpec::Latest {
             symbols: vec![Symbol::new("AAPL").unwrap()],

@@ -355,6 +355,14 @@ impl CandleBook {
         self.series.get(instrument.0 as usize)?.get(i)?.current
     }
 
+    /// The latest candle of `instrument` for `interval`: the in-progress one, else the last
+    /// closed one.
+    pub fn latest(&self, instrument: InstrumentId, interval: Interval) -> Option<CandleRecord> {
+        let i = self.interval_index(interval)?;
+        let series = self.series.get(instrument.0 as usize)?.get(i)?;
+        series.current.or_else(|| series.closed.back().copied())
+    }
+
     /// Candles of `instrument` for `interval` with `from <= ts_open < to`, oldest first,
     /// including the in-progress one; at most `limit`, the latest ones.
     pub fn candles(
