@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// Tick ring capacity in slots of 64 bytes, a power of two [default: 4194304].
     #[arg(long, env = "TICKD_RING_SLOTS")]
     pub ring_slots: Option<u64>,
+    /// Closed candles kept in memory per instrument and interval; older late trades are
+    /// counted, not applied [default: per interval, a day of 1s and 1m, a week of the others].
+    #[arg(long, env = "TICKD_CANDLE_RETENTION")]
+    pub candle_retention: Option<usize>,
+    /// How long after its end, in ms of event time, a candle stays open for out-of-order trades
+    /// before the watermark closes it [default: 1000].
+    #[arg(long, env = "TICKD_CANDLE_GRACE_MS")]
+    pub candle_grace_ms: Option<u64>,
     /// Log format: `human` or `json` [default: human].
     #[arg(long, env = "TICKD_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -74,6 +82,8 @@ struct FileConfig {
     synthetic: Option<String>,
     synthetic_rate: Option<u32>,
     ring_slots: Option<u64>,
+    candle_retention: Option<usize>,
+    candle_grace_ms: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -169,6 +179,18 @@ impl ServerConfig {
             }
             store.tick_slots = slots;
         }
+        let mut candles = CandleConfig::default();
+        if let Some(n) = args.candle_retention.or(file.candle_retention) {
+            if n == 0 {
+                bail!("--candle-retention must be at least 1");
+            }
+            candles.retention = vec![n; candles.intervals.len()];
+        }
+        if let Some(ms) = args.candle_grace_ms.or(file.candle_grace_ms) {
+            candles.grace_ns = ms
+                .checked_mul(1_000_000)
+                .context("--candle-grace-ms is too large")?;
+        }
         let log_format = match args.log_format.or(file.log_format).as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -192,7 +214,7 @@ impl ServerConfig {
             synthetic,
             synthetic_rate: args.synthetic_rate.or(file.synthetic_rate).unwrap_or(1_000),
             store,
-            candles: CandleConfig::default(),
+            candles,
             log_format,
         })
     }

@@ -196,6 +196,13 @@ pub fn run(
         }
     }
     zips.sort_by_key(|(_, f)| (f.date, f.path.clone()));
+    // The replayed span ends with the last AlgoSeek day (CSV files give no end up front).
+    let end = zips
+        .iter()
+        .filter_map(|(_, f)| f.date.tomorrow().ok()?.to_zoned(tz.clone()).ok())
+        .map(|z| z.timestamp().as_nanosecond().max(0) as u64)
+        .max()
+        .filter(|_| zips.len() == files.len());
     let workers = thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
@@ -245,6 +252,7 @@ pub fn run(
             sender,
             &token_tx,
             stop,
+            end,
         );
         drop(sources);
         drop(token_rx);
@@ -311,12 +319,13 @@ fn merge(
     sender: &mut FeedSender,
     tokens: &crossbeam::channel::Sender<()>,
     stop: &(dyn Fn() -> bool + Sync),
+    end: Option<u64>,
 ) -> anyhow::Result<()> {
     let mut pace = Pace {
         speed,
         origin: None,
     };
-    let progress = Progress::new();
+    let mut progress = Progress::new(end, speed);
     while let Some(Reverse((_, idx))) = heap.pop() {
         if stop() {
             bail!("stopped by shutdown");
@@ -436,34 +445,56 @@ fn wait_until_sequenced(sender: &FeedSender, sent: u64) {
 struct Progress {
     enabled: bool,
     start: Instant,
-    last: std::cell::Cell<Instant>,
+    last: Instant,
+    /// Event time of the first tick, and the end of the replayed span when known (the last
+    /// AlgoSeek day's end), for the ETA.
+    first: Option<u64>,
+    end: Option<u64>,
+    speed: Speed,
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(end: Option<u64>, speed: Speed) -> Self {
         let now = Instant::now();
         Self {
             enabled: std::io::stderr().is_terminal(),
             start: now,
-            last: std::cell::Cell::new(now),
+            last: now,
+            first: None,
+            end,
+            speed,
         }
     }
 
-    fn tick(&self, records: u64, at: UnixNanos) {
+    fn tick(&mut self, records: u64, at: UnixNanos) {
+        let first = *self.first.get_or_insert(at.0);
         if !self.enabled || !records.is_multiple_of(4096) {
             return;
         }
         let now = Instant::now();
-        if now.duration_since(self.last.get()) < Duration::from_millis(250) {
+        if now.duration_since(self.last) < Duration::from_millis(250) {
             return;
         }
-        self.last.set(now);
+        self.last = now;
         let secs = now.duration_since(self.start).as_secs_f64().max(1e-9);
         let ts = jiff::Timestamp::from_nanosecond(i128::from(at.0))
             .map(|t| t.to_string())
             .unwrap_or_default();
+        let eta = match (self.end, self.speed) {
+            (Some(end), Speed::Max) if at.0 > first && end > first => {
+                let done = (at.0 - first) as f64 / (end - first) as f64;
+                format!(", ETA {:.0} s", secs * (1.0 - done) / done)
+            }
+            (Some(end), Speed::Recorded) => {
+                format!(", ETA {:.0} s", end.saturating_sub(at.0) as f64 / 1e9)
+            }
+            (Some(end), Speed::Multiple(x)) => {
+                format!(", ETA {:.0} s", end.saturating_sub(at.0) as f64 / 1e9 / x)
+            }
+            _ => String::new(),
+        };
         eprint!(
-            "\rreplay: {records} records, {:.0} records/s, at {ts}   ",
+            "\rreplay: {records} records, {:.0} records/s, at {ts}{eta}   ",
             records as f64 / secs
         );
     }
