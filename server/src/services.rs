@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use tickd_engine::{SessionConfig, fill_previous};
+use tickd_engine::{SessionConfig, Take, fill_previous};
 use tickd_protocol::files::{
     CANDLE_SLOT_WORDS, CANDLES_RING, LATEST_CELL_WORDS, LATEST_TABLE, TICK_SLOT_WORDS, TICKS_RING,
     latest_cell,
@@ -222,13 +222,35 @@ impl Services {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
                 let head = self.ticks.head();
-                let mut candles = book.candles(id, *interval, from, to, limit);
-                drop(book);
+                // With a start time: the first candles from it (pages forward, as Binance's
+                // klines do); without: the latest ones.
+                let take = if from.0 > 0 {
+                    Take::First(limit)
+                } else {
+                    Take::Last(limit)
+                };
+                let mut candles = book.candles(id, *interval, from, to, take);
                 if *fill {
-                    candles = fill_previous(&candles, *interval, to);
-                    let skip = candles.len().saturating_sub(limit);
-                    candles.drain(..skip);
+                    // Seed with the candle before the range, so a range that starts in a gap
+                    // is filled from its first interval.
+                    let seed = book.candles(id, *interval, UnixNanos(0), from, Take::Last(1));
+                    // Gaps between candles only: nothing is invented past the latest candle.
+                    let seeded: Vec<_> = seed.iter().chain(&candles).copied().collect();
+                    let fill_to = UnixNanos(seeded.last().map_or(0, |c| c.ts_open));
+                    candles = fill_previous(
+                        &seeded,
+                        *interval,
+                        fill_to,
+                        limit.saturating_add(seed.len()),
+                    );
+                    candles.retain(|c| c.ts_open >= from.0);
+                    if let Take::Last(n) = take {
+                        let skip = candles.len().saturating_sub(n);
+                        candles.drain(..skip);
+                    }
+                    candles.truncate(limit);
                 }
+                drop(book);
                 Ok(Answer {
                     head,
                     candles,

@@ -237,11 +237,29 @@ async fn tcp(addr: &str, command: Command) -> anyhow::Result<()> {
                 limit,
                 fill_previous,
             };
-            let a = client.query(spec).await?;
             if format == Format::Csv {
                 writeln!(out, "{}", render::CANDLE_CSV_HEADER)?;
             }
-            for c in &a.candles {
+            // With --limit, one answer; without, page forward until the range is exhausted.
+            let mut spec = spec;
+            if limit.is_none() {
+                if let QuerySpec::Candles { from, .. } = &mut spec {
+                    from.get_or_insert(UnixNanos(1));
+                }
+            }
+            let mut all = Vec::new();
+            loop {
+                let page = client.query(spec.clone()).await?.candles;
+                let (Some(last), None, QuerySpec::Candles { from, .. }) =
+                    (page.last(), limit, &mut spec)
+                else {
+                    all.extend(page);
+                    break;
+                };
+                *from = Some(UnixNanos(last.ts_open + 1));
+                all.extend(page);
+            }
+            for c in &all {
                 match format {
                     Format::Csv => writeln!(out, "{}", render::candle_csv(sym.as_str(), c))?,
                     Format::Json => writeln!(out, "{}", render::candle_json(sym.as_str(), c))?,

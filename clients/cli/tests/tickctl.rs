@@ -173,6 +173,43 @@ fn tickctl_over_tcp_and_shm() {
         "header and the 12:01 candle: {ranged}"
     );
 
+    let filled = tickctl(&[
+        "--server",
+        &tcp,
+        "candles",
+        "AAPL",
+        "--interval",
+        "1s",
+        "--fill",
+        "previous",
+        "--format",
+        "csv",
+    ]);
+    let rows: Vec<_> = filled.lines().skip(1).collect();
+    assert_eq!(rows.len(), 62, "12:00:00, 60 filled seconds, 12:01:01");
+    assert_eq!(
+        rows[1].split(',').take(8).collect::<Vec<_>>().join(","),
+        "1696680001000000000,171.23,171.23,171.23,171.23,0,0,true"
+    );
+    let from_gap = tickctl(&[
+        "--server",
+        &tcp,
+        "candles",
+        "AAPL",
+        "--interval",
+        "1s",
+        "--fill",
+        "previous",
+        "--from",
+        "1696680030000000000",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        from_gap.lines().count(),
+        1 + 32,
+        "a range that starts in a gap is filled from its start"
+    );
     assert_eq!(tickctl(&["--server", &tcp, "symbols"]), "AAPL\nMSFT\n");
     assert_eq!(tickctl(&["--server", &shm_url, "symbols"]), "AAPL\nMSFT\n");
     let latest: Value =

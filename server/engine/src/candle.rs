@@ -41,15 +41,34 @@ pub struct CandleConfig {
 }
 
 impl Default for CandleConfig {
-    /// All seven intervals; retention of one day of 1s and 1m candles, a week of the others
-    /// (about 12 MB per instrument); 1 s of grace.
+    /// All seven intervals; retention of about 8 days of 1s candles, 31 days of 1m, 92 days of
+    /// 5m, a year of 15m, 2 years of 1h, 5 years of 4h, 20 years of 1d (128 bytes per candle,
+    /// allocated only for intervals that had trades: a week of a busy US equity is about 40 MB);
+    /// 1 s of grace.
     fn default() -> Self {
         Self {
             intervals: Interval::ALL.to_vec(),
-            retention: vec![86_400, 1_440 * 5, 288 * 7, 96 * 7, 24 * 7, 6 * 7, 366],
+            retention: vec![
+                700_000,
+                1_440 * 31,
+                288 * 92,
+                96 * 366,
+                24 * 366 * 2,
+                6 * 366 * 5,
+                366 * 20,
+            ],
             grace_ns: 1_000_000_000,
         }
     }
+}
+
+/// Which candles of a range a query wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// The earliest `n`.
+    First(usize),
+    /// The latest `n`.
+    Last(usize),
 }
 
 /// Counters of what the engine did.
@@ -364,62 +383,69 @@ impl CandleBook {
     }
 
     /// Candles of `instrument` for `interval` with `from <= ts_open < to`, oldest first,
-    /// including the in-progress one; at most `limit`, the latest ones.
+    /// including the in-progress one: the first `take` of them, or the last. O(log n + k).
     pub fn candles(
         &self,
         instrument: InstrumentId,
         interval: Interval,
         from: UnixNanos,
         to: UnixNanos,
-        limit: usize,
+        take: Take,
     ) -> Vec<CandleRecord> {
-        let Some(i) = self.interval_index(interval) else {
-            return Vec::new();
-        };
         let Some(series) = self
-            .series
-            .get(instrument.0 as usize)
-            .and_then(|s| s.get(i))
+            .interval_index(interval)
+            .and_then(|i| self.series.get(instrument.0 as usize)?.get(i))
         else {
             return Vec::new();
         };
-        let in_range = |c: &&CandleRecord| c.ts_open >= from.0 && c.ts_open < to.0;
         let start = series.closed.partition_point(|c| c.ts_open < from.0);
-        let all: Vec<CandleRecord> = series
-            .closed
-            .range(start..)
-            .chain(series.current.as_ref())
-            .filter(in_range)
+        let end = series.closed.partition_point(|c| c.ts_open < to.0);
+        let current = series
+            .current
+            .filter(|c| c.ts_open >= from.0 && c.ts_open < to.0);
+        let closed = series.closed.range(start..end.max(start));
+        let total = closed.len() + usize::from(current.is_some());
+        let (skip, n) = match take {
+            Take::First(n) => (0, n),
+            Take::Last(n) => (total.saturating_sub(n), n),
+        };
+        closed
+            .chain(current.as_ref())
+            .skip(skip)
+            .take(n)
             .copied()
-            .collect();
-        let skip = all.len().saturating_sub(limit);
-        all[skip..].to_vec()
+            .collect()
     }
 }
 
 /// Fills the gaps between `candles` (oldest first, one instrument and interval) with zero-volume
-/// candles at the previous close, up to but excluding `to`; `fill=previous` in queries.
-/// Filled candles are closed, with `trades = 0`, `volume = 0` and OHLC all the previous close.
+/// candles at the previous close, up to but excluding `to`, returning at most `max_len` candles
+/// (the earliest); `fill=previous` in queries. Filled candles are closed, with `trades = 0`,
+/// `volume = 0` and OHLC all the previous close.
 pub fn fill_previous(
     candles: &[CandleRecord],
     interval: Interval,
     to: UnixNanos,
+    max_len: usize,
 ) -> Vec<CandleRecord> {
     let step = interval.nanos();
-    let mut out: Vec<CandleRecord> = Vec::with_capacity(candles.len());
+    let mut out: Vec<CandleRecord> = Vec::with_capacity(candles.len().min(max_len));
     for c in candles {
         if let Some(prev) = out.last().copied() {
             let mut t = prev.ts_open + step;
-            while t < c.ts_open {
+            while t < c.ts_open && out.len() < max_len {
                 out.push(filler(&prev, t));
                 t += step;
             }
+        }
+        if out.len() >= max_len {
+            return out;
         }
         out.push(*c);
     }
     if let Some(last) = out.last().copied() {
         let mut t = last.ts_open + step;
-        while t < to.0 && last.is_closed() {
+        while t < to.0 && last.is_closed() && out.len() < max_len {
             out.push(filler(&last, t));
             t += step;
         }
@@ -501,7 +527,13 @@ mod tests {
         let mut b = book();
         b.on_trade(A, UnixNanos(T0 + 1), px("1"), qty("1"), 1);
         b.on_trade(A, UnixNanos(T0 + 3 * SEC + 5), px("2"), qty("1"), 2);
-        let s1 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 100);
+        let s1 = b.candles(
+            A,
+            Interval::S1,
+            UnixNanos(0),
+            UnixNanos(u64::MAX),
+            Take::Last(100),
+        );
         assert_eq!(
             s1.len(),
             2,
@@ -510,7 +542,12 @@ mod tests {
         assert_eq!((s1[0].ts_open, s1[0].is_closed()), (T0, true));
         assert_eq!((s1[1].ts_open, s1[1].is_closed()), (T0 + 3 * SEC, false));
 
-        let filled = fill_previous(&s1, Interval::S1, UnixNanos(T0 + 4 * SEC));
+        let filled = fill_previous(&s1, Interval::S1, UnixNanos(T0 + 4 * SEC), 100);
+        assert_eq!(
+            fill_previous(&s1, Interval::S1, UnixNanos(u64::MAX), 3).len(),
+            3,
+            "bounded by max_len"
+        );
         assert_eq!(filled.len(), 4);
         assert_eq!(filled[1].ts_open, T0 + SEC);
         assert_eq!(
@@ -539,7 +576,13 @@ mod tests {
         );
         b.advance(UnixNanos(T0 + SEC + 500_000_000));
         assert!(b.current(A, Interval::S1).is_none());
-        let closed = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 10);
+        let closed = b.candles(
+            A,
+            Interval::S1,
+            UnixNanos(0),
+            UnixNanos(u64::MAX),
+            Take::Last(10),
+        );
         assert!(closed[0].is_closed());
         assert!(
             b.current(A, Interval::M1).is_some(),
@@ -558,7 +601,13 @@ mod tests {
         // A late print for second 0: updates high, volume, trades, version; it is older than
         // the first print, so it becomes the open and the close stays 5.
         b.on_trade(A, UnixNanos(T0 + 5), px("7"), qty("2"), 3);
-        let s1 = b.candles(A, Interval::S1, UnixNanos(T0), UnixNanos(T0 + 1), 10);
+        let s1 = b.candles(
+            A,
+            Interval::S1,
+            UnixNanos(T0),
+            UnixNanos(T0 + 1),
+            Take::Last(10),
+        );
         assert_eq!(s1.len(), 1);
         let c = s1[0];
         assert_eq!(
@@ -573,7 +622,13 @@ mod tests {
         assert_eq!(b.stats().corrections, 1);
         // A late print into the empty second 1 creates that candle as a correction.
         b.on_trade(A, UnixNanos(T0 + SEC + 1), px("8"), qty("1"), 4);
-        let s1 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 10);
+        let s1 = b.candles(
+            A,
+            Interval::S1,
+            UnixNanos(0),
+            UnixNanos(u64::MAX),
+            Take::Last(10),
+        );
         assert_eq!(
             s1.iter()
                 .map(|c| (c.ts_open - T0) / SEC)
@@ -597,7 +652,13 @@ mod tests {
             b.on_trade(A, UnixNanos(T0 + s * 2 * SEC), px("1"), qty("1"), s + 1);
         }
         // 1s retention is 4 closed candles: seconds 2, 4, 6, 8 remain (10 is in progress).
-        let s1 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 100);
+        let s1 = b.candles(
+            A,
+            Interval::S1,
+            UnixNanos(0),
+            UnixNanos(u64::MAX),
+            Take::Last(100),
+        );
         assert_eq!(s1.first().unwrap().ts_open, T0 + 2 * SEC);
         b.on_trade(A, UnixNanos(T0), px("9"), qty("1"), 7);
         assert_eq!(b.stats().late_beyond_retention, 1);
@@ -631,7 +692,13 @@ mod tests {
         for s in 0..4 {
             b.on_trade(A, UnixNanos(T0 + s * SEC), px("1"), qty("1"), s + 1);
         }
-        let last2 = b.candles(A, Interval::S1, UnixNanos(0), UnixNanos(u64::MAX), 2);
+        let last2 = b.candles(
+            A,
+            Interval::S1,
+            UnixNanos(0),
+            UnixNanos(u64::MAX),
+            Take::Last(2),
+        );
         assert_eq!(
             last2.iter().map(|c| c.last_seq).collect::<Vec<_>>(),
             vec![3, 4]

@@ -8,7 +8,7 @@
 
 pub mod candle;
 
-pub use candle::{CandleBook, CandleConfig, CandleStats, fill_previous};
+pub use candle::{CandleBook, CandleConfig, CandleStats, Take, fill_previous};
 pub mod validate;
 
 pub use validate::{Invalid, validate};
