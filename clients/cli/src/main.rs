@@ -242,10 +242,8 @@ async fn tcp(addr: &str, command: Command) -> anyhow::Result<()> {
             }
             // With --limit, one answer; without, page forward until the range is exhausted.
             let mut spec = spec;
-            if limit.is_none() {
-                if let QuerySpec::Candles { from, .. } = &mut spec {
-                    from.get_or_insert(UnixNanos(1));
-                }
+            if let (None, QuerySpec::Candles { from, .. }) = (limit, &mut spec) {
+                from.get_or_insert(UnixNanos(1));
             }
             let mut all = Vec::new();
             loop {
