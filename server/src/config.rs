@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
-use tickd_engine::CandleConfig;
+use tickd_engine::{CandleConfig, SessionConfig};
 use tickd_protocol::Symbol;
 
 use crate::feed::replay::Speed;
@@ -62,6 +62,13 @@ pub struct ServeArgs {
     /// before the watermark closes it [default: 1000].
     #[arg(long, env = "TICKD_CANDLE_GRACE_MS")]
     pub candle_grace_ms: Option<u64>,
+    /// Heartbeat period on network sessions, ms [default: 1000].
+    #[arg(long, env = "TICKD_HEARTBEAT_MS")]
+    pub heartbeat_ms: Option<u64>,
+    /// Close a network session that sent nothing (not even a heartbeat) for this long, ms
+    /// [default: 30000].
+    #[arg(long, env = "TICKD_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
     /// Log format: `human` or `json` [default: human].
     #[arg(long, env = "TICKD_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -84,6 +91,8 @@ struct FileConfig {
     ring_slots: Option<u64>,
     candle_retention: Option<usize>,
     candle_grace_ms: Option<u64>,
+    heartbeat_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -123,6 +132,8 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Candle engine settings.
     pub candles: CandleConfig,
+    /// Network session settings.
+    pub session: SessionConfig,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -191,6 +202,13 @@ impl ServerConfig {
                 .checked_mul(1_000_000)
                 .context("--candle-grace-ms is too large")?;
         }
+        let mut session = SessionConfig::default();
+        if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
+            session.heartbeat_ns = ms.max(1).saturating_mul(1_000_000);
+        }
+        if let Some(ms) = args.idle_timeout_ms.or(file.idle_timeout_ms) {
+            session.idle_timeout_ns = ms.max(1).saturating_mul(1_000_000);
+        }
         let log_format = match args.log_format.or(file.log_format).as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -215,6 +233,7 @@ impl ServerConfig {
             synthetic_rate: args.synthetic_rate.or(file.synthetic_rate).unwrap_or(1_000),
             store,
             candles,
+            session,
             log_format,
         })
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
-use tickd_engine::SessionConfig;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -32,7 +31,7 @@ pub struct Listeners {
 ///
 /// If the shm files cannot be opened or a listener cannot bind.
 pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Listeners> {
-    let services = Services::open(shared.clone(), SessionConfig::default())?;
+    let services = Services::open(shared.clone(), config.session.clone())?;
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let connections = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();

@@ -345,3 +345,54 @@ async fn a_subscriber_that_stops_reading_gets_a_gap_and_others_keep_flowing() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_heartbeats_keep_a_quiet_subscription_alive_and_silence_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, trades_csv(&["AAPL"], 5, T0, 1_000)).unwrap();
+    let args = ServeArgs {
+        replay: vec![path],
+        speed: Some("max".into()),
+        heartbeat_ms: Some(100),
+        idle_timeout_ms: Some(500),
+        ..ServeArgs::default()
+    };
+    let server = TestServer::start(args).await;
+    server.wait_feeds().await;
+
+    // A subscriber with nothing to receive: its client library sends heartbeats.
+    let mut quiet = Client::connect(server.addr).await.unwrap();
+    quiet
+        .subscribe(sub(&["AAPL"], Start::Latest))
+        .await
+        .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_millis(1_500);
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(Duration::from_millis(300), quiet.next_event()).await {
+            Ok(Ok(Some(Event::Heartbeat(h)))) => assert_eq!(h.head_seq, Seq(7)),
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) => {}
+        }
+    }
+    assert!(
+        quiet.query(QuerySpec::Stats).await.is_ok(),
+        "still connected after 3 idle timeouts"
+    );
+
+    // A peer that says Hello and then nothing is closed with a reason.
+    let mut raw = TcpStream::connect(server.addr).await.unwrap();
+    let mut frame = bytes::BytesMut::new();
+    let hello = tickd_protocol::Hello {
+        request_id: 1,
+        min_version: 1,
+        max_version: 1,
+        client_name: "mute".into(),
+        token: None,
+    };
+    tickd_protocol::Encoder::new().encode(&Message::Hello(hello), &mut frame);
+    raw.write_all(&frame).await.unwrap();
+    let e = read_error_then_eof(&mut raw).await;
+    assert_eq!(e.message, "idle timeout: closing the connection");
+    server.stop().await;
+}

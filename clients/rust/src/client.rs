@@ -8,6 +8,7 @@ use tickd_protocol::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::time::{Duration, Instant};
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +125,8 @@ pub struct Client {
     welcome: Welcome,
     /// Events that arrived while waiting for an answer.
     pending: std::collections::VecDeque<Event>,
+    /// When this client last sent a frame (heartbeats keep the connection alive).
+    last_sent: Instant,
 }
 
 fn owned(msg: Message<'_>) -> Result<Event, Answer> {
@@ -193,6 +196,7 @@ impl Client {
                 roles: tickd_protocol::Roles(0),
             },
             pending: std::collections::VecDeque::new(),
+            last_sent: Instant::now(),
         };
         let hello = Hello {
             request_id: 0,
@@ -218,6 +222,7 @@ impl Client {
         let mut out = BytesMut::new();
         self.encoder.encode(msg, &mut out);
         self.stream.write_all(&out).await?;
+        self.last_sent = Instant::now();
         Ok(())
     }
 
@@ -227,8 +232,25 @@ impl Client {
             if let Some(frame) = split_frame(&mut self.buf, MAX_FRAME_LEN * 64)? {
                 return Ok(owned(Message::decode(&frame)?));
             }
-            if self.stream.read_buf(&mut self.buf).await? == 0 {
-                return Err(ClientError::Closed);
+            // Keep the connection alive: the server closes connections silent for its idle
+            // timeout, so send a heartbeat every interval it announced.
+            let every =
+                Duration::from_millis(u64::from(self.welcome.heartbeat_interval_ms.max(100)));
+            let due = self.last_sent + every;
+            if Instant::now() >= due {
+                let hb = Heartbeat {
+                    epoch: self.welcome.epoch,
+                    head_seq: Seq(0),
+                    server_time: tickd_protocol::UnixNanos(0),
+                };
+                self.send(&Message::Heartbeat(hb)).await?;
+                continue;
+            }
+            // `read_buf` is cancel-safe: a timeout loses no bytes.
+            match tokio::time::timeout_at(due, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) => return Err(ClientError::Closed),
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => return Err(e.into()),
             }
         }
     }
