@@ -396,3 +396,19 @@ async fn client_heartbeats_keep_a_quiet_subscription_alive_and_silence_is_closed
     assert_eq!(e.message, "idle timeout: closing the connection");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_can_start_at_a_time() {
+    let server = replayed(300).await; // a trade every 1 ms from T0, a quote with every third
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let ack = client
+        .subscribe(sub(&[], Start::Time(UnixNanos(T0 + 50_000_000))))
+        .await
+        .unwrap();
+    let first = collect(&mut client, 1).await[0];
+    assert_eq!(first.ts_event, T0 + 50_000_000);
+    assert_eq!(first.seq, ack.start_seq.0);
+    // Trade 50 is the 51st trade; 17 quotes (trades 0, 3, .., 48) came before it.
+    assert_eq!(first.seq, 51 + 17);
+    server.stop().await;
+}
