@@ -45,6 +45,8 @@ pub struct Store {
     pub latest: TableWriter<LATEST_CELL_WORDS>,
     /// The directory holding them.
     pub dir: PathBuf,
+    /// Exclusive lock on `dir/.lock`, held while this store lives: one writer per directory.
+    _lock: std::fs::File,
 }
 
 impl Store {
@@ -62,6 +64,25 @@ impl Store {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("create shm directory {}", dir.display()))?;
+        let lock_path = dir.join(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("open {}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                anyhow::bail!(
+                    "another tickd is serving from {} (choose another --shm-dir)",
+                    dir.display()
+                )
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("lock {}", lock_path.display()));
+            }
+        }
         let ring = |slots| RingConfig {
             capacity_slots: slots,
             epoch,
@@ -87,6 +108,33 @@ impl Store {
                 epoch,
             )?,
             dir: dir.to_owned(),
+            _lock: lock,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_writer_per_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            tick_slots: 16,
+            candle_slots: 16,
+            max_instruments: 4,
+        };
+        let first = Store::create(dir.path(), &config, 1, 0).unwrap();
+        let err = Store::create(dir.path(), &config, 2, 0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "another tickd is serving from {} (choose another --shm-dir)",
+                dir.path().display()
+            )
+        );
+        drop(first);
+        Store::create(dir.path(), &config, 3, 0).unwrap();
     }
 }
