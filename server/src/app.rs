@@ -13,9 +13,9 @@ use crate::clock;
 use crate::config::ServerConfig;
 use crate::feed::replay::{self, ReplaySummary};
 use crate::feed::synthetic::{self, SyntheticConfig};
-use crate::feed::{Batch, FeedClock, FeedSender, FeedStats};
+use crate::feed::{FeedClock, FeedSender, FeedStats};
 use crate::instruments::{InstrumentTable, Instruments};
-use crate::sequencer::{self, Published, Sequencer};
+use crate::sequencer::{self, Input, Published, Sequencer};
 use crate::store::Store;
 
 /// Ticks per batch handed from a feed to the sequencer.
@@ -38,6 +38,8 @@ pub struct Shared {
     pub epoch: u64,
     /// The shm directory.
     pub shm_dir: std::path::PathBuf,
+    /// The sequencer's input, for publishers.
+    pub input: Sender<Input>,
 }
 
 /// A running server: its shared state and the threads to stop.
@@ -47,7 +49,7 @@ pub struct Running {
     stop: Arc<AtomicBool>,
     feeds: Vec<JoinHandle<()>>,
     sequencer: Option<JoinHandle<Sequencer>>,
-    tx: Option<Sender<Batch>>,
+    tx: Option<Sender<Input>>,
 }
 
 impl std::fmt::Debug for Running {
@@ -71,7 +73,9 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     let instruments: Instruments = Arc::new(RwLock::new(InstrumentTable::default()));
     let (pub_tx, pub_rx) = tokio::sync::watch::channel(Published::default());
     let mut seq = Sequencer::new(store, Arc::clone(&book), Arc::clone(&instruments), pub_tx);
-    let (tx, rx) = bounded::<Batch>(QUEUE_BATCHES);
+    let (tx, rx) = bounded::<Input>(QUEUE_BATCHES);
+    let publish_stats = FeedStats::new("publish");
+    let publishers = seq.add_feed(Arc::clone(&publish_stats), FeedClock::Wall);
     let stop = Arc::new(AtomicBool::new(false));
     let mut feed_stats = Vec::new();
     let mut feeds = Vec::new();
@@ -131,7 +135,9 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
                 })?,
         );
     }
-    let sequencer = sequencer::spawn(seq, rx).context("start the sequencer thread")?;
+    feed_stats.push(publish_stats);
+    let sequencer = sequencer::spawn(seq, rx, publishers, Arc::clone(&stop))
+        .context("start the sequencer thread")?;
     tracing::info!(epoch, shm_dir = %config.shm_dir.display(), "sequencer started");
     Ok(Running {
         shared: Shared {
@@ -141,6 +147,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             feeds: Arc::new(feed_stats),
             epoch,
             shm_dir: config.shm_dir.clone(),
+            input: tx.clone(),
         },
         stop,
         feeds,

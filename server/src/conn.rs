@@ -13,17 +13,19 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tickd_engine::{Filter, Session, SessionError, SessionEvent};
+use crossbeam::channel::TrySendError;
+use tickd_engine::{Filter, PublishRequest, Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
 use tickd_protocol::{
-    CandleBatch, CandleRecord, ErrorCode, Gap, GapReason, Message, QueryResult, Records, Selection,
-    Seq, SlowConsumerPolicy, Snapshot, Start, Subscribe, SubscribeAck, TickBatch, TickRecord,
-    split_frame,
+    CandleBatch, CandleRecord, ErrorCode, Gap, GapReason, Message, PublishAck, QueryResult,
+    Records, Rejection, Selection, Seq, SlowConsumerPolicy, Snapshot, Start, Subscribe,
+    SubscribeAck, TickBatch, TickRecord, split_frame,
 };
 use tickd_shm::Reader;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 
 use crate::clock;
+use crate::sequencer::Input;
 use crate::services::{MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SYMBOLS_PER_SUBSCRIPTION, Services};
 
 /// Records per data frame.
@@ -97,7 +99,7 @@ where
     let result = loop {
         conn.session.set_head(conn.services.head());
         while let Some(ev) = conn.session.poll_event() {
-            conn.serve(ev);
+            conn.serve(ev).await;
         }
         let more = match conn.deliver() {
             Ok(more) => more,
@@ -179,8 +181,56 @@ where
 }
 
 impl Conn {
-    fn serve(&mut self, ev: SessionEvent) {
+    async fn publish(&mut self, req: PublishRequest) {
+        let request_id = req.request_id;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let mut input = Input::Publish { req, reply };
+        loop {
+            match self.services.shared.input.try_send(input) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) => {
+                    input = back;
+                    tokio::time::sleep(Duration::from_micros(100)).await;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    return self.session.send_error(
+                        request_id,
+                        ErrorCode::Internal,
+                        "the sequencer has stopped",
+                    );
+                }
+            }
+        }
+        let Ok(outcome) = answer.await else {
+            return self.session.send_error(
+                request_id,
+                ErrorCode::Internal,
+                "the server is shutting down",
+            );
+        };
+        let ack = PublishAck {
+            request_id,
+            epoch: self.services.epoch(),
+            first_seq: Seq(outcome.batch.first_seq),
+            last_seq: Seq(outcome.batch.last_seq),
+            accepted: outcome.batch.accepted,
+            rejected: outcome
+                .rejected
+                .iter()
+                .map(|(index, reason)| Rejection {
+                    index: *index,
+                    reason: reason.to_string(),
+                })
+                .collect(),
+        };
+        self.session.send(&Message::PublishAck(ack));
+    }
+
+    async fn serve(&mut self, ev: SessionEvent) {
         match ev {
+            // Awaited inline: one batch in flight per connection, so a publisher that outruns
+            // the sequencer is slowed by TCP flow control, never dropped.
+            SessionEvent::Publish(req) => self.publish(req).await,
             SessionEvent::Subscribe(s) => self.subscribe(s),
             SessionEvent::Unsubscribe(u) => {
                 let before = self.subs.len();

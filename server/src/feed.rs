@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::channel::{SendError, Sender};
+
+use crate::sequencer::Input;
 use tickd_protocol::{Symbol, TickRecord};
 
 /// Index of a feed in the sequencer's feed table.
@@ -113,7 +115,7 @@ impl FeedStats {
 #[derive(Debug)]
 pub struct FeedSender {
     id: FeedId,
-    tx: Sender<Batch>,
+    tx: Sender<Input>,
     local: HashMap<Symbol, u32>,
     new_symbols: Vec<Symbol>,
     ticks: Vec<TickRecord>,
@@ -135,7 +137,7 @@ impl<T> From<SendError<T>> for SequencerGone {
 
 impl FeedSender {
     /// A sender for feed `id` over `tx`, shipping batches of up to `batch_len` ticks.
-    pub fn new(id: FeedId, tx: Sender<Batch>, stats: Arc<FeedStats>, batch_len: usize) -> Self {
+    pub fn new(id: FeedId, tx: Sender<Input>, stats: Arc<FeedStats>, batch_len: usize) -> Self {
         Self {
             id,
             tx,
@@ -185,7 +187,7 @@ impl FeedSender {
             ticks: std::mem::replace(&mut self.ticks, Vec::with_capacity(self.batch_len)),
             end: false,
         };
-        self.tx.send(batch)?;
+        self.tx.send(Input::Batch(batch))?;
         Ok(())
     }
 
@@ -196,11 +198,11 @@ impl FeedSender {
     /// [`SequencerGone`] if the sequencer has stopped.
     pub fn finish(&mut self) -> Result<(), SequencerGone> {
         self.flush()?;
-        self.tx.send(Batch {
+        self.tx.send(Input::Batch(Batch {
             feed: self.id,
             end: true,
             ..Batch::default()
-        })?;
+        }))?;
         Ok(())
     }
 }

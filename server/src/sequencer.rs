@@ -6,7 +6,7 @@
 //! [`Sequencer::ingest`] is the whole per-batch step with time as an argument, so benches and
 //! tests drive it without a thread; [`spawn`] runs it on its own thread.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -14,7 +14,7 @@ use crossbeam::channel::{Receiver, RecvTimeoutError};
 
 /// How often an idle sequencer closes candles by the wall clock.
 const IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
-use tickd_engine::{CandleBook, Invalid, validate};
+use tickd_engine::{CandleBook, Invalid, PublishRequest, validate};
 use tickd_protocol::files::{candle_slot, latest_cell};
 use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, UnixNanos};
 
@@ -43,6 +43,36 @@ struct FeedState {
     clock: FeedClock,
     ended: bool,
     ids: Vec<InstrumentId>,
+}
+
+/// What a publisher's batch produced: the sequenced range and each rejected tick's index in
+/// the batch with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// Seqs and counts.
+    pub batch: BatchOutcome,
+    /// Rejected ticks: index in the batch, and why.
+    pub rejected: Vec<(u32, Invalid)>,
+}
+
+/// What the sequencer thread takes in.
+#[derive(Debug)]
+pub enum Input {
+    /// A feed's batch.
+    Batch(Batch),
+    /// A publisher's batch, answered on `reply` once sequenced.
+    Publish {
+        /// The batch.
+        req: PublishRequest,
+        /// Where the outcome goes.
+        reply: tokio::sync::oneshot::Sender<PublishOutcome>,
+    },
+}
+
+impl From<Batch> for Input {
+    fn from(b: Batch) -> Self {
+        Self::Batch(b)
+    }
 }
 
 /// Head and epoch, as seen by async readers; sent once per batch.
@@ -164,10 +194,10 @@ impl Sequencer {
         }
     }
 
-    /// Sequences one batch at time `now` (`ts_recv` of every tick in it), publishes it and the
-    /// candle updates it caused, and wakes readers. `on_reject` hears each rejected tick's index
-    /// in the batch and reason. A batch that ends its feed also closes, when it was the last
-    /// running replay, every candle the wall clock has passed.
+    /// Sequences one feed batch at time `now` (`ts_recv` of every tick in it), publishes it
+    /// and the candle updates it caused, and wakes readers. `on_reject` hears each rejected
+    /// tick's index in the batch and reason. A batch that ends its feed marks it finished and,
+    /// when it was the last running replay, closes every candle the wall clock has passed.
     ///
     /// # Panics
     ///
@@ -176,23 +206,84 @@ impl Sequencer {
         &mut self,
         batch: &Batch,
         now: UnixNanos,
-        mut on_reject: impl FnMut(usize, Invalid),
+        on_reject: impl FnMut(usize, Invalid),
     ) -> BatchOutcome {
         let feed = usize::from(batch.feed);
         for &symbol in &batch.new_symbols {
-            match self.register(symbol) {
-                Ok(id) => self.feeds[feed].ids.push(id),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    // Keep local indexes aligned; ticks for it are rejected as unknown.
-                    self.feeds[feed].ids.push(InstrumentId(u32::MAX));
-                }
+            let id = self.register_or_reject(symbol);
+            self.feeds[feed].ids.push(id);
+        }
+        let ids = std::mem::take(&mut self.feeds[feed].ids);
+        let end = batch.end.then_some(feed);
+        let out = self.sequence(&batch.ticks, &ids, now, end, on_reject);
+        self.feeds[feed].ids = ids;
+        self.count(feed, &out);
+        out
+    }
+
+    /// Sequences a publisher's batch: its ticks' `instrument_id`s index `req.symbols`; new
+    /// symbols get instrument ids. Counted under feed `feed` (the publishers' feed).
+    ///
+    /// # Panics
+    ///
+    /// If `feed` was not returned by [`Sequencer::add_feed`] (a wiring bug).
+    pub fn publish(
+        &mut self,
+        feed: FeedId,
+        req: &PublishRequest,
+        now: UnixNanos,
+    ) -> PublishOutcome {
+        let ids: Vec<InstrumentId> = req
+            .symbols
+            .iter()
+            .map(|&s| self.register_or_reject(s))
+            .collect();
+        let mut rejected = Vec::new();
+        let out = self.sequence(&req.ticks, &ids, now, None, |i, reason| {
+            rejected.push((i as u32, reason))
+        });
+        self.count(usize::from(feed), &out);
+        PublishOutcome {
+            batch: out,
+            rejected,
+        }
+    }
+
+    /// An id for `symbol`; `u32::MAX` (ticks for it are then rejected) if the directory is full.
+    fn register_or_reject(&mut self, symbol: Symbol) -> InstrumentId {
+        match self.register(symbol) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!("{e}");
+                InstrumentId(u32::MAX)
             }
         }
+    }
+
+    fn count(&mut self, feed: usize, out: &BatchOutcome) {
+        let stats = &self.feeds[feed].stats;
+        // Release: pairs with the Acquire loads of replays waiting for their ticks to land.
+        stats
+            .ingested
+            .fetch_add(u64::from(out.accepted), Ordering::Release);
+        stats
+            .rejected
+            .fetch_add(u64::from(out.rejected), Ordering::Release);
+        self.rejected_total += u64::from(out.rejected);
+    }
+
+    /// The per-tick work and the per-batch publication, shared by feeds and publishers.
+    fn sequence(
+        &mut self,
+        ticks: &[TickRecord],
+        ids: &[InstrumentId],
+        now: UnixNanos,
+        ends_feed: Option<usize>,
+        mut on_reject: impl FnMut(usize, Invalid),
+    ) -> BatchOutcome {
         let mut out = BatchOutcome::default();
         let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        let ids = &self.feeds[feed].ids;
-        for (i, tick) in batch.ticks.iter().enumerate() {
+        for (i, tick) in ticks.iter().enumerate() {
             let id = match ids.get(tick.instrument_id as usize) {
                 Some(id) if id.0 != u32::MAX => *id,
                 _ => {
@@ -231,7 +322,7 @@ impl Sequencer {
             out.last_seq = seq;
             out.accepted += 1;
         }
-        if batch.end {
+        if let Some(feed) = ends_feed {
             self.feeds[feed].ended = true;
             // Release: everything of this feed is sequenced before `finished` reads true.
             self.feeds[feed]
@@ -251,15 +342,6 @@ impl Sequencer {
             self.store.candles.push(&candle_slot(&c));
         }
         self.store.candles.publish();
-        let stats = &self.feeds[feed].stats;
-        // Release: pairs with the Acquire loads of replays waiting for their ticks to land.
-        stats
-            .ingested
-            .fetch_add(u64::from(out.accepted), Ordering::Release);
-        stats
-            .rejected
-            .fetch_add(u64::from(out.rejected), Ordering::Release);
-        self.rejected_total += u64::from(out.rejected);
         self.published.send_replace(Published {
             head: self.store.ticks.head(),
             candle_head: self.store.candles.head(),
@@ -268,25 +350,37 @@ impl Sequencer {
     }
 }
 
-/// Runs `sequencer` on a thread named `sequencer` until every feed's sender is dropped.
+/// Runs `sequencer` on a thread named `sequencer` until every sender is dropped; publishes are
+/// counted under feed `publishers`. After `stop` is set it drains what is queued and returns.
 ///
 /// # Errors
 ///
 /// If the thread cannot be spawned.
 pub fn spawn(
     mut sequencer: Sequencer,
-    rx: Receiver<Batch>,
+    rx: Receiver<Input>,
+    publishers: FeedId,
+    stop: Arc<AtomicBool>,
 ) -> std::io::Result<JoinHandle<Sequencer>> {
     std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || {
             loop {
+                // Relaxed: a flag polled once per wake-up; the queue itself carries the data.
+                if stop.load(Ordering::Relaxed) && rx.is_empty() {
+                    break;
+                }
                 match rx.recv_timeout(IDLE_TICK) {
-                    Ok(batch) => {
+                    Ok(Input::Batch(batch)) => {
                         let feed = usize::from(batch.feed);
                         sequencer.ingest(&batch, clock::now(), |i, reason| {
                             tracing::debug!(feed, index = i, "rejected tick: {reason}");
                         });
+                    }
+                    Ok(Input::Publish { req, reply }) => {
+                        let outcome = sequencer.publish(publishers, &req, clock::now());
+                        // The publisher may have gone; its ticks are sequenced either way.
+                        let _ = reply.send(outcome);
                     }
                     Err(RecvTimeoutError::Timeout) => sequencer.on_idle(clock::now()),
                     Err(RecvTimeoutError::Disconnected) => break,

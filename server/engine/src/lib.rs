@@ -15,5 +15,8 @@ pub use validate::{Invalid, validate};
 pub mod session;
 pub mod subscription;
 
-pub use session::{Session, SessionConfig, SessionError, SessionEvent};
+pub use session::{PublishRequest, Session, SessionConfig, SessionError, SessionEvent};
 pub use subscription::Filter;
+pub mod auth;
+
+pub use auth::{Auth, AuthError, Token};

@@ -15,11 +15,14 @@
 //! `Error` frame and the connection goes on.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+
+use crate::auth::{Auth, AuthError};
 use tickd_protocol::{
     DecodeError, Encoder, Epoch, ErrorCode, ErrorMessage, Heartbeat, Message, Query, Roles, Seq,
-    Subscribe, UnixNanos, Unsubscribe, Welcome, negotiate,
+    Subscribe, Symbol, TickRecord, UnixNanos, Unsubscribe, Welcome, negotiate,
 };
 
 /// Per-connection limits and timers.
@@ -36,6 +39,8 @@ pub struct SessionConfig {
     pub hello_timeout_ns: u64,
     /// Largest inbound frame payload, bytes.
     pub max_frame_len: u32,
+    /// Who may connect, with which roles.
+    pub auth: Arc<Auth>,
 }
 
 impl Default for SessionConfig {
@@ -47,6 +52,7 @@ impl Default for SessionConfig {
             idle_timeout_ns: 30_000_000_000,
             hello_timeout_ns: 10_000_000_000,
             max_frame_len: tickd_protocol::MAX_FRAME_LEN,
+            auth: Arc::new(Auth::open()),
         }
     }
 }
@@ -60,6 +66,19 @@ pub enum SessionEvent {
     Unsubscribe(Unsubscribe),
     /// Answer a query.
     Query(Query),
+    /// Sequence a publisher's batch and answer with a `PublishAck`.
+    Publish(PublishRequest),
+}
+
+/// A publisher's batch, owned: each tick's `instrument_id` indexes `symbols`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRequest {
+    /// Client-chosen id for the ack.
+    pub request_id: u64,
+    /// The batch's symbol table.
+    pub symbols: Vec<Symbol>,
+    /// The ticks.
+    pub ticks: Vec<TickRecord>,
 }
 
 /// Why the connection must close.
@@ -83,6 +102,9 @@ pub enum SessionError {
     /// Nothing received for the idle timeout, or no `Hello` in time.
     #[error("timed out")]
     TimedOut,
+    /// The token was missing or unknown.
+    #[error("unauthenticated")]
+    Unauthenticated(#[source] AuthError),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +127,7 @@ pub struct Session {
     last_rx: UnixNanos,
     next_heartbeat: UnixNanos,
     opened: UnixNanos,
+    roles: Roles,
 }
 
 impl Session {
@@ -122,6 +145,7 @@ impl Session {
             last_rx: now,
             next_heartbeat,
             opened: now,
+            roles: Roles(0),
         }
     }
 
@@ -208,6 +232,16 @@ impl Session {
                     self.state = State::Closed;
                     return Err(err);
                 };
+                let roles = match self.config.auth.check(h.token.as_deref()) {
+                    Ok((roles, _)) => roles,
+                    Err(e) => {
+                        let text = format!("{e}: closing the connection");
+                        self.send_error(h.request_id, ErrorCode::Unauthenticated, text);
+                        self.state = State::Closed;
+                        return Err(SessionError::Unauthenticated(e));
+                    }
+                };
+                self.roles = roles;
                 self.state = State::Ready;
                 let welcome = Welcome {
                     request_id: h.request_id,
@@ -218,7 +252,7 @@ impl Session {
                     server_time: now,
                     heartbeat_interval_ms: (self.config.heartbeat_ns / 1_000_000) as u32,
                     max_frame_len: self.config.max_frame_len,
-                    roles: Roles::SUBSCRIBE,
+                    roles,
                 };
                 self.send(&Message::Welcome(welcome));
             }
@@ -234,15 +268,36 @@ impl Session {
                 ErrorCode::InvalidRequest,
                 "Hello was already accepted",
             ),
+            (_, Message::Subscribe(s)) if !self.roles.contains(Roles::SUBSCRIBE) => {
+                self.send_error(
+                    s.request_id,
+                    ErrorCode::Forbidden,
+                    "this token may not subscribe (no subscribe role)",
+                );
+            }
+            (_, Message::Query(q)) if !self.roles.contains(Roles::SUBSCRIBE) => {
+                self.send_error(
+                    q.request_id,
+                    ErrorCode::Forbidden,
+                    "this token may not query (no subscribe role)",
+                );
+            }
             (_, Message::Subscribe(s)) => self.events.push_back(SessionEvent::Subscribe(s)),
             (_, Message::Unsubscribe(u)) => self.events.push_back(SessionEvent::Unsubscribe(u)),
             (_, Message::Query(q)) => self.events.push_back(SessionEvent::Query(q)),
             (_, Message::Heartbeat(_)) => {}
+            (_, Message::Publish(p)) if self.roles.contains(Roles::PUBLISH) => {
+                self.events.push_back(SessionEvent::Publish(PublishRequest {
+                    request_id: p.request_id,
+                    symbols: p.symbols,
+                    ticks: p.ticks.to_vec(),
+                }));
+            }
             (_, Message::Publish(p)) => {
                 self.send_error(
                     p.request_id,
                     ErrorCode::Forbidden,
-                    "this connection may not publish (no publish role)",
+                    "this token may not publish (no publish role)",
                 );
             }
             (_, other) => {
