@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
-use tickd_engine::{CandleConfig, SessionConfig};
+use std::sync::Arc;
+
+use tickd_engine::{Auth, CandleConfig, SessionConfig, Token};
+use tickd_protocol::Roles;
 use tickd_protocol::Symbol;
 
 use crate::feed::replay::Speed;
@@ -69,6 +72,14 @@ pub struct ServeArgs {
     /// [default: 30000].
     #[arg(long, env = "TICKD_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// An access token, `NAME:SHA256:ROLES` (SHA-256 of the token in hex, as printed by
+    /// `tickd token-hash`; roles `subscribe`, `publish`, `admin` joined by `+`). Repeatable.
+    /// With none, only loopback is served and every client has every role.
+    #[arg(long = "token", env = "TICKD_TOKENS", value_delimiter = ',')]
+    pub tokens: Vec<String>,
+    /// Serve beyond loopback without tokens (anyone who can connect may publish).
+    #[arg(long, env = "TICKD_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
     /// Log format: `human` or `json` [default: human].
     #[arg(long, env = "TICKD_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -93,7 +104,35 @@ struct FileConfig {
     candle_grace_ms: Option<u64>,
     heartbeat_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
+    tokens: Option<Vec<FileToken>>,
+    allow_anonymous: Option<bool>,
     log_format: Option<String>,
+}
+
+/// A `[[tokens]]` entry of the config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToken {
+    name: String,
+    sha256: String,
+    roles: Vec<String>,
+}
+
+fn token(name: &str, sha256: &str, roles: &[&str]) -> anyhow::Result<Token> {
+    let sha256 = tickd_engine::auth::parse_hash(sha256)
+        .map_err(|e| anyhow::anyhow!("token {name:?}: {e}"))?;
+    let mut granted = Roles(0);
+    for r in roles {
+        let role = tickd_engine::auth::parse_role(r).with_context(|| {
+            format!("token {name:?}: role {r:?} is not subscribe, publish or admin")
+        })?;
+        granted = granted.union(role);
+    }
+    Ok(Token {
+        name: name.to_owned(),
+        sha256,
+        roles: granted,
+    })
 }
 
 /// Log output format.
@@ -132,8 +171,10 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Candle engine settings.
     pub candles: CandleConfig,
-    /// Network session settings.
+    /// Network session settings, including the tokens.
     pub session: SessionConfig,
+    /// Serve beyond loopback without tokens.
+    pub allow_anonymous: bool,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -209,6 +250,24 @@ impl ServerConfig {
         if let Some(ms) = args.idle_timeout_ms.or(file.idle_timeout_ms) {
             session.idle_timeout_ns = ms.max(1).saturating_mul(1_000_000);
         }
+        let mut tokens = Vec::new();
+        for spec in &args.tokens {
+            let mut parts = spec.splitn(3, ':');
+            let (Some(name), Some(hash), Some(roles)) = (parts.next(), parts.next(), parts.next())
+            else {
+                bail!("--token {spec:?}: expected NAME:SHA256:ROLES");
+            };
+            tokens.push(token(name, hash, &roles.split('+').collect::<Vec<_>>())?);
+        }
+        for t in file.tokens.iter().flatten() {
+            tokens.push(token(
+                &t.name,
+                &t.sha256,
+                &t.roles.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?);
+        }
+        let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
+        session.auth = Arc::new(Auth::with_tokens(tokens));
         let log_format = match args.log_format.or(file.log_format).as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -234,6 +293,7 @@ impl ServerConfig {
             store,
             candles,
             session,
+            allow_anonymous,
             log_format,
         })
     }

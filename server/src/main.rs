@@ -25,6 +25,11 @@ struct Cli {
 enum Command {
     /// Ingest ticks (synthetic feed or replay), build candles, and serve them.
     Serve(ServeArgs),
+    /// Print the SHA-256 of a token, the form `--token` and `[[tokens]]` take.
+    TokenHash {
+        /// The token (read from stdin if absent).
+        token: Option<String>,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -61,7 +66,19 @@ async fn shutdown_signal() {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::TokenHash { token } => {
+            let token = match token {
+                Some(t) => t,
+                None => std::io::read_to_string(std::io::stdin())?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            };
+            println!("{}", tickd_engine::auth::hash_token_hex(&token));
+            return Ok(());
+        }
+    };
     let config = ServerConfig::load(args)?;
     init_logs(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -37,14 +37,19 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
     let mut tasks = Vec::new();
     let mut tcp = None;
     if let Some(addr) = config.tcp {
+        if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
+            anyhow::bail!(
+                "--tcp {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
+            );
+        }
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("bind TCP {addr}"))?;
         let local = listener.local_addr()?;
         tcp = Some(local);
         tracing::info!(%local, "TCP listening");
-        if !local.ip().is_loopback() {
-            tracing::warn!(%local, "TCP is reachable beyond loopback and tokens are not implemented yet");
+        if config.session.auth.is_open() {
+            tracing::warn!(%local, "no tokens configured: every client may subscribe and publish");
         }
         let (services, rx, count) = (
             services.clone(),

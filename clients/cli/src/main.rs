@@ -4,6 +4,7 @@
 //! `tcp://127.0.0.1:7400`) or `shm://DIR` (read a co-located server's shared memory directly).
 #![forbid(unsafe_code)]
 
+mod publish;
 mod render;
 
 use std::io::Write;
@@ -36,6 +37,9 @@ struct Cli {
         default_value = "tcp://127.0.0.1:7400"
     )]
     server: String,
+    /// Access token, when the server has tokens configured.
+    #[arg(long, global = true, env = "TICKD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,6 +107,17 @@ enum Command {
     },
     /// Server and feed counters, as JSON.
     Stats,
+    /// Publish a generic-CSV file (needs the publish role); ends with one JSON summary line.
+    Publish {
+        /// The file (`.csv`, `.csv.gz`, `.csv.zst`).
+        file: PathBuf,
+        /// Ticks per batch.
+        #[arg(long, default_value_t = 4096)]
+        batch: usize,
+        /// Skip and count invalid lines instead of stopping at the first.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
 }
 
 enum Target {
@@ -173,13 +188,13 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match target(&cli.server)? {
-        Target::Tcp(addr) => rt.block_on(tcp(&addr, cli.command)),
+        Target::Tcp(addr) => rt.block_on(tcp(&addr, cli.token, cli.command)),
         Target::Shm(dir) => shm(&dir, cli.command),
     }
 }
 
-async fn tcp(addr: &str, command: Command) -> anyhow::Result<()> {
-    let mut client = Client::connect(addr)
+async fn tcp(addr: &str, token: Option<String>, command: Command) -> anyhow::Result<()> {
+    let mut client = Client::connect_with_token(addr, token)
         .await
         .with_context(|| format!("connect to tcp://{addr}"))?;
     let epoch = client.welcome().epoch.0;
@@ -388,6 +403,13 @@ async fn tcp(addr: &str, command: Command) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Publish {
+            file,
+            batch,
+            skip_invalid,
+        } => {
+            publish::run(&mut client, &file, batch.max(1), skip_invalid, &mut out).await?;
+        }
         Command::Stats => {
             let a = client.query(QuerySpec::Stats).await?;
             let feeds: Vec<_> = a
@@ -437,6 +459,9 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
         }
         Command::Candles { .. } => {
             bail!("candles are served over tcp://: the candle store is not in shared memory")
+        }
+        Command::Publish { .. } => {
+            bail!("publish needs tcp://: shared memory is read-only to clients")
         }
         Command::Stats => writeln!(
             out,

@@ -240,3 +240,188 @@ fn tickctl_over_tcp_and_shm() {
     rt.block_on(listeners.stop());
     running.shutdown();
 }
+
+fn start(
+    args: ServeArgs,
+) -> (
+    tokio::runtime::Runtime,
+    tickd_server::app::Running,
+    tickd_server::serve::Listeners,
+) {
+    let config = ServerConfig::load(args).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let running = tickd_server::app::start(&config).unwrap();
+    let listeners = rt
+        .block_on(tickd_server::serve::start(&config, &running.shared))
+        .unwrap();
+    (rt, running, listeners)
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tickctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn publish_with_roles_reaches_subscribers_and_builds_the_same_candles() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("pub.csv");
+    let mut text =
+        String::from("ts_event,symbol,kind,price,size,side,bid_px,bid_sz,ask_px,ask_sz\n");
+    for i in 0..10_000u64 {
+        let sym = ["AAPL", "MSFT", "IBM"][(i % 3) as usize];
+        let px = 100 + (i * 7919) % 50;
+        text.push_str(&format!(
+            "{},{sym},trade,{px}.{:02},{},buy,,,,\n",
+            1_696_680_000_000_000_000 + i * 10_000_000,
+            i % 100,
+            1 + i % 9
+        ));
+        if i % 4 == 0 {
+            text.push_str(&format!(
+                "{},{sym},quote,,,,{px},5,{}.5,7\n",
+                1_696_680_000_000_000_000 + i * 10_000_000,
+                px
+            ));
+        }
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let feed_hash = tickd_engine_hash("feed-secret");
+    let view_hash = tickd_engine_hash("view-secret");
+    let args = ServeArgs {
+        synthetic: Some("off".into()),
+        shm_dir: Some(dir.path().join("shm")),
+        tcp: Some("127.0.0.1:0".into()),
+        tokens: vec![
+            format!("feed:{feed_hash}:publish+subscribe"),
+            format!("view:{view_hash}:subscribe"),
+        ],
+        ..ServeArgs::default()
+    };
+    let (rt, running, listeners) = start(args);
+    let tcp = format!("tcp://{}", listeners.tcp.unwrap());
+
+    // A subscriber on another connection, started before the publish, from seq 1.
+    let sub = Command::new(env!("CARGO_BIN_EXE_tickctl"))
+        .args([
+            "--server",
+            &tcp,
+            "--token",
+            "view-secret",
+            "subscribe",
+            "--from-seq",
+            "1",
+            "--count",
+            "12500",
+            "--idle-exit",
+            "20",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Refusals: no token, a wrong token, a token without the publish role.
+    let none = run(&["--server", &tcp, "symbols"]);
+    assert!(!none.status.success());
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("a token is required"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+    let wrong = run(&["--server", &tcp, "--token", "guess", "symbols"]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("unknown token"));
+    let viewer = run(&[
+        "--server",
+        &tcp,
+        "--token",
+        "view-secret",
+        "publish",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(!viewer.status.success());
+    assert!(
+        String::from_utf8_lossy(&viewer.stderr).contains("this token may not publish"),
+        "{}",
+        String::from_utf8_lossy(&viewer.stderr)
+    );
+
+    let out = tickctl(&[
+        "--server",
+        &tcp,
+        "--token",
+        "feed-secret",
+        "publish",
+        csv.to_str().unwrap(),
+        "--batch",
+        "1000",
+    ]);
+    let summary: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["sent"].as_u64(), Some(12_500));
+    assert_eq!(summary["acked"].as_u64(), Some(12_500));
+    assert_eq!(summary["rejected"].as_u64(), Some(0));
+    assert_eq!(
+        (summary["first_seq"].as_u64(), summary["last_seq"].as_u64()),
+        (Some(1), Some(12_500))
+    );
+
+    let received = sub.wait_with_output().unwrap();
+    assert!(received.status.success());
+    let got = seqs(&String::from_utf8(received.stdout).unwrap());
+    assert_eq!(
+        got.iter().map(|(_, s, _)| *s).collect::<Vec<_>>(),
+        (1..=12_500).collect::<Vec<_>>(),
+        "every record once, in seq order"
+    );
+
+    // The same file replayed builds the same candles.
+    let replay_args = ServeArgs {
+        replay: vec![csv.clone()],
+        speed: Some("max".into()),
+        shm_dir: Some(dir.path().join("shm-replay")),
+        tcp: Some("127.0.0.1:0".into()),
+        ..ServeArgs::default()
+    };
+    let (rt2, running2, listeners2) = start(replay_args);
+    while !running2.shared.feeds[0].finished.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let tcp2 = format!("tcp://{}", listeners2.tcp.unwrap());
+    for sym in ["AAPL", "MSFT", "IBM"] {
+        for interval in ["1s", "1m"] {
+            let a = tickctl(&[
+                "--server",
+                &tcp,
+                "--token",
+                "view-secret",
+                "candles",
+                sym,
+                "--interval",
+                interval,
+            ]);
+            let b = tickctl(&["--server", &tcp2, "candles", sym, "--interval", interval]);
+            // Columns up to `notional` (version and last_seq may differ: closing differs by feed clock).
+            let cut = |s: &str| {
+                s.lines()
+                    .map(|l| l.split(',').take(12).collect::<Vec<_>>().join(","))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(cut(&a), cut(&b), "{sym} {interval}");
+            assert!(a.lines().count() > 2);
+        }
+    }
+    rt2.block_on(listeners2.stop());
+    running2.shutdown();
+    rt.block_on(listeners.stop());
+    running.shutdown();
+}
+
+fn tickd_engine_hash(token: &str) -> String {
+    tickd_engine::auth::hash_token_hex(token)
+}

@@ -3,8 +3,8 @@
 use bytes::BytesMut;
 use tickd_protocol::{
     CandleRecord, Encoder, Epoch, ErrorMessage, Gap, Heartbeat, Hello, MAX_FRAME_LEN, Message,
-    PROTOCOL_VERSION, Query, QueryResult, QuerySpec, Seq, Subscribe, SubscribeAck, TickRecord,
-    Welcome, split_frame,
+    PROTOCOL_VERSION, Publish, PublishAck, Query, QueryResult, QuerySpec, Records, Seq, Subscribe,
+    SubscribeAck, Symbol, TickRecord, Welcome, split_frame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
@@ -98,6 +98,7 @@ pub struct QueryAnswer {
 enum Answer {
     Welcome(Welcome),
     SubscribeAck(SubscribeAck),
+    PublishAck(PublishAck),
     Query(QueryAnswer),
     Other(String),
 }
@@ -153,6 +154,7 @@ fn owned(msg: Message<'_>) -> Result<Event, Answer> {
         Message::Error(e) => Ok(Event::Error(e)),
         Message::Welcome(w) => Err(Answer::Welcome(w)),
         Message::SubscribeAck(a) => Err(Answer::SubscribeAck(a)),
+        Message::PublishAck(a) => Err(Answer::PublishAck(a)),
         Message::QueryResult(r) => Err(Answer::Query(r.into())),
         other => Err(Answer::Other(format!("{other:?}"))),
     }
@@ -296,6 +298,32 @@ impl Client {
         self.send(&Message::Subscribe(sub)).await?;
         match self.answer().await? {
             Answer::SubscribeAck(a) => Ok(a),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Publishes ticks (needs the `publish` role) and waits for the server to sequence them.
+    /// Each tick's `instrument_id` is an index into `symbols`; `seq` and `ts_recv` are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Server`] if the token may not publish or the batch is invalid as a whole;
+    /// per-tick problems come back in [`PublishAck::rejected`].
+    pub async fn publish(
+        &mut self,
+        symbols: Vec<Symbol>,
+        ticks: &[TickRecord],
+    ) -> Result<PublishAck, ClientError> {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        let msg = Message::Publish(Publish {
+            request_id,
+            symbols,
+            ticks: Records::Slice(ticks),
+        });
+        self.send(&msg).await?;
+        match self.answer().await? {
+            Answer::PublishAck(a) => Ok(a),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
     }
