@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Ingest ticks (synthetic feed or replay), build candles, and serve them.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the SHA-256 of a token, the form `--token` and `[[tokens]]` take.
     TokenHash {
         /// The token (read from stdin if absent).
@@ -67,7 +67,7 @@ async fn shutdown_signal() {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         Command::TokenHash { token } => {
             let token = match token {
                 Some(t) => t,
