@@ -15,6 +15,7 @@ use crate::feed::replay::{self, ReplaySummary};
 use crate::feed::synthetic::{self, SyntheticConfig};
 use crate::feed::{FeedClock, FeedSender, FeedStats};
 use crate::instruments::{InstrumentTable, Instruments};
+use crate::journal::{self, Journal};
 use crate::sequencer::{self, Input, Published, Sequencer};
 use crate::store::Store;
 
@@ -66,13 +67,41 @@ impl std::fmt::Debug for Running {
 ///
 /// If the shm files cannot be created or a thread cannot start.
 pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
-    // No journal yet: every start is a new history, so it gets a new epoch (DESIGN.md §2).
-    let epoch = clock::now().0;
-    let store = Store::create(&config.shm_dir, &config.store, epoch, 0)?;
+    let (epoch, base_seq) = match &config.journal {
+        // The data directory keeps the epoch; the ring restarts just below the oldest
+        // journaled seq and is refilled from the journal.
+        Some(j) => (
+            load_or_create_epoch(&config.data_dir)?,
+            journal::first_segment_seq(&j.dir)?.map_or(0, |s| s - 1),
+        ),
+        // No journal: every start is a new history, so it gets a new epoch (DESIGN.md §2).
+        None => (clock::now().0, 0),
+    };
+    let store = Store::create(&config.shm_dir, &config.store, epoch, base_seq)?;
     let book = Arc::new(Mutex::new(CandleBook::new(config.candles.clone())));
     let instruments: Instruments = Arc::new(RwLock::new(InstrumentTable::default()));
     let (pub_tx, pub_rx) = tokio::sync::watch::channel(Published::default());
     let mut seq = Sequencer::new(store, Arc::clone(&book), Arc::clone(&instruments), pub_tx);
+    if let Some(j) = &config.journal {
+        let started = std::time::Instant::now();
+        let mut b = book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rec =
+            journal::recover(&j.dir, |t| seq.restore(t, &mut b)).context("recover the journal")?;
+        drop(b);
+        seq.finish_restore(&rec.symbols)?;
+        tracing::info!(
+            epoch,
+            first_seq = rec.first_seq,
+            last_seq = rec.last_seq,
+            symbols = rec.symbols.len(),
+            cut_bytes = rec.truncated_bytes,
+            ms = started.elapsed().as_millis() as u64,
+            "recovered from the journal"
+        );
+        seq.set_journal(Journal::open(j.clone(), rec.last_seq)?);
+    }
     let (tx, rx) = bounded::<Input>(QUEUE_BATCHES);
     let publish_stats = FeedStats::new("publish");
     let publishers = seq.add_feed(Arc::clone(&publish_stats), FeedClock::Wall);
@@ -167,6 +196,41 @@ impl Running {
         if let Some(Ok(seq)) = self.sequencer.take().map(JoinHandle::join) {
             tracing::info!(head = seq.head(), "sequencer stopped");
         }
+    }
+}
+
+/// The epoch kept in `<data dir>/epoch`, created (a new epoch: now in ns) on first start.
+///
+/// # Errors
+///
+/// If the file cannot be read or written, or does not hold a number.
+fn load_or_create_epoch(data_dir: &std::path::Path) -> anyhow::Result<u64> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("create data directory {}", data_dir.display()))?;
+    let path = data_dir.join("epoch");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .with_context(|| format!("{}: not an epoch number", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let journal = data_dir.join("journal");
+            if journal::first_segment_seq(&journal)?.is_some() {
+                anyhow::bail!(
+                    "{} is missing but {} has records: refusing to guess the epoch",
+                    path.display(),
+                    journal.display()
+                );
+            }
+            let epoch = clock::now().0;
+            let tmp = data_dir.join("epoch.tmp");
+            std::fs::write(&tmp, format!("{epoch}\n"))
+                .with_context(|| format!("write {}", tmp.display()))?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(epoch)
+        }
+        Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
     }
 }
 

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use tickd_engine::{Auth, CandleConfig, SessionConfig, Token};
+
+use crate::journal::JournalConfig;
 use tickd_protocol::Roles;
 use tickd_protocol::Symbol;
 
@@ -77,6 +79,22 @@ pub struct ServeArgs {
     /// With none, only loopback is served and every client has every role.
     #[arg(long = "token", env = "TICKD_TOKENS", value_delimiter = ',')]
     pub tokens: Vec<String>,
+    /// Journal flush policy: `batch` (fdatasync before a batch is published or acked), `none`,
+    /// or `interval[:ms]` [default: batch].
+    #[arg(long, env = "TICKD_JOURNAL_FLUSH")]
+    pub journal_flush: Option<String>,
+    /// Journal segment size, MiB [default: 256].
+    #[arg(long, env = "TICKD_JOURNAL_SEGMENT_MB")]
+    pub journal_segment_mb: Option<u64>,
+    /// Keep at most this much journal, MiB (oldest segments go first) [default: unlimited].
+    #[arg(long, env = "TICKD_JOURNAL_RETAIN_MB")]
+    pub journal_retain_mb: Option<u64>,
+    /// Delete journal segments older than this, hours [default: unlimited].
+    #[arg(long, env = "TICKD_JOURNAL_RETAIN_HOURS")]
+    pub journal_retain_hours: Option<u64>,
+    /// Run without a journal: nothing survives a restart (every start is a new epoch).
+    #[arg(long, env = "TICKD_NO_JOURNAL")]
+    pub no_journal: bool,
     /// Serve beyond loopback without tokens (anyone who can connect may publish).
     #[arg(long, env = "TICKD_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
@@ -105,6 +123,11 @@ struct FileConfig {
     heartbeat_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
     tokens: Option<Vec<FileToken>>,
+    journal_flush: Option<String>,
+    journal_segment_mb: Option<u64>,
+    journal_retain_mb: Option<u64>,
+    journal_retain_hours: Option<u64>,
+    no_journal: Option<bool>,
     allow_anonymous: Option<bool>,
     log_format: Option<String>,
 }
@@ -175,6 +198,8 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// Serve beyond loopback without tokens.
     pub allow_anonymous: bool,
+    /// The journal, unless disabled.
+    pub journal: Option<JournalConfig>,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -268,6 +293,32 @@ impl ServerConfig {
         }
         let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         session.auth = Arc::new(Auth::with_tokens(tokens));
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("tickd-data"));
+        let journal = if args.no_journal || file.no_journal.unwrap_or(false) {
+            None
+        } else {
+            let mut j = JournalConfig::new(data_dir.join("journal"));
+            if let Some(f) = args.journal_flush.or(file.journal_flush) {
+                j.flush = f
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("--journal-flush: {e}"))?;
+            }
+            if let Some(mb) = args.journal_segment_mb.or(file.journal_segment_mb) {
+                j.segment_bytes = mb.max(1) << 20;
+            }
+            j.retain_bytes = args
+                .journal_retain_mb
+                .or(file.journal_retain_mb)
+                .map(|mb| mb << 20);
+            j.retain_age = args
+                .journal_retain_hours
+                .or(file.journal_retain_hours)
+                .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600)));
+            Some(j)
+        };
         let log_format = match args.log_format.or(file.log_format).as_deref() {
             None | Some("human") => LogFormat::Human,
             Some("json") => LogFormat::Json,
@@ -281,10 +332,7 @@ impl ServerConfig {
                 .shm_dir
                 .or(file.shm_dir)
                 .unwrap_or_else(|| PathBuf::from("/dev/shm/tickd")),
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("tickd-data")),
+            data_dir,
             replay,
             speed,
             skip_invalid: args.skip_invalid || file.skip_invalid.unwrap_or(false),
@@ -294,6 +342,7 @@ impl ServerConfig {
             candles,
             session,
             allow_anonymous,
+            journal,
             log_format,
         })
     }

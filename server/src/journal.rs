@@ -282,6 +282,16 @@ pub fn recover(dir: &Path, mut on_tick: impl FnMut(&TickRecord)) -> anyhow::Resu
     Ok(rec)
 }
 
+/// The first seq of the oldest segment in `dir` (its name), if any: the ring restarts just
+/// below it.
+///
+/// # Errors
+///
+/// If the directory cannot be read.
+pub fn first_segment_seq(dir: &Path) -> anyhow::Result<Option<u64>> {
+    Ok(segments(dir)?.first().map(|(seq, _)| *seq))
+}
+
 /// Up to `max` tick records from `from_seq` on, read from the journal in `dir` (for gap fill).
 ///
 /// # Errors

@@ -21,6 +21,7 @@ use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, U
 use crate::clock;
 use crate::feed::{Batch, FeedClock, FeedId, FeedStats};
 use crate::instruments::Instruments;
+use crate::journal::Journal;
 use crate::store::Store;
 
 /// What one batch produced.
@@ -95,6 +96,14 @@ pub struct Sequencer {
     published: tokio::sync::watch::Sender<Published>,
     /// Ticks rejected, by reason, since start (the last reason's text is logged).
     pub rejected_total: u64,
+    /// Where accepted batches are made durable before they are published (none: not durable).
+    journal: Option<Journal>,
+    /// Symbols registered since the last journal block.
+    new_symbols: Vec<(InstrumentId, Symbol)>,
+    /// The current batch's accepted records, for the journal (reused).
+    accepted: Vec<TickRecord>,
+    /// Set when the journal failed: nothing more is sequenced.
+    pub journal_failed: bool,
 }
 
 /// Why a new symbol could not be registered.
@@ -122,6 +131,87 @@ impl Sequencer {
             updates: Vec::with_capacity(1024),
             published,
             rejected_total: 0,
+            journal: None,
+            new_symbols: Vec::new(),
+            accepted: Vec::with_capacity(4096),
+            journal_failed: false,
+        }
+    }
+
+    /// Journals every batch from now on, before it is published.
+    pub fn set_journal(&mut self, journal: Journal) {
+        self.journal = Some(journal);
+    }
+
+    /// Rebuilds the ring, latest table and candles from a recovered record (already
+    /// journaled: it is not written again). Records must come in seq order, continuing the
+    /// ring's sequence. Publish with [`Sequencer::finish_restore`].
+    pub fn restore(&mut self, tick: &TickRecord, book: &mut CandleBook) {
+        let words = tick.to_words();
+        let seq = self.store.ticks.push(&words);
+        debug_assert_eq!(seq, tick.seq);
+        let kind = if tick.kind == TickKind::Trade as u8 {
+            TickKind::Trade
+        } else {
+            TickKind::Quote
+        };
+        let _ = self
+            .store
+            .latest
+            .write(latest_cell(tick.instrument(), kind), seq, &words);
+        if let Some(trade) = tick.trade() {
+            book.on_trade(
+                tick.instrument(),
+                UnixNanos(tick.ts_event),
+                trade.price,
+                trade.size,
+                seq,
+            );
+        }
+        if seq.is_multiple_of(65_536) {
+            self.store.ticks.publish();
+        }
+    }
+
+    /// Registers recovered symbols in id order and publishes what [`Sequencer::restore`] wrote.
+    ///
+    /// # Errors
+    ///
+    /// If a symbol's recovered id differs from the one the directory assigns (a corrupt
+    /// journal).
+    pub fn finish_restore(&mut self, symbols: &[(InstrumentId, Symbol)]) -> anyhow::Result<()> {
+        for &(id, symbol) in symbols {
+            let got = self.register(symbol)?;
+            if got != id {
+                anyhow::bail!(
+                    "journal defines {symbol} as instrument {} but it was assigned {}",
+                    id.0,
+                    got.0
+                );
+            }
+        }
+        self.new_symbols.clear();
+        self.store.ticks.publish();
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        book.drain_updates(&mut self.updates);
+        drop(book);
+        self.updates.clear();
+        self.published.send_replace(Published {
+            head: self.store.ticks.head(),
+            candle_head: self.store.candles.head(),
+        });
+        Ok(())
+    }
+
+    /// The candle book (for restore).
+    pub fn book(&self) -> Arc<Mutex<CandleBook>> {
+        Arc::clone(&self.book)
+    }
+
+    /// Makes everything journaled so far durable (shutdown).
+    pub fn sync_journal(&mut self) {
+        if let Some(Err(e)) = self.journal.as_mut().map(Journal::sync) {
+            tracing::error!("{e:#}");
         }
     }
 
@@ -154,6 +244,15 @@ impl Sequencer {
             .insert(symbol.as_bytes())
             .map_err(|source| RegisterError { symbol, source })?;
         let id = InstrumentId(id);
+        if self
+            .instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .symbol(id)
+            .is_none()
+        {
+            self.new_symbols.push((id, symbol));
+        }
         let mut table = self
             .instruments
             .write()
@@ -321,6 +420,27 @@ impl Sequencer {
             }
             out.last_seq = seq;
             out.accepted += 1;
+            if self.journal.is_some() {
+                self.accepted.push(t);
+            }
+        }
+        if let Some(journal) = &mut self.journal {
+            // Durable (per the flush policy) before anyone can see it or be acked.
+            let written = journal
+                .append(&self.new_symbols, &self.accepted)
+                .and_then(|()| journal.commit());
+            self.new_symbols.clear();
+            self.accepted.clear();
+            if let Err(e) = written {
+                // Nothing of this batch is published or acknowledged, and nothing more is
+                // sequenced: what is visible is always durable.
+                tracing::error!("journal write failed, ingest stops: {e:#}");
+                self.journal_failed = true;
+                return BatchOutcome {
+                    rejected: out.rejected + out.accepted,
+                    ..BatchOutcome::default()
+                };
+            }
         }
         if let Some(feed) = ends_feed {
             self.feeds[feed].ended = true;
@@ -385,7 +505,11 @@ pub fn spawn(
                     Err(RecvTimeoutError::Timeout) => sequencer.on_idle(clock::now()),
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
+                if sequencer.journal_failed {
+                    break;
+                }
             }
+            sequencer.sync_journal();
             sequencer
         })
 }

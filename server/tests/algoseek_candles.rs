@@ -128,7 +128,9 @@ fn the_week_replays_with_exact_candles() {
     let args = ServeArgs {
         replay: vec![dir.clone()],
         speed: Some("max".into()),
-        shm_dir: Some(shm.path().to_owned()),
+        shm_dir: Some(shm.path().join("shm")),
+        data_dir: Some(shm.path().join("data")),
+        journal_flush: Some("none".into()),
         tcp: Some("127.0.0.1:0".into()),
         ring_slots: Some(1 << 22),
         ..ServeArgs::default()

@@ -84,7 +84,7 @@ async fn tcp_and_shm_see_the_same_epoch_and_seq() {
         (1..=400).collect::<Vec<_>>()
     );
 
-    let mut shm = ShmClient::open(server.shm.path()).unwrap();
+    let mut shm = ShmClient::open(&server.shm.path().join("shm")).unwrap();
     assert_eq!(shm.epoch(), epoch.0);
     shm.seek(1);
     let mut from_shm = Vec::new();

@@ -54,6 +54,7 @@ fn tickctl_over_tcp_and_shm() {
         replay: vec![csv],
         speed: Some("max".into()),
         shm_dir: Some(shm.clone()),
+        data_dir: Some(dir.path().join("data")),
         tcp: Some("127.0.0.1:0".into()),
         ..ServeArgs::default()
     };
@@ -297,6 +298,7 @@ fn publish_with_roles_reaches_subscribers_and_builds_the_same_candles() {
     let args = ServeArgs {
         synthetic: Some("off".into()),
         shm_dir: Some(dir.path().join("shm")),
+        data_dir: Some(dir.path().join("data")),
         tcp: Some("127.0.0.1:0".into()),
         tokens: vec![
             format!("feed:{feed_hash}:publish+subscribe"),
@@ -385,6 +387,7 @@ fn publish_with_roles_reaches_subscribers_and_builds_the_same_candles() {
         replay: vec![csv.clone()],
         speed: Some("max".into()),
         shm_dir: Some(dir.path().join("shm-replay")),
+        data_dir: Some(dir.path().join("data-replay")),
         tcp: Some("127.0.0.1:0".into()),
         ..ServeArgs::default()
     };

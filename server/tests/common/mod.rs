@@ -20,7 +20,10 @@ impl TestServer {
     /// Starts a server with `args` (shm dir and TCP address are filled in).
     pub async fn start(mut args: ServeArgs) -> Self {
         let shm = tempfile::tempdir().unwrap();
-        args.shm_dir = Some(shm.path().to_owned());
+        args.shm_dir = Some(shm.path().join("shm"));
+        if args.data_dir.is_none() {
+            args.data_dir = Some(shm.path().join("data"));
+        }
         args.tcp = Some("127.0.0.1:0".into());
         let config = ServerConfig::load(args).unwrap();
         let running = app::start(&config).unwrap();
