@@ -39,6 +39,8 @@ pub struct Shared {
     pub epoch: u64,
     /// The shm directory.
     pub shm_dir: std::path::PathBuf,
+    /// The journal directory, when journaling (gap fill reads it).
+    pub journal_dir: Option<std::path::PathBuf>,
     /// The sequencer's input, for publishers.
     pub input: Sender<Input>,
 }
@@ -176,6 +178,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             feeds: Arc::new(feed_stats),
             epoch,
             shm_dir: config.shm_dir.clone(),
+            journal_dir: config.journal.as_ref().map(|j| j.dir.clone()),
             input: tx.clone(),
         },
         stop,

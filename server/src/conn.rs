@@ -40,6 +40,11 @@ struct Sub {
     ticks: Reader<TICK_SLOT_WORDS>,
     candles: Option<Reader<CANDLE_SLOT_WORDS>>,
     policy: SlowConsumerPolicy,
+    /// Started from a seq or a time: missing records are filled from the journal rather than
+    /// skipped (unless the policy is `disconnect`).
+    lossless: bool,
+    /// Next seq to read from the journal, while the ring no longer holds it.
+    backfill: Option<u64>,
 }
 
 /// Why a connection ended.
@@ -101,6 +106,9 @@ where
         while let Some(ev) = conn.session.poll_event() {
             conn.serve(ev).await;
         }
+        if conn.backfilling() {
+            conn.backfill().await;
+        }
         let more = match conn.deliver() {
             Ok(more) => more,
             Err(e) => break Err(e),
@@ -118,7 +126,7 @@ where
         if let Err(e) = wr.flush().await {
             break Err(e.into());
         }
-        if more {
+        if more || conn.backfilling() {
             tokio::task::yield_now().await;
             continue;
         }
@@ -319,6 +327,20 @@ impl Conn {
             }
             (Start::Time(t), _) => self.services.seq_at_time(t),
         };
+        // Records before the ring's first ever seq exist only if the journal still has them.
+        let mut start = start;
+        let mut pre_gap = None;
+        let base = ticks.base_seq();
+        let lossless = !matches!(s.start, Start::Latest);
+        let backfill = if start <= base && self.services.shared.journal_dir.is_some() {
+            Some(start)
+        } else {
+            if start <= base {
+                pre_gap = Some((start, base));
+                start = base + 1;
+            }
+            None
+        };
         ticks.seek(start);
         let id = self.next_sub_id;
         self.next_sub_id += 1;
@@ -342,7 +364,19 @@ impl Conn {
             };
             self.session.send(&Message::Snapshot(msg));
         }
+        if let Some((from, to)) = pre_gap {
+            let gap = Gap {
+                subscription_id: id,
+                epoch,
+                from: Seq(from),
+                to: Seq(to),
+                reason: GapReason::NotRetained,
+            };
+            self.session.send(&Message::Gap(gap));
+        }
         self.subs.push(Sub {
+            lossless,
+            backfill,
             id,
             filter,
             ticks,
@@ -351,13 +385,93 @@ impl Conn {
         });
     }
 
+    /// Whether some subscription is catching up from the journal.
+    fn backfilling(&self) -> bool {
+        self.subs.iter().any(|s| s.backfill.is_some())
+    }
+
+    /// One journal chunk for every subscription that is catching up: records the ring no
+    /// longer holds, in seq order, then back to the ring as soon as it holds the next one. A
+    /// range the journal no longer has either is declared with a `Gap` (never skipped).
+    async fn backfill(&mut self) {
+        let Some(dir) = self.services.shared.journal_dir.clone() else {
+            return;
+        };
+        let epoch = self.services.epoch();
+        let mut probe_buf = [0u64; TICK_SLOT_WORDS];
+        for sub in &mut self.subs {
+            let Some(from) = sub.backfill else { continue };
+            let mut probe = sub.ticks.clone();
+            probe.seek(from);
+            if !matches!(
+                probe.try_read(&mut probe_buf),
+                tickd_shm::ReadOutcome::Overrun { .. }
+            ) {
+                sub.ticks.seek(from);
+                sub.backfill = None;
+                continue;
+            }
+            let dir = dir.clone();
+            let chunk = tokio::task::spawn_blocking(move || {
+                crate::journal::read_from(&dir, from, FRAME_RECORDS)
+            })
+            .await;
+            let records = match chunk {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    tracing::warn!("journal read for gap fill: {e:#}");
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            };
+            let first = records.first().map(|t| t.seq);
+            if first != Some(from) {
+                // Not in the journal either: declare exactly what is lost.
+                let resume = first.unwrap_or_else(|| {
+                    let mut r = sub.ticks.clone();
+                    r.seek(from);
+                    match r.try_read(&mut probe_buf) {
+                        tickd_shm::ReadOutcome::Overrun { oldest } => oldest,
+                        _ => from,
+                    }
+                });
+                let gap = Gap {
+                    subscription_id: sub.id,
+                    epoch,
+                    from: Seq(from),
+                    to: Seq(resume.saturating_sub(1)),
+                    reason: GapReason::NotRetained,
+                };
+                self.session.send(&Message::Gap(gap));
+                if first.is_none() {
+                    sub.ticks.seek(resume);
+                    sub.backfill = None;
+                    continue;
+                }
+            }
+            self.out_ticks.clear();
+            self.out_ticks
+                .extend(records.iter().filter(|t| sub.filter.matches_tick(t)));
+            if !self.out_ticks.is_empty() {
+                let batch = TickBatch {
+                    subscription_id: sub.id,
+                    epoch,
+                    ticks: Records::Slice(&self.out_ticks),
+                };
+                self.session.send(&Message::TickBatch(batch));
+            }
+            sub.backfill = records.last().map(|t| t.seq + 1);
+        }
+    }
+
     /// Encodes what is available for every subscription. Returns whether more is waiting.
     fn deliver(&mut self) -> Result<bool, ConnError> {
         let epoch = self.services.epoch();
         let mut frames = 0;
         let mut sent_any = false;
+        let can_backfill = self.services.shared.journal_dir.is_some();
         for sub in &mut self.subs {
-            while frames < FRAMES_PER_WAKE {
+            while frames < FRAMES_PER_WAKE && sub.backfill.is_none() {
                 match sub.ticks.read_batch(&mut self.tick_buf) {
                     Ok(0) => break,
                     Ok(n) => {
@@ -378,6 +492,15 @@ impl Conn {
                             frames += 1;
                             sent_any = true;
                         }
+                    }
+                    Err(_)
+                        if sub.lossless
+                            && can_backfill
+                            && sub.policy != SlowConsumerPolicy::Disconnect =>
+                    {
+                        // Fill from the journal, then rejoin the ring.
+                        sub.backfill = Some(sub.ticks.next_seq());
+                        break;
                     }
                     Err(oldest) => {
                         let gap = Gap {

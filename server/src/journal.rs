@@ -158,7 +158,6 @@ fn segments(dir: &Path) -> anyhow::Result<Vec<(u64, PathBuf)>> {
 
 /// One decoded block.
 struct Block<'a> {
-    first_seq: u64,
     records: &'a [u8],
 }
 
@@ -171,15 +170,12 @@ fn decode_block(bytes: &[u8]) -> Option<(Block<'_>, usize)> {
         return None;
     }
     let count = word(4) as usize;
-    let mut seq_bytes = [0u8; 8];
-    seq_bytes.copy_from_slice(&header[8..16]);
-    let first_seq = u64::from_le_bytes(seq_bytes);
     let len = HEADER_BYTES.checked_add(count.checked_mul(RECORD_BYTES)?)?;
     let records = bytes.get(HEADER_BYTES..len)?;
     let mut crc = crc32fast::Hasher::new();
     crc.update(&header[4..16]);
     crc.update(records);
-    (crc.finalize() == word(16)).then_some((Block { first_seq, records }, len))
+    (crc.finalize() == word(16)).then_some((Block { records }, len))
 }
 
 fn encode_block(first_seq: u64, records: &[TickRecord], out: &mut Vec<u8>) {
@@ -293,6 +289,7 @@ pub fn first_segment_seq(dir: &Path) -> anyhow::Result<Option<u64>> {
 }
 
 /// Up to `max` tick records from `from_seq` on, read from the journal in `dir` (for gap fill).
+/// Streams block by block, seeking over blocks that end before `from_seq`.
 ///
 /// # Errors
 ///
@@ -304,17 +301,40 @@ pub fn read_from(dir: &Path, from_seq: u64, max: usize) -> anyhow::Result<Vec<Ti
         .rposition(|(first, _)| *first <= from_seq)
         .unwrap_or(0);
     let mut out = Vec::new();
+    let mut body = Vec::new();
     for (_, path) in &segs[start..] {
-        let mut bytes = Vec::new();
-        File::open(path)?.read_to_end(&mut bytes)?;
-        let mut at = 0usize;
-        while let Some((block, len)) = decode_block(&bytes[at..]) {
-            // Skip blocks that end before `from_seq` without decoding their records.
-            let records = (block.records.len() / RECORD_BYTES) as u64;
-            if block.first_seq != 0 && block.first_seq + records <= from_seq {
-                at += len;
+        let mut file = io::BufReader::new(
+            File::open(path).with_context(|| format!("open {}", path.display()))?,
+        );
+        let mut header = [0u8; HEADER_BYTES];
+        loop {
+            if file.read_exact(&mut header).is_err() {
+                break;
+            }
+            let word = |i: usize| {
+                u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]])
+            };
+            if word(0) != BLOCK_MAGIC {
+                break;
+            }
+            let count = word(4) as usize;
+            let mut seq_bytes = [0u8; 8];
+            seq_bytes.copy_from_slice(&header[8..16]);
+            let first_seq = u64::from_le_bytes(seq_bytes);
+            let len = count * RECORD_BYTES;
+            // Skip blocks that end before `from_seq` without reading their records.
+            if first_seq != 0 && first_seq + count as u64 <= from_seq {
+                file.seek_relative(len as i64)?;
                 continue;
             }
+            body.resize(HEADER_BYTES + len, 0);
+            body[..HEADER_BYTES].copy_from_slice(&header);
+            if file.read_exact(&mut body[HEADER_BYTES..]).is_err() {
+                break;
+            }
+            let Some((block, _)) = decode_block(&body) else {
+                break;
+            };
             for raw in block.records.chunks_exact(RECORD_BYTES) {
                 let r = read_record(raw);
                 if r.kind != SYMBOL_KIND && r.seq >= from_seq {
@@ -324,7 +344,6 @@ pub fn read_from(dir: &Path, from_seq: u64, max: usize) -> anyhow::Result<Vec<Ti
                     }
                 }
             }
-            at += len;
         }
     }
     Ok(out)
