@@ -1,0 +1,255 @@
+//! kill -9 at random moments while publishing with `batch` acks, 100 times (override with
+//! `TICKD_KILL9_CYCLES`): zero acked records lost, zero duplicates, the sequence continuous,
+//! the epoch unchanged, and candles after a restart equal to before it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tickd_client::{Client, Event};
+use tickd_protocol::{
+    InstrumentId, Interval, Price, Quantity, QuerySpec, Selection, Seq, Side, SlowConsumerPolicy,
+    Start, Subscribe, Symbol, TickRecord, Trade, UnixNanos,
+};
+
+const T0: u64 = 1_696_680_000_000_000_000;
+
+fn spawn(addr: SocketAddr, dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tickd"))
+        .args([
+            "serve",
+            "--synthetic",
+            "off",
+            "--quic",
+            "off",
+            "--http",
+            "off",
+            "--journal-flush",
+            "batch",
+        ])
+        .args(["--ring-slots", "65536", "--tcp", &addr.to_string()])
+        .arg("--shm-dir")
+        .arg(dir.join("shm"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("TICKD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn connect(addr: SocketAddr) -> Client {
+    let start = Instant::now();
+    loop {
+        match Client::connect(addr).await {
+            Ok(c) => return c,
+            Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(5)).await
+            }
+            Err(e) => panic!("server did not come up: {e}"),
+        }
+    }
+}
+
+fn batch(first_id: u64, n: u64) -> (Vec<Symbol>, Vec<TickRecord>) {
+    let symbols = vec![Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()];
+    let ticks = (first_id..first_id + n)
+        .map(|id| {
+            let t = Trade {
+                price: Price::from_raw(100_000_000_000 + (id % 97) as i64 * 10_000_000),
+                size: Quantity::from_units(1 + id % 7).unwrap(),
+                trade_id: id,
+                venue: 0,
+                conditions: 0,
+            };
+            TickRecord::new_trade(
+                InstrumentId((id % 2) as u32),
+                UnixNanos(T0 + id * 1_000_000),
+                Side::Buy,
+                &t,
+            )
+        })
+        .collect();
+    (symbols, ticks)
+}
+
+async fn candles(client: &mut Client) -> Vec<Vec<tickd_protocol::CandleRecord>> {
+    let mut out = Vec::new();
+    for s in ["AAPL", "MSFT"] {
+        for interval in [Interval::S1, Interval::M1] {
+            let spec = QuerySpec::Candles {
+                symbol: Symbol::new(s).unwrap(),
+                interval,
+                from: None,
+                to: None,
+                limit: None,
+                fill_previous: false,
+            };
+            out.push(
+                client
+                    .query(spec)
+                    .await
+                    .map(|a| a.candles)
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_nothing_acked() {
+    let cycles: u64 = std::env::var("TICKD_KILL9_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut acked: HashMap<u64, u64> = HashMap::new(); // trade id -> seq
+    let mut next_id = 1u64;
+    let mut epoch = None;
+    let mut candle_checks = 0;
+    for cycle in 0..cycles {
+        let mut child = spawn(addr, dir.path());
+        let mut client = connect(addr).await;
+        let welcome_epoch = client.welcome().epoch;
+        assert_eq!(
+            *epoch.get_or_insert(welcome_epoch),
+            welcome_epoch,
+            "epoch changed at cycle {cycle}"
+        );
+        let max_acked = acked.values().copied().max().unwrap_or(0);
+        assert!(
+            client.welcome().head_seq.0 >= max_acked,
+            "cycle {cycle}: head below an acked seq"
+        );
+
+        if cycle % 2 == 0 {
+            // Kill while publishing, at a random moment.
+            let first = next_id;
+            next_id += 100_000; // ids of this cycle: never reused, even for unacked batches
+            let publisher = tokio::spawn(async move {
+                let mut acks = Vec::new();
+                let mut id = first;
+                loop {
+                    let (symbols, ticks) = batch(id, 50);
+                    match client.publish(symbols, &ticks).await {
+                        Ok(ack) => {
+                            assert_eq!(ack.accepted, 50);
+                            for (i, seq) in (ack.first_seq.0..=ack.last_seq.0).enumerate() {
+                                acks.push((id + i as u64, seq));
+                            }
+                        }
+                        Err(_) => return acks,
+                    }
+                    id += 50;
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(5 + next() % 40)).await;
+            child.kill().unwrap();
+            child.wait().unwrap();
+            for (id, seq) in publisher.await.unwrap() {
+                assert!(acked.insert(id, seq).is_none());
+            }
+        } else {
+            // Publish, let it settle, then candles before == candles after a kill -9.
+            for _ in 0..(1 + next() % 5) {
+                let (symbols, ticks) = batch(next_id, 50);
+                let ack = client.publish(symbols, &ticks).await.unwrap();
+                for (i, seq) in (ack.first_seq.0..=ack.last_seq.0).enumerate() {
+                    acked.insert(next_id + i as u64, seq);
+                }
+                next_id += 50;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let before = (
+                candles(&mut client).await,
+                client.query(QuerySpec::Stats).await.unwrap().head_seq,
+            );
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let mut check = spawn(addr, dir.path());
+            let mut c = connect(addr).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let after = (
+                candles(&mut c).await,
+                c.query(QuerySpec::Stats).await.unwrap().head_seq,
+            );
+            assert_eq!(
+                after.1, before.1,
+                "cycle {cycle}: head changed across a quiet restart"
+            );
+            assert_eq!(
+                after.0, before.0,
+                "cycle {cycle}: candles changed across a restart"
+            );
+            candle_checks += 1;
+            drop(c);
+            check.kill().unwrap();
+            check.wait().unwrap();
+        }
+    }
+
+    // Read everything back once.
+    let mut child = spawn(addr, dir.path());
+    let mut client = connect(addr).await;
+    let head = client.welcome().head_seq.0;
+    let epoch_now = client.welcome().epoch;
+    assert_eq!(Some(epoch_now), epoch);
+    client
+        .subscribe(Subscribe {
+            request_id: 0,
+            selection: Selection::All,
+            trades: true,
+            quotes: true,
+            candles: vec![],
+            start: Start::Seq {
+                epoch: epoch_now,
+                seq: Seq(1),
+            },
+            snapshot: false,
+            policy: SlowConsumerPolicy::Drop,
+        })
+        .await
+        .unwrap();
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut last = 0;
+    while last < head {
+        match tokio::time::timeout(Duration::from_secs(10), client.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(Event::Ticks { ticks, .. }) => {
+                for t in ticks {
+                    assert_eq!(t.seq, last + 1, "hole or duplicate seq");
+                    last = t.seq;
+                    let id = t.trade().unwrap().trade_id;
+                    assert!(seen.insert(id, t.seq).is_none(), "trade {id} stored twice");
+                }
+            }
+            Some(Event::Heartbeat(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    for (id, seq) in &acked {
+        assert_eq!(seen.get(id), Some(seq), "acked trade {id} (seq {seq}) lost");
+    }
+    assert!(acked.len() as u64 > cycles * 10, "{} acked", acked.len());
+    assert!(candle_checks >= cycles / 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
