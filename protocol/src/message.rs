@@ -403,6 +403,9 @@ pub enum GapReason {
     Dropped,
     /// The epoch changed: the old history is gone.
     EpochChanged,
+    /// The subscriber fell behind and got the latest record per instrument and kind instead
+    /// (the `conflate` policy).
+    Conflated,
 }
 
 /// Server → client: records `[from, to]` (inclusive) will not be delivered.
@@ -803,6 +806,7 @@ impl<'a> Message<'a> {
                         wire::GapReason::NotRetained => GapReason::NotRetained,
                         wire::GapReason::Dropped => GapReason::Dropped,
                         wire::GapReason::EpochChanged => GapReason::EpochChanged,
+                        wire::GapReason::Conflated => GapReason::Conflated,
                         _ => GapReason::Unknown,
                     },
                 })
@@ -1297,6 +1301,7 @@ fn build_body(
                 GapReason::NotRetained => wire::GapReason::NotRetained,
                 GapReason::Dropped => wire::GapReason::Dropped,
                 GapReason::EpochChanged => wire::GapReason::EpochChanged,
+                GapReason::Conflated => wire::GapReason::Conflated,
             };
             let args = wire::GapArgs {
                 subscription_id: m.subscription_id,

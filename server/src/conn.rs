@@ -45,6 +45,8 @@ struct Sub {
     lossless: bool,
     /// Next seq to read from the journal, while the ring no longer holds it.
     backfill: Option<u64>,
+    /// The instruments selected (`None`: all), for conflated catch-up.
+    ids: Option<Vec<tickd_protocol::InstrumentId>>,
 }
 
 /// Why a connection ended.
@@ -377,6 +379,7 @@ impl Conn {
         self.subs.push(Sub {
             lossless,
             backfill,
+            ids: ids.clone(),
             id,
             filter,
             ticks,
@@ -501,6 +504,34 @@ impl Conn {
                         // Fill from the journal, then rejoin the ring.
                         sub.backfill = Some(sub.ticks.next_seq());
                         break;
+                    }
+                    Err(_) if sub.policy == SlowConsumerPolicy::Conflate => {
+                        // Skip to now, with the latest record per instrument and kind.
+                        let snap = self.services.snapshot(sub.ids.as_deref(), &[]);
+                        let gap = Gap {
+                            subscription_id: sub.id,
+                            epoch,
+                            from: Seq(sub.ticks.next_seq()),
+                            to: Seq(snap.seq),
+                            reason: GapReason::Conflated,
+                        };
+                        self.session.send(&Message::Gap(gap));
+                        let mut latest: Vec<TickRecord> = snap
+                            .ticks
+                            .into_iter()
+                            .filter(|t| sub.filter.matches_tick(t))
+                            .collect();
+                        latest.sort_by_key(|t| t.seq);
+                        if !latest.is_empty() {
+                            let batch = TickBatch {
+                                subscription_id: sub.id,
+                                epoch,
+                                ticks: Records::Slice(&latest),
+                            };
+                            self.session.send(&Message::TickBatch(batch));
+                        }
+                        sub.ticks.seek(snap.seq + 1);
+                        frames += 1;
                     }
                     Err(oldest) => {
                         let gap = Gap {

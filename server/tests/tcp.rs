@@ -412,3 +412,60 @@ async fn a_subscription_can_start_at_a_time() {
     assert_eq!(first.seq, 51 + 17);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflating_subscriber_that_stalls_gets_the_latest_per_instrument_and_kind() {
+    let args = ServeArgs {
+        synthetic: Some("AAPL,MSFT".into()),
+        synthetic_rate: Some(200_000),
+        ring_slots: Some(1 << 12),
+        ..ServeArgs::default()
+    };
+    let server = TestServer::start(args).await;
+    let mut slow = Client::connect(server.addr).await.unwrap();
+    let mut s = sub(&[], Start::Latest);
+    s.policy = SlowConsumerPolicy::Conflate;
+    slow.subscribe(s).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let mut conflated = None;
+    let mut prev = 0;
+    for _ in 0..20_000 {
+        match tokio::time::timeout(Duration::from_secs(5), slow.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(Event::Gap(g)) => {
+                assert_eq!(g.reason, tickd_protocol::GapReason::Conflated, "{g:?}");
+                assert!(g.from.0 > prev);
+                conflated = Some(g);
+            }
+            Some(Event::Ticks { ticks, .. }) if conflated.is_some() => {
+                let g = conflated.take().unwrap();
+                // The catch-up batch: one latest record per instrument and kind, at or before
+                // the gap's end.
+                let mut keys: Vec<_> = ticks.iter().map(|t| (t.instrument_id, t.kind)).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                assert_eq!(keys.len(), ticks.len(), "one per instrument and kind");
+                assert!(ticks.len() <= 4 && !ticks.is_empty());
+                assert!(ticks.iter().all(|t| t.seq <= g.to.0));
+                // Then live again, contiguous from the gap's end.
+                let next = tokio::time::timeout(Duration::from_secs(5), slow.next_event())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if let Some(Event::Ticks { ticks, .. }) = next {
+                    assert_eq!(ticks[0].seq, g.to.0 + 1);
+                }
+                server.stop().await;
+                return;
+            }
+            Some(Event::Ticks { ticks, .. }) => prev = ticks.last().map_or(prev, |t| t.seq),
+            Some(_) => {}
+            None => panic!("closed"),
+        }
+    }
+    panic!("no conflation seen");
+}

@@ -387,15 +387,16 @@ impl flatbuffers::SimpleToVerifyInSlice for SlowConsumerPolicy {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_GAP_REASON: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_GAP_REASON: u8 = 4;
+pub const ENUM_MAX_GAP_REASON: u8 = 5;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_GAP_REASON: [GapReason; 5] = [
+pub const ENUM_VALUES_GAP_REASON: [GapReason; 6] = [
   GapReason::Unknown,
   GapReason::Overrun,
   GapReason::NotRetained,
   GapReason::Dropped,
   GapReason::EpochChanged,
+  GapReason::Conflated,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -408,15 +409,17 @@ impl GapReason {
   pub const NotRetained: Self = Self(2);
   pub const Dropped: Self = Self(3);
   pub const EpochChanged: Self = Self(4);
+  pub const Conflated: Self = Self(5);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 4;
+  pub const ENUM_MAX: u8 = 5;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Unknown,
     Self::Overrun,
     Self::NotRetained,
     Self::Dropped,
     Self::EpochChanged,
+    Self::Conflated,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -426,6 +429,7 @@ impl GapReason {
       Self::NotRetained => Some("NotRetained"),
       Self::Dropped => Some("Dropped"),
       Self::EpochChanged => Some("EpochChanged"),
+      Self::Conflated => Some("Conflated"),
       _ => None,
     }
   }
