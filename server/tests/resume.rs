@@ -105,3 +105,29 @@ async fn records_held_nowhere_are_declared_with_an_exact_gap() {
     assert_eq!(seqs, (3_977..=5_000).collect::<Vec<_>>());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapped_shm_reader_recovers_the_range_over_tcp_and_rejoins_the_ring() {
+    use tickd_client::shm::{Next, ShmClient};
+
+    let server = server(true).await;
+    let mut shm = ShmClient::open(&server.shm.path().join("shm")).unwrap();
+    let epoch = Epoch(shm.epoch());
+    shm.seek(1);
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&5_000) {
+        match shm.next(Duration::from_secs(5)) {
+            Next::Tick(t) => seqs.push(t.seq),
+            Next::Gap { from, to } => {
+                // The ring lapped this reader: fetch exactly the lost range, then go on.
+                let (ticks, gaps) = client.fetch_range(epoch, from, to).await.unwrap();
+                assert!(gaps.is_empty(), "the journal holds it: {gaps:?}");
+                seqs.extend(ticks.iter().map(|t| t.seq));
+            }
+            Next::Idle => panic!("stalled at {:?}", seqs.last()),
+        }
+    }
+    assert_eq!(seqs, (1..=5_000).collect::<Vec<_>>());
+    server.stop().await;
+}

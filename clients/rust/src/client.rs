@@ -302,6 +302,70 @@ impl Client {
         }
     }
 
+    /// Fetches records `from..=to` of `epoch` through a temporary subscription (from the
+    /// server's ring, else its journal), with the gaps the server declares for records it no
+    /// longer holds. Use a client dedicated to this: events of other subscriptions that arrive
+    /// meanwhile are discarded.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] if the subscription is refused or the connection fails.
+    pub async fn fetch_range(
+        &mut self,
+        epoch: Epoch,
+        from: u64,
+        to: u64,
+    ) -> Result<(Vec<TickRecord>, Vec<Gap>), ClientError> {
+        let sub = Subscribe {
+            request_id: 0,
+            selection: tickd_protocol::Selection::All,
+            trades: true,
+            quotes: true,
+            candles: Vec::new(),
+            start: tickd_protocol::Start::Seq {
+                epoch,
+                seq: Seq(from),
+            },
+            snapshot: false,
+            policy: tickd_protocol::SlowConsumerPolicy::Drop,
+        };
+        let ack = self.subscribe(sub).await?;
+        let (mut ticks, mut gaps) = (Vec::new(), Vec::new());
+        let mut reached = from.saturating_sub(1);
+        while reached < to {
+            match self.next_event().await? {
+                Some(Event::Ticks {
+                    subscription_id,
+                    ticks: batch,
+                    ..
+                }) if subscription_id == ack.subscription_id => {
+                    for t in batch {
+                        if t.seq <= to {
+                            reached = t.seq;
+                            ticks.push(t);
+                        } else {
+                            reached = to;
+                        }
+                    }
+                }
+                Some(Event::Gap(g)) if g.subscription_id == ack.subscription_id => {
+                    reached = g.to.0.min(to).max(reached);
+                    gaps.push(g);
+                }
+                Some(Event::Error(e)) => return Err(ClientError::Server(e)),
+                Some(_) => {}
+                None => return Err(ClientError::Closed),
+            }
+        }
+        let unsub = tickd_protocol::Unsubscribe {
+            request_id: self.next_request,
+            subscription_id: ack.subscription_id,
+        };
+        self.next_request += 1;
+        self.send(&Message::Unsubscribe(unsub)).await?;
+        Ok((ticks, gaps))
+    }
+
     /// Publishes ticks (needs the `publish` role) and waits for the server to sequence them.
     /// Each tick's `instrument_id` is an index into `symbols`; `seq` and `ts_recv` are ignored.
     ///
