@@ -58,19 +58,10 @@ fn tickctl_over_tcp_and_shm() {
         tcp: Some("127.0.0.1:0".into()),
         ..ServeArgs::default()
     };
-    let config = ServerConfig::load(args).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let running = tickd_server::app::start(&config).unwrap();
-    let listeners = rt
-        .block_on(tickd_server::serve::start(&config, &running.shared))
-        .unwrap();
-    let start = Instant::now();
+    let (rt, running, listeners) = start(args);
+    let started = Instant::now();
     while !running.shared.feeds[0].finished.load(Ordering::Acquire) {
-        assert!(start.elapsed() < Duration::from_secs(30));
+        assert!(started.elapsed() < Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(10));
     }
     let tcp = format!("tcp://{}", listeners.tcp.unwrap());
