@@ -79,6 +79,13 @@ pub struct ServeArgs {
     /// With none, only loopback is served and every client has every role.
     #[arg(long = "token", env = "TICKD_TOKENS", value_delimiter = ',')]
     pub tokens: Vec<String>,
+    /// TLS certificate chain for QUIC (PEM) [default: a self-signed certificate kept in
+    /// `<data dir>/tls`].
+    #[arg(long, env = "TICKD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key for QUIC (PEM), with `--tls-cert`.
+    #[arg(long, env = "TICKD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Journal flush policy: `batch` (fdatasync before a batch is published or acked), `none`,
     /// or `interval[:ms]` [default: batch].
     #[arg(long, env = "TICKD_JOURNAL_FLUSH")]
@@ -123,6 +130,8 @@ struct FileConfig {
     heartbeat_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
     tokens: Option<Vec<FileToken>>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     journal_flush: Option<String>,
     journal_segment_mb: Option<u64>,
     journal_retain_mb: Option<u64>,
@@ -200,6 +209,10 @@ pub struct ServerConfig {
     pub allow_anonymous: bool,
     /// The journal, unless disabled.
     pub journal: Option<JournalConfig>,
+    /// TLS certificate (PEM) for QUIC, if configured.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS key (PEM) for QUIC, if configured.
+    pub tls_key: Option<PathBuf>,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -343,6 +356,8 @@ impl ServerConfig {
             session,
             allow_anonymous,
             journal,
+            tls_cert: args.tls_cert.or(file.tls_cert),
+            tls_key: args.tls_key.or(file.tls_key),
             log_format,
         })
     }

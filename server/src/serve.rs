@@ -19,6 +19,8 @@ use crate::services::Services;
 pub struct Listeners {
     /// Where TCP listens, if on.
     pub tcp: Option<SocketAddr>,
+    /// Where QUIC listens, if on.
+    pub quic: Option<SocketAddr>,
     /// Open connections.
     pub connections: Arc<AtomicU64>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -58,14 +60,36 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
         );
         tasks.push(tokio::spawn(accept_tcp(listener, services, rx, count)));
     }
-    if config.quic.is_some() {
-        tracing::info!("QUIC is not built yet: not listening");
+    let mut quic = None;
+    if let Some(addr) = config.quic {
+        if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
+            anyhow::bail!(
+                "--quic {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
+            );
+        }
+        let identity = crate::tls::load_or_create(
+            &config.data_dir,
+            config.tls_cert.as_deref(),
+            config.tls_key.as_deref(),
+        )?;
+        let fingerprint = identity.fingerprint.clone();
+        let (local, task) = crate::quic::start(
+            addr,
+            crate::quic::server_config(identity)?,
+            services.clone(),
+            shutdown_rx.clone(),
+            Arc::clone(&connections),
+        )?;
+        tracing::info!(%local, %fingerprint, "QUIC listening (clients may pin this SHA-256 certificate fingerprint)");
+        quic = Some(local);
+        tasks.push(task);
     }
     if config.http.is_some() {
         tracing::info!("the HTTP bridge is not built yet: not listening");
     }
     Ok(Listeners {
         tcp,
+        quic,
         connections,
         shutdown,
         tasks,

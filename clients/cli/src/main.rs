@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use mimalloc::MiMalloc;
 use serde_json::json;
+use tickd_client::quic::Verify;
 use tickd_client::shm::{Next, ShmClient};
 use tickd_client::{Client, Event};
 use tickd_protocol::{
@@ -37,6 +38,18 @@ struct Cli {
         default_value = "tcp://127.0.0.1:7400"
     )]
     server: String,
+    /// quic://: the server certificate's SHA-256 fingerprint (hex), as tickd logs it at start.
+    #[arg(long, global = true, env = "TICKD_FINGERPRINT")]
+    fingerprint: Option<String>,
+    /// quic://: CA certificates (PEM) the server's certificate must chain to.
+    #[arg(long, global = true, env = "TICKD_CA")]
+    ca: Option<PathBuf>,
+    /// quic://: do not verify the server at all (local testing only).
+    #[arg(long, global = true)]
+    insecure: bool,
+    /// quic://: the name to verify the certificate for [default: the host of --server].
+    #[arg(long, global = true)]
+    server_name: Option<String>,
     /// Access token, when the server has tokens configured.
     #[arg(long, global = true, env = "TICKD_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -122,17 +135,29 @@ enum Command {
 
 enum Target {
     Tcp(String),
+    Quic(String),
     Shm(PathBuf),
 }
 
 fn target(server: &str) -> anyhow::Result<Target> {
     if let Some(addr) = server.strip_prefix("tcp://") {
         Ok(Target::Tcp(addr.to_owned()))
+    } else if let Some(addr) = server.strip_prefix("quic://") {
+        Ok(Target::Quic(addr.to_owned()))
     } else if let Some(dir) = server.strip_prefix("shm://") {
         Ok(Target::Shm(PathBuf::from(dir)))
     } else {
-        bail!("--server {server:?}: expected tcp://host:port or shm://DIR")
+        bail!("--server {server:?}: expected tcp://host:port, quic://host:port or shm://DIR")
     }
+}
+
+/// Certificates from PEM text.
+fn pem_certs(pem: &[u8]) -> anyhow::Result<Vec<rustls_pki_types::CertificateDer<'static>>> {
+    use rustls_pki_types::pem::PemObject;
+    let certs =
+        rustls_pki_types::CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
+    anyhow::ensure!(!certs.is_empty(), "no certificate in the file");
+    Ok(certs)
 }
 
 fn symbol(text: &str) -> anyhow::Result<Symbol> {
@@ -188,15 +213,41 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match target(&cli.server)? {
-        Target::Tcp(addr) => rt.block_on(tcp(&addr, cli.token, cli.command)),
+Target::Tcp(addr) => rt.block_on(async {
+            let client = Client::connect_with_token(addr.as_str(), cli.token)
+                .await
+                .with_context(|| format!("connect to tcp://{addr}"))?;
+            tcp(client, cli.command).await
+        }),
+        Target::Quic(addr) => rt.block_on(async {
+            let verify = match (cli.fingerprint, cli.insecure, cli.ca) {
+                (Some(f), false, None) => Verify::Fingerprint(f),
+                (None, true, None) => Verify::InsecureSkip,
+                (None, false, Some(ca)) => {
+                    let pem = std::fs::read(&ca).with_context(|| format!("read --ca {}", ca.display()))?;
+                    let certs = pem_certs(&pem).with_context(|| format!("--ca {}", ca.display()))?;
+                    Verify::Ca(certs)
+                }
+                _ => bail!("quic:// needs exactly one of --fingerprint HEX (tickd logs it at start), --ca FILE or --insecure"),
+            };
+            let sock = tokio::net::lookup_host(addr.as_str())
+                .await
+                .with_context(|| format!("resolve {addr}"))?
+                .next()
+                .with_context(|| format!("resolve {addr}: no address"))?;
+            let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h).trim_matches(['[', ']']);
+            let name = cli.server_name.unwrap_or_else(|| host.to_owned());
+            let client = Client::connect_quic(sock, &name, verify, cli.token)
+                .await
+                .with_context(|| format!("connect to quic://{addr}"))?;
+            tcp(client, cli.command).await
+        }),
         Target::Shm(dir) => shm(&dir, cli.command),
     }
 }
 
-async fn tcp(addr: &str, token: Option<String>, command: Command) -> anyhow::Result<()> {
-    let mut client = Client::connect_with_token(addr, token)
-        .await
-        .with_context(|| format!("connect to tcp://{addr}"))?;
+/// Runs `command` over a network connection (TCP or QUIC).
+async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
     let epoch = client.welcome().epoch.0;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match command {

@@ -204,6 +204,42 @@ fn tickctl_over_tcp_and_shm() {
     );
     assert_eq!(tickctl(&["--server", &tcp, "symbols"]), "AAPL\nMSFT\n");
     assert_eq!(tickctl(&["--server", &shm_url, "symbols"]), "AAPL\nMSFT\n");
+    let quic = format!("quic://{}", listeners.quic.unwrap());
+    let fingerprint = tickd_server::tls::load_or_create(&dir.path().join("data"), None, None)
+        .unwrap()
+        .fingerprint;
+    assert_eq!(
+        tickctl(&["--server", &quic, "--fingerprint", &fingerprint, "symbols"]),
+        "AAPL\nMSFT\n"
+    );
+    let over_quic = tickctl(&[
+        "--server",
+        &quic,
+        "--fingerprint",
+        &fingerprint,
+        "subscribe",
+        "--from-seq",
+        "1",
+        "--count",
+        "4",
+    ]);
+    assert_eq!(
+        over_quic, over_tcp,
+        "quic:// prints the same records as tcp://"
+    );
+    let refused = run(&[
+        "--server",
+        &quic,
+        "--fingerprint",
+        &"ab".repeat(32),
+        "symbols",
+    ]);
+    assert!(!refused.status.success());
+    let refused = run(&["--server", &quic, "symbols"]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("quic:// needs exactly one of --fingerprint")
+    );
     let latest: Value =
         serde_json::from_str(&tickctl(&["--server", &shm_url, "latest", "AAPL"])).unwrap();
     assert_eq!(
@@ -234,12 +270,15 @@ fn tickctl_over_tcp_and_shm() {
 }
 
 fn start(
-    args: ServeArgs,
+    mut args: ServeArgs,
 ) -> (
     tokio::runtime::Runtime,
     tickd_server::app::Running,
     tickd_server::serve::Listeners,
 ) {
+    if args.quic.is_none() {
+        args.quic = Some("127.0.0.1:0".into());
+    }
     let config = ServerConfig::load(args).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

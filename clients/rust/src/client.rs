@@ -116,10 +116,15 @@ impl From<QueryResult<'_>> for QueryAnswer {
     }
 }
 
-/// A TCP connection to a tickd server.
-#[derive(Debug)]
+/// A byte stream a client talks over: a TCP socket or a QUIC control stream.
+trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Transport for T {}
+
+/// A connection to a tickd server, over TCP or QUIC.
 pub struct Client {
-    stream: TcpStream,
+    stream: Box<dyn Transport>,
+    /// Keeps a QUIC connection (and its endpoint) open while the client lives.
+    quic: Option<(quinn::Endpoint, quinn::Connection)>,
     encoder: Encoder,
     buf: BytesMut,
     next_request: u64,
@@ -160,6 +165,18 @@ fn owned(msg: Message<'_>) -> Result<Event, Answer> {
     }
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field(
+                "transport",
+                &if self.quic.is_some() { "quic" } else { "tcp" },
+            )
+            .field("welcome", &self.welcome)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     /// Connects and says `Hello`.
     ///
@@ -181,8 +198,35 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
+        Self::handshake(Box::new(stream), None, token).await
+    }
+
+    /// Connects over QUIC to `addr`, verifying the server as `server_name` per `verify`, and
+    /// says `Hello` with `token` on the control stream.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] if the handshake (QUIC, TLS or tickd's) fails, e.g. a certificate that
+    /// does not match the pinned fingerprint.
+    pub async fn connect_quic(
+        addr: std::net::SocketAddr,
+        server_name: &str,
+        verify: crate::quic::Verify,
+        token: Option<String>,
+    ) -> Result<Self, ClientError> {
+        let q = crate::quic::connect(addr, server_name, verify).await?;
+        let stream = tokio::io::join(q.recv, q.send);
+        Self::handshake(Box::new(stream), Some((q.endpoint, q.connection)), token).await
+    }
+
+    async fn handshake(
+        stream: Box<dyn Transport>,
+        quic: Option<(quinn::Endpoint, quinn::Connection)>,
+        token: Option<String>,
+    ) -> Result<Self, ClientError> {
         let mut client = Self {
             stream,
+            quic,
             encoder: Encoder::new(),
             buf: BytesMut::with_capacity(1 << 16),
             next_request: 1,

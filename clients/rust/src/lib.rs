@@ -1,6 +1,6 @@
 //! Rust client library for tickd (DESIGN.md §6).
 //!
-//! - [`Client`]: an async TCP connection: `Hello`, queries, subscriptions as a stream of
+//! - [`Client`]: an async connection over TCP or QUIC ([`quic::Verify`]): `Hello`, queries, subscriptions as a stream of
 //!   [`Event`]s, all in tickd's FlatBuffers frames.
 //! - [`shm::ShmClient`] (feature `shm`, on by default): reads a co-located server's tick ring,
 //!   symbol directory and latest table directly, with no server round trip.
@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod quic;
 #[cfg(feature = "shm")]
 pub mod shm;
 

@@ -25,6 +25,9 @@ impl TestServer {
             args.data_dir = Some(shm.path().join("data"));
         }
         args.tcp = Some("127.0.0.1:0".into());
+        if args.quic.is_none() {
+            args.quic = Some("127.0.0.1:0".into());
+        }
         let config = ServerConfig::load(args).unwrap();
         let running = app::start(&config).unwrap();
         let listeners = serve::start(&config, &running.shared).await.unwrap();

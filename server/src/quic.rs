@@ -1,0 +1,114 @@
+//! The QUIC listener (quinn, DESIGN.md §6): ALPN `tickd/1`, TLS 1.3 with the configured or
+//! self-signed identity, and the same sans-IO session as TCP driven over the connection's first
+//! bidirectional stream (control and data on that stream for now).
+//!
+//! Transport settings chosen for market data: 30 s idle timeout (the session's heartbeats keep
+//! a live connection busy), 8 MiB per-stream and 64 MiB per-connection flow-control windows (a
+//! burst of a few hundred thousand ticks in flight without stalling on window updates), no
+//! client-opened unidirectional streams, at most 4 bidirectional streams per connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tickd_protocol::ALPN;
+use tokio::task::JoinHandle;
+
+use crate::conn;
+use crate::services::Services;
+use crate::tls::Identity;
+
+/// The quinn server configuration for `identity`.
+///
+/// # Errors
+///
+/// If the certificate and key do not form a valid TLS configuration.
+pub fn server_config(identity: Identity) -> anyhow::Result<quinn::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .context("TLS 1.3")?
+        .with_no_client_auth()
+        .with_single_cert(identity.certs, identity.key)
+        .context("the TLS certificate and key")?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let crypto =
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls).context("QUIC TLS configuration")?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_idle_timeout(Some(
+            Duration::from_secs(30).try_into().context("idle timeout")?,
+        ))
+        .stream_receive_window((8u32 << 20).into())
+        .receive_window((64u32 << 20).into())
+        .send_window(64 << 20)
+        .max_concurrent_uni_streams(0u8.into())
+        .max_concurrent_bidi_streams(4u8.into());
+    config.transport_config(Arc::new(transport));
+    Ok(config)
+}
+
+/// Binds `addr` and serves QUIC connections until `shutdown` fires. Returns the bound address.
+///
+/// # Errors
+///
+/// If the UDP socket cannot be bound.
+pub fn start(
+    addr: SocketAddr,
+    config: quinn::ServerConfig,
+    services: Services,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    count: Arc<AtomicU64>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let endpoint =
+        quinn::Endpoint::server(config, addr).with_context(|| format!("bind QUIC {addr}"))?;
+    let local = endpoint.local_addr()?;
+    let task = tokio::spawn(accept(endpoint, services, shutdown, count));
+    Ok((local, task))
+}
+
+async fn accept(
+    endpoint: quinn::Endpoint,
+    services: Services,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    count: Arc<AtomicU64>,
+) {
+    loop {
+        let incoming = tokio::select! {
+            i = endpoint.accept() => match i {
+                Some(i) => i,
+                None => return,
+            },
+            _ = shutdown.changed() => {
+                endpoint.close(0u32.into(), b"shutting down");
+                return;
+            }
+        };
+        let (services, rx, count) = (services.clone(), shutdown.clone(), Arc::clone(&count));
+        tokio::spawn(async move {
+            let peer = incoming.remote_address();
+            let connection = match incoming.await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!(%peer, "QUIC handshake failed: {e}");
+                    return;
+                }
+            };
+            count.fetch_add(1, Ordering::Relaxed);
+            match connection.accept_bi().await {
+                Ok((send, recv)) => {
+                    match conn::drive(tokio::io::join(recv, send), services, rx).await {
+                        Ok(()) => tracing::debug!(%peer, "QUIC connection closed"),
+                        Err(e) => tracing::info!(%peer, "QUIC connection closed: {e}"),
+                    }
+                }
+                Err(e) => tracing::info!(%peer, "QUIC connection without a control stream: {e}"),
+            }
+            connection.close(0u32.into(), b"bye");
+            count.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
