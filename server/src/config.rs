@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// TLS private key for QUIC (PEM), with `--tls-cert`.
     #[arg(long, env = "TICKD_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Most open connections (TCP and QUIC together) from one client IP [default: 1024].
+    #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<u32>,
     /// Journal flush policy: `batch` (fdatasync before a batch is published or acked), `none`,
     /// or `interval[:ms]` [default: batch].
     #[arg(long, env = "TICKD_JOURNAL_FLUSH")]
@@ -132,6 +135,7 @@ struct FileConfig {
     tokens: Option<Vec<FileToken>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    max_connections_per_ip: Option<u32>,
     journal_flush: Option<String>,
     journal_segment_mb: Option<u64>,
     journal_retain_mb: Option<u64>,
@@ -209,6 +213,8 @@ pub struct ServerConfig {
     pub allow_anonymous: bool,
     /// The journal, unless disabled.
     pub journal: Option<JournalConfig>,
+    /// Most open connections from one client IP.
+    pub max_connections_per_ip: u32,
     /// TLS certificate (PEM) for QUIC, if configured.
     pub tls_cert: Option<PathBuf>,
     /// TLS key (PEM) for QUIC, if configured.
@@ -356,6 +362,11 @@ impl ServerConfig {
             session,
             allow_anonymous,
             journal,
+            max_connections_per_ip: args
+                .max_connections_per_ip
+                .or(file.max_connections_per_ip)
+                .unwrap_or(1024)
+                .max(1),
             tls_cert: args.tls_cert.or(file.tls_cert),
             tls_key: args.tls_key.or(file.tls_key),
             log_format,

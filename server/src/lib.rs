@@ -10,6 +10,7 @@ pub mod conn;
 pub mod feed;
 pub mod instruments;
 pub mod journal;
+pub mod limits;
 pub mod quic;
 pub mod sequencer;
 pub mod serve;

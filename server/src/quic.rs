@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,6 +16,7 @@ use tickd_protocol::ALPN;
 use tokio::task::JoinHandle;
 
 use crate::conn;
+use crate::limits::ConnectionLimits;
 use crate::services::Services;
 use crate::tls::Identity;
 
@@ -61,7 +61,7 @@ pub fn start(
     config: quinn::ServerConfig,
     services: Services,
     shutdown: tokio::sync::watch::Receiver<bool>,
-    count: Arc<AtomicU64>,
+    count: Arc<ConnectionLimits>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let endpoint =
         quinn::Endpoint::server(config, addr).with_context(|| format!("bind QUIC {addr}"))?;
@@ -74,7 +74,7 @@ async fn accept(
     endpoint: quinn::Endpoint,
     services: Services,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    count: Arc<AtomicU64>,
+    count: Arc<ConnectionLimits>,
 ) {
     loop {
         let incoming = tokio::select! {
@@ -97,7 +97,14 @@ async fn accept(
                     return;
                 }
             };
-            count.fetch_add(1, Ordering::Relaxed);
+            let Some(permit) = count.try_acquire(peer.ip()) else {
+                let reason = format!(
+                    "too many connections from this address (at most {})",
+                    count.per_ip()
+                );
+                connection.close(1u32.into(), reason.as_bytes());
+                return;
+            };
             match connection.accept_bi().await {
                 Ok((send, recv)) => {
                     match conn::drive(tokio::io::join(recv, send), services, rx).await {
@@ -108,7 +115,7 @@ async fn accept(
                 Err(e) => tracing::info!(%peer, "QUIC connection without a control stream: {e}"),
             }
             connection.close(0u32.into(), b"bye");
-            count.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
         });
     }
 }

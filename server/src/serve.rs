@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -12,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::app::Shared;
 use crate::config::ServerConfig;
 use crate::conn;
+use crate::limits::ConnectionLimits;
 use crate::services::Services;
 
 /// Running listeners.
@@ -21,8 +21,8 @@ pub struct Listeners {
     pub tcp: Option<SocketAddr>,
     /// Where QUIC listens, if on.
     pub quic: Option<SocketAddr>,
-    /// Open connections.
-    pub connections: Arc<AtomicU64>,
+    /// Open connections and their caps.
+    pub connections: Arc<ConnectionLimits>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -35,7 +35,7 @@ pub struct Listeners {
 pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Listeners> {
     let services = Services::open(shared.clone(), config.session.clone())?;
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let connections = Arc::new(AtomicU64::new(0));
+    let connections = ConnectionLimits::new(config.max_connections_per_ip);
     let mut tasks = Vec::new();
     let mut tcp = None;
     if let Some(addr) = config.tcp {
@@ -100,7 +100,7 @@ async fn accept_tcp(
     listener: TcpListener,
     services: Services,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    count: Arc<AtomicU64>,
+    count: Arc<ConnectionLimits>,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -116,17 +116,33 @@ async fn accept_tcp(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (services, rx, count) = (services.clone(), shutdown.clone(), Arc::clone(&count));
-        count.fetch_add(1, Ordering::Relaxed);
+        let Some(permit) = count.try_acquire(peer.ip()) else {
+            tokio::spawn(refuse(stream, count.per_ip()));
+            continue;
+        };
+        let (services, rx) = (services.clone(), shutdown.clone());
         tokio::spawn(async move {
             tracing::debug!(%peer, "connection opened");
             match conn::drive(stream, services, rx).await {
                 Ok(()) => tracing::debug!(%peer, "connection closed"),
                 Err(e) => tracing::info!(%peer, "connection closed: {e}"),
             }
-            count.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
         });
     }
+}
+
+/// Tells a client over its cap why, then closes.
+async fn refuse(mut stream: tokio::net::TcpStream, per_ip: u32) {
+    use tokio::io::AsyncWriteExt;
+    let msg = tickd_protocol::Message::Error(tickd_protocol::ErrorMessage {
+        request_id: 0,
+        code: tickd_protocol::ErrorCode::LimitExceeded,
+        message: format!("too many connections from this address (at most {per_ip})"),
+    });
+    let frame = tickd_protocol::Encoder::new().to_frame(&msg);
+    let _ = stream.write_all(&frame).await;
+    let _ = stream.shutdown().await;
 }
 
 impl Listeners {

@@ -469,3 +469,37 @@ async fn a_conflating_subscriber_that_stalls_gets_the_latest_per_instrument_and_
     }
     panic!("no conflation seen");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_ip_are_capped() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("off".into()),
+        max_connections_per_ip: Some(2),
+        ..ServeArgs::default()
+    })
+    .await;
+    let a = Client::connect(server.addr).await.unwrap();
+    let _b = Client::connect(server.addr).await.unwrap();
+    let err = Client::connect(server.addr).await.unwrap_err();
+    let ClientError::Server(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.code, ErrorCode::LimitExceeded);
+    assert_eq!(
+        e.message,
+        "too many connections from this address (at most 2)"
+    );
+    drop(a);
+    // The slot comes back once the server sees the close.
+    let start = tokio::time::Instant::now();
+    loop {
+        match Client::connect(server.addr).await {
+            Ok(_) => break,
+            Err(_) if start.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    server.stop().await;
+}

@@ -1,0 +1,94 @@
+//! Connection caps per client IP (DESIGN.md §8), shared by the TCP and QUIC listeners. A
+//! connection holds a [`Permit`]; dropping it gives the slot back.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+
+/// Open connections, in total and per IP.
+#[derive(Debug)]
+pub struct ConnectionLimits {
+    per_ip: u32,
+    by_ip: DashMap<IpAddr, u32>,
+    total: AtomicU64,
+}
+
+/// One open connection's slot.
+#[derive(Debug)]
+pub struct Permit {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimits {
+    /// At most `per_ip` open connections from one IP.
+    pub fn new(per_ip: u32) -> Arc<Self> {
+        Arc::new(Self {
+            per_ip,
+            by_ip: DashMap::new(),
+            total: AtomicU64::new(0),
+        })
+    }
+
+    /// A slot for a connection from `ip`, or `None` if that IP is at its cap.
+    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<Permit> {
+        let mut n = self.by_ip.entry(ip).or_insert(0);
+        if *n >= self.per_ip {
+            return None;
+        }
+        *n += 1;
+        // Relaxed: a gauge for reports, no ordering with other data.
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Some(Permit {
+            limits: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// The cap per IP.
+    pub fn per_ip(&self) -> u32 {
+        self.per_ip
+    }
+
+    /// Open connections, all IPs.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.limits.total.fetch_sub(1, Ordering::Relaxed);
+        let empty = match self.limits.by_ip.get_mut(&self.ip) {
+            Some(mut n) => {
+                *n = n.saturating_sub(1);
+                *n == 0
+            }
+            None => false,
+        };
+        if empty {
+            self.limits.by_ip.remove_if(&self.ip, |_, n| *n == 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_ip_and_releases_on_drop() {
+        let limits = ConnectionLimits::new(2);
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let p1 = limits.try_acquire(a).unwrap();
+        let _p2 = limits.try_acquire(a).unwrap();
+        assert!(limits.try_acquire(a).is_none());
+        let _p3 = limits.try_acquire(b).unwrap();
+        assert_eq!(limits.total(), 3);
+        drop(p1);
+        assert!(limits.try_acquire(a).is_some());
+    }
+}
