@@ -1,7 +1,9 @@
 //! The IO shell of one connection (STYLE.md §2.3): drives a sans-IO [`Session`] over a byte
 //! stream, serves its requests from [`Services`], and streams subscribed records from the ring.
 //!
-//! Generic over the stream so tests can use `tokio::io::duplex`; TCP uses it as is.
+//! Generic over the stream so tests can use `tokio::io::duplex`; TCP uses it as is. On QUIC the
+//! stream is the control stream and each subscription's data (ticks, candles, gaps, snapshot)
+//! goes on a unidirectional stream of its own, opened when the subscription starts.
 //!
 //! Delivery: each subscription has its own ring cursor. Per wake-up (a published batch, a frame
 //! from the client, a timer) every subscription encodes everything available since its cursor,
@@ -17,9 +19,9 @@ use crossbeam::channel::TrySendError;
 use tickd_engine::{Filter, PublishRequest, Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
 use tickd_protocol::{
-    CandleBatch, CandleRecord, ErrorCode, Gap, GapReason, Message, PublishAck, QueryResult,
-    Records, Rejection, Selection, Seq, SlowConsumerPolicy, Snapshot, Start, Subscribe,
-    SubscribeAck, TickBatch, TickRecord, split_frame,
+    CandleBatch, CandleRecord, Encoder, ErrorCode, Gap, GapReason, Message, PublishAck,
+    QueryResult, Records, Rejection, Selection, Seq, SlowConsumerPolicy, Snapshot, Start,
+    Subscribe, SubscribeAck, TickBatch, TickRecord, split_frame,
 };
 use tickd_shm::Reader;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
@@ -47,6 +49,35 @@ struct Sub {
     backfill: Option<u64>,
     /// The instruments selected (`None`: all), for conflated catch-up.
     ids: Option<Vec<tickd_protocol::InstrumentId>>,
+    /// QUIC: this subscription's own unidirectional stream for its data.
+    sink: Option<Sink>,
+}
+
+/// A subscription's data stream and the frames waiting to be written to it.
+struct Sink {
+    stream: quinn::SendStream,
+    pending: BytesMut,
+}
+
+impl Sub {
+    /// Queues a data message (ticks, candles, gaps, snapshot) where this subscription's data
+    /// goes: its own stream on QUIC, the connection's stream on TCP.
+    fn emit(&mut self, session: &mut Session, encoder: &mut Encoder, msg: &Message<'_>) {
+        emit_to(&mut self.sink, session, encoder, msg);
+    }
+}
+
+/// [`Sub::emit`] on the sink alone, for when another field of the subscription is borrowed.
+fn emit_to(
+    sink: &mut Option<Sink>,
+    session: &mut Session,
+    encoder: &mut Encoder,
+    msg: &Message<'_>,
+) {
+    match sink {
+        Some(sink) => encoder.encode(msg, &mut sink.pending),
+        None => session.send(msg),
+    }
 }
 
 /// Why a connection ended.
@@ -72,6 +103,10 @@ struct Conn {
     candle_buf: Vec<[u64; CANDLE_SLOT_WORDS]>,
     out_ticks: Vec<TickRecord>,
     out_candles: Vec<CandleRecord>,
+    /// Encodes data frames for subscriptions with their own stream.
+    encoder: Encoder,
+    /// QUIC: the connection, to open a unidirectional stream per subscription.
+    quic: Option<quinn::Connection>,
 }
 
 /// Drives one connection until the peer closes it, it fails, or `shutdown` fires.
@@ -83,6 +118,7 @@ struct Conn {
 pub async fn drive<S>(
     stream: S,
     services: Services,
+    quic: Option<quinn::Connection>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ConnError>
 where
@@ -101,6 +137,8 @@ where
         candle_buf: vec![[0; CANDLE_SLOT_WORDS]; 256],
         out_ticks: Vec::with_capacity(FRAME_RECORDS),
         out_candles: Vec::with_capacity(256),
+        encoder: Encoder::new(),
+        quic,
     };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let result = loop {
@@ -121,6 +159,20 @@ where
                 write_err = Some(e);
                 break;
             }
+        }
+        if let Some(e) = write_err {
+            break Err(e.into());
+        }
+        // QUIC: each subscription's data on its own stream.
+        for sub in &mut conn.subs {
+            let Some(sink) = sub.sink.as_mut().filter(|s| !s.pending.is_empty()) else {
+                continue;
+            };
+            if let Err(e) = sink.stream.write_all(&sink.pending).await {
+                write_err = Some(std::io::Error::other(e));
+                break;
+            }
+            sink.pending.clear();
         }
         if let Some(e) = write_err {
             break Err(e.into());
@@ -241,7 +293,7 @@ impl Conn {
             // Awaited inline: one batch in flight per connection, so a publisher that outruns
             // the sequencer is slowed by TCP flow control, never dropped.
             SessionEvent::Publish(req) => self.publish(req).await,
-            SessionEvent::Subscribe(s) => self.subscribe(s),
+            SessionEvent::Subscribe(s) => self.subscribe(s).await,
             SessionEvent::Unsubscribe(u) => {
                 let before = self.subs.len();
                 self.subs.retain(|s| s.id != u.subscription_id);
@@ -271,7 +323,7 @@ impl Conn {
         }
     }
 
-    fn subscribe(&mut self, s: Subscribe) {
+    async fn subscribe(&mut self, s: Subscribe) {
         let rid = s.request_id;
         if self.subs.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
             let text =
@@ -355,6 +407,33 @@ impl Conn {
             instruments,
         };
         self.session.send(&Message::SubscribeAck(ack));
+        let sink = match &self.quic {
+            Some(connection) => match connection.open_uni().await {
+                Ok(stream) => Some(Sink {
+                    stream,
+                    pending: BytesMut::new(),
+                }),
+                Err(e) => {
+                    return self.session.send_error(
+                        rid,
+                        ErrorCode::Internal,
+                        format!("cannot open a data stream: {e}"),
+                    );
+                }
+            },
+            None => None,
+        };
+        let mut sub = Sub {
+            lossless,
+            backfill,
+            ids: ids.clone(),
+            id,
+            filter,
+            ticks,
+            candles,
+            policy: s.policy,
+            sink,
+        };
         if let Some(snap) = snapshot {
             let msg = Snapshot {
                 request_id: rid,
@@ -364,7 +443,11 @@ impl Conn {
                 ticks: Records::Slice(&snap.ticks),
                 candles: Records::Slice(&snap.candles),
             };
-            self.session.send(&Message::Snapshot(msg));
+            sub.emit(
+                &mut self.session,
+                &mut self.encoder,
+                &Message::Snapshot(msg),
+            );
         }
         if let Some((from, to)) = pre_gap {
             let gap = Gap {
@@ -374,18 +457,9 @@ impl Conn {
                 to: Seq(to),
                 reason: GapReason::NotRetained,
             };
-            self.session.send(&Message::Gap(gap));
+            sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
         }
-        self.subs.push(Sub {
-            lossless,
-            backfill,
-            ids: ids.clone(),
-            id,
-            filter,
-            ticks,
-            candles,
-            policy: s.policy,
-        });
+        self.subs.push(sub);
     }
 
     /// Whether some subscription is catching up from the journal.
@@ -445,7 +519,7 @@ impl Conn {
                     to: Seq(resume.saturating_sub(1)),
                     reason: GapReason::NotRetained,
                 };
-                self.session.send(&Message::Gap(gap));
+                sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                 if first.is_none() {
                     sub.ticks.seek(resume);
                     sub.backfill = None;
@@ -461,7 +535,11 @@ impl Conn {
                     epoch,
                     ticks: Records::Slice(&self.out_ticks),
                 };
-                self.session.send(&Message::TickBatch(batch));
+                sub.emit(
+                    &mut self.session,
+                    &mut self.encoder,
+                    &Message::TickBatch(batch),
+                );
             }
             sub.backfill = records.last().map(|t| t.seq + 1);
         }
@@ -491,7 +569,11 @@ impl Conn {
                                 epoch,
                                 ticks: Records::Slice(&self.out_ticks),
                             };
-                            self.session.send(&Message::TickBatch(batch));
+                            sub.emit(
+                                &mut self.session,
+                                &mut self.encoder,
+                                &Message::TickBatch(batch),
+                            );
                             frames += 1;
                             sent_any = true;
                         }
@@ -515,7 +597,7 @@ impl Conn {
                             to: Seq(snap.seq),
                             reason: GapReason::Conflated,
                         };
-                        self.session.send(&Message::Gap(gap));
+                        sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                         let mut latest: Vec<TickRecord> = snap
                             .ticks
                             .into_iter()
@@ -528,7 +610,11 @@ impl Conn {
                                 epoch,
                                 ticks: Records::Slice(&latest),
                             };
-                            self.session.send(&Message::TickBatch(batch));
+                            sub.emit(
+                                &mut self.session,
+                                &mut self.encoder,
+                                &Message::TickBatch(batch),
+                            );
                         }
                         sub.ticks.seek(snap.seq + 1);
                         frames += 1;
@@ -541,7 +627,7 @@ impl Conn {
                             to: Seq(oldest - 1),
                             reason: GapReason::Overrun,
                         };
-                        self.session.send(&Message::Gap(gap));
+                        sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                         if sub.policy == SlowConsumerPolicy::Disconnect {
                             self.session.send_error(
                                 0,
@@ -573,7 +659,12 @@ impl Conn {
                                     epoch,
                                     candles: Records::Slice(&self.out_candles),
                                 };
-                                self.session.send(&Message::CandleBatch(batch));
+                                emit_to(
+                                    &mut sub.sink,
+                                    &mut self.session,
+                                    &mut self.encoder,
+                                    &Message::CandleBatch(batch),
+                                );
                                 sent_any = true;
                             }
                         }

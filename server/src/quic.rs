@@ -1,6 +1,7 @@
 //! The QUIC listener (quinn, DESIGN.md §6): ALPN `tickd/1`, TLS 1.3 with the configured or
 //! self-signed identity, and the same sans-IO session as TCP driven over the connection's first
-//! bidirectional stream (control and data on that stream for now).
+//! bidirectional stream (control); each subscription's data arrives on a unidirectional stream
+//! of its own, so a busy subscription does not hold up another's.
 //!
 //! Transport settings chosen for market data: 30 s idle timeout (the session's heartbeats keep
 //! a live connection busy), 8 MiB per-stream and 64 MiB per-connection flow-control windows (a
@@ -45,7 +46,7 @@ pub fn server_config(identity: Identity) -> anyhow::Result<quinn::ServerConfig> 
         .stream_receive_window((8u32 << 20).into())
         .receive_window((64u32 << 20).into())
         .send_window(64 << 20)
-        .max_concurrent_uni_streams(0u8.into())
+        .max_concurrent_uni_streams(0u8.into()) // clients open none; the server opens one per subscription
         .max_concurrent_bidi_streams(4u8.into());
     config.transport_config(Arc::new(transport));
     Ok(config)
@@ -107,7 +108,14 @@ async fn accept(
             };
             match connection.accept_bi().await {
                 Ok((send, recv)) => {
-                    match conn::drive(tokio::io::join(recv, send), services, rx).await {
+                    match conn::drive(
+                        tokio::io::join(recv, send),
+                        services,
+                        Some(connection.clone()),
+                        rx,
+                    )
+                    .await
+                    {
                         Ok(()) => tracing::debug!(%peer, "QUIC connection closed"),
                         Err(e) => tracing::info!(%peer, "QUIC connection closed: {e}"),
                     }

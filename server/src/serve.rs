@@ -123,7 +123,7 @@ async fn accept_tcp(
         let (services, rx) = (services.clone(), shutdown.clone());
         tokio::spawn(async move {
             tracing::debug!(%peer, "connection opened");
-            match conn::drive(stream, services, rx).await {
+            match conn::drive(stream, services, None, rx).await {
                 Ok(()) => tracing::debug!(%peer, "connection closed"),
                 Err(e) => tracing::info!(%peer, "connection closed: {e}"),
             }

@@ -116,6 +116,63 @@ impl From<QueryResult<'_>> for QueryAnswer {
     }
 }
 
+/// The next event from the data streams, or never (TCP, or every stream closed).
+async fn recv_data(
+    rx: &mut Option<tokio::sync::mpsc::Receiver<Result<Event, ClientError>>>,
+) -> Option<Result<Event, ClientError>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts the server's unidirectional data streams and forwards their events.
+async fn accept_data_streams(
+    connection: quinn::Connection,
+    tx: tokio::sync::mpsc::Sender<Result<Event, ClientError>>,
+) {
+    while let Ok(recv) = connection.accept_uni().await {
+        tokio::spawn(read_data_stream(recv, tx.clone()));
+    }
+}
+
+/// Reads frames off one data stream; a full channel stops reading (QUIC flow control then
+/// holds the server back).
+async fn read_data_stream(
+    mut recv: quinn::RecvStream,
+    tx: tokio::sync::mpsc::Sender<Result<Event, ClientError>>,
+) {
+    let mut buf = BytesMut::with_capacity(1 << 16);
+    loop {
+        loop {
+            let frame = match split_frame(&mut buf, MAX_FRAME_LEN * 64) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            let event = match Message::decode(&frame) {
+                Ok(msg) => match owned(msg) {
+                    Ok(ev) => Ok(ev),
+                    Err(other) => Err(ClientError::Unexpected(format!(
+                        "{other:?} on a data stream"
+                    ))),
+                },
+                Err(e) => Err(e.into()),
+            };
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
+        match recv.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// A byte stream a client talks over: a TCP socket or a QUIC control stream.
 trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Transport for T {}
@@ -125,6 +182,8 @@ pub struct Client {
     stream: Box<dyn Transport>,
     /// Keeps a QUIC connection (and its endpoint) open while the client lives.
     quic: Option<(quinn::Endpoint, quinn::Connection)>,
+    /// QUIC: events read from the subscriptions' data streams.
+    data: Option<tokio::sync::mpsc::Receiver<Result<Event, ClientError>>>,
     encoder: Encoder,
     buf: BytesMut,
     next_request: u64,
@@ -216,7 +275,13 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let q = crate::quic::connect(addr, server_name, verify).await?;
         let stream = tokio::io::join(q.recv, q.send);
-        Self::handshake(Box::new(stream), Some((q.endpoint, q.connection)), token).await
+        // Subscriptions' data arrives on unidirectional streams the server opens.
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(accept_data_streams(q.connection.clone(), tx));
+        let mut client =
+            Self::handshake(Box::new(stream), Some((q.endpoint, q.connection)), token).await?;
+        client.data = Some(rx);
+        Ok(client)
     }
 
     async fn handshake(
@@ -227,6 +292,7 @@ impl Client {
         let mut client = Self {
             stream,
             quic,
+            data: None,
             encoder: Encoder::new(),
             buf: BytesMut::with_capacity(1 << 16),
             next_request: 1,
@@ -292,11 +358,15 @@ impl Client {
                 self.send(&Message::Heartbeat(hb)).await?;
                 continue;
             }
-            // `read_buf` is cancel-safe: a timeout loses no bytes.
-            match tokio::time::timeout_at(due, self.stream.read_buf(&mut self.buf)).await {
-                Ok(Ok(0)) => return Err(ClientError::Closed),
-                Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(e)) => return Err(e.into()),
+            // `read_buf` and `recv` are cancel-safe: losing the race loses no data.
+            tokio::select! {
+                read = self.stream.read_buf(&mut self.buf) => match read {
+                    Ok(0) => return Err(ClientError::Closed),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.into()),
+                },
+                Some(data) = recv_data(&mut self.data) => return data.map(Ok),
+                () = tokio::time::sleep_until(due) => {}
             }
         }
     }
