@@ -149,3 +149,48 @@ async fn quic_serves_the_same_records_and_takes_publishes() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_over_quic_fills_from_the_journal_with_no_hole() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 3_750, T0, 1_000_000)).unwrap(); // 5,000 ticks
+    let args = ServeArgs {
+        replay: vec![csv],
+        speed: Some("max".into()),
+        ring_slots: Some(1_024),
+        ..ServeArgs::default()
+    };
+    let server = TestServer::start(args).await;
+    server.wait_feeds().await;
+    let quic = server.listeners.as_ref().unwrap().quic.unwrap();
+    let fingerprint =
+        tickd_server::tls::load_or_create(&server.shm.path().join("data"), None, None)
+            .unwrap()
+            .fingerprint;
+    let mut q = Client::connect_quic(
+        quic,
+        "localhost",
+        Verify::Fingerprint(fingerprint.clone()),
+        None,
+    )
+    .await
+    .unwrap();
+    let epoch = q.welcome().epoch;
+    q.subscribe(from(epoch, 1)).await.unwrap();
+    let seqs: Vec<u64> = records(&mut q, 5_000).await.iter().map(|t| t.seq).collect();
+    assert_eq!(seqs, (1..=5_000).collect::<Vec<_>>());
+    drop(q);
+    // Disconnected after 3,000: resume from 3,001.
+    let mut again = Client::connect_quic(quic, "localhost", Verify::Fingerprint(fingerprint), None)
+        .await
+        .unwrap();
+    again.subscribe(from(epoch, 3_001)).await.unwrap();
+    let seqs: Vec<u64> = records(&mut again, 2_000)
+        .await
+        .iter()
+        .map(|t| t.seq)
+        .collect();
+    assert_eq!(seqs, (3_001..=5_000).collect::<Vec<_>>());
+    server.stop().await;
+}
