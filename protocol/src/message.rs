@@ -316,6 +316,8 @@ pub struct Subscribe {
     pub snapshot: bool,
     /// Slow-consumer policy.
     pub policy: SlowConsumerPolicy,
+    /// QUIC only: quotes as conflated, unreliable datagrams.
+    pub datagrams: bool,
 }
 
 /// An instrument and its symbol.
@@ -943,6 +945,7 @@ fn decode_subscribe(m: &wire::Subscribe<'_>) -> Result<Subscribe, DecodeError> {
         start,
         snapshot: m.snapshot(),
         policy,
+        datagrams: m.datagrams(),
     })
 }
 
@@ -1224,6 +1227,7 @@ fn build_body(
                 start_time,
                 snapshot: m.snapshot,
                 policy,
+                datagrams: m.datagrams,
             };
             (
                 wire::Body::Subscribe,

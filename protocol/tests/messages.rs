@@ -105,6 +105,7 @@ fn every_message_round_trips() {
             },
             snapshot: true,
             policy: SlowConsumerPolicy::Drop,
+            datagrams: true,
         }),
         Message::Subscribe(Subscribe {
             request_id: 3,
@@ -115,6 +116,7 @@ fn every_message_round_trips() {
             start: Start::Time(UnixNanos(77)),
             snapshot: false,
             policy: SlowConsumerPolicy::Disconnect,
+            datagrams: false,
         }),
         Message::SubscribeAck(SubscribeAck {
             request_id: 2,

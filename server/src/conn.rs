@@ -51,6 +51,8 @@ struct Sub {
     ids: Option<Vec<tickd_protocol::InstrumentId>>,
     /// QUIC: this subscription's own unidirectional stream for its data.
     sink: Option<Sink>,
+    /// QUIC datagram mode: quotes go out as conflated datagrams, not on the stream.
+    datagrams: bool,
 }
 
 /// A subscription's data stream and the frames waiting to be written to it.
@@ -107,6 +109,8 @@ struct Conn {
     encoder: Encoder,
     /// QUIC: the connection, to open a unidirectional stream per subscription.
     quic: Option<quinn::Connection>,
+    /// Datagram mode: the latest quote per instrument in the current pass.
+    latest_quotes: Vec<TickRecord>,
 }
 
 /// Drives one connection until the peer closes it, it fails, or `shutdown` fires.
@@ -139,6 +143,7 @@ where
         out_candles: Vec::with_capacity(256),
         encoder: Encoder::new(),
         quic,
+        latest_quotes: Vec::new(),
     };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let result = loop {
@@ -433,6 +438,11 @@ impl Conn {
             candles,
             policy: s.policy,
             sink,
+            datagrams: s.datagrams
+                && self
+                    .quic
+                    .as_ref()
+                    .is_some_and(|c| c.max_datagram_size().is_some()),
         };
         if let Some(snap) = snapshot {
             let msg = Snapshot {
@@ -557,12 +567,24 @@ impl Conn {
                     Ok(0) => break,
                     Ok(n) => {
                         self.out_ticks.clear();
-                        self.out_ticks.extend(
-                            self.tick_buf[..n]
-                                .iter()
-                                .map(TickRecord::from_words)
-                                .filter(|t| sub.filter.matches_tick(t)),
-                        );
+                        for t in self.tick_buf[..n].iter().map(TickRecord::from_words) {
+                            if !sub.filter.matches_tick(&t) {
+                                continue;
+                            }
+                            if sub.datagrams && t.kind == tickd_protocol::TickKind::Quote as u8 {
+                                // Conflated: keep only the latest quote per instrument.
+                                match self
+                                    .latest_quotes
+                                    .iter_mut()
+                                    .find(|q| q.instrument_id == t.instrument_id)
+                                {
+                                    Some(q) => *q = t,
+                                    None => self.latest_quotes.push(t),
+                                }
+                            } else {
+                                self.out_ticks.push(t);
+                            }
+                        }
                         if !self.out_ticks.is_empty() {
                             let batch = TickBatch {
                                 subscription_id: sub.id,
@@ -640,6 +662,24 @@ impl Conn {
                         frames += 1;
                     }
                 }
+            }
+            if !self.latest_quotes.is_empty() {
+                if let Some(connection) = &self.quic {
+                    for q in self.latest_quotes.drain(..) {
+                        let quote = [q];
+                        let msg = TickBatch {
+                            subscription_id: sub.id,
+                            epoch,
+                            ticks: Records::Slice(&quote),
+                        };
+                        let payload = bytes::Bytes::copy_from_slice(
+                            self.encoder.payload(&Message::TickBatch(msg)),
+                        );
+                        // Unreliable by design: a datagram the path drops is superseded by the next.
+                        let _ = connection.send_datagram(payload);
+                    }
+                }
+                self.latest_quotes.clear();
             }
             if let Some(candles) = &mut sub.candles {
                 loop {

@@ -222,6 +222,7 @@ async fn kill_9_loses_nothing_acked() {
             },
             snapshot: false,
             policy: SlowConsumerPolicy::Drop,
+            datagrams: false,
         })
         .await
         .unwrap();

@@ -28,6 +28,7 @@ fn from(epoch: Epoch, seq: u64) -> Subscribe {
         },
         snapshot: false,
         policy: SlowConsumerPolicy::Drop,
+        datagrams: false,
     }
 }
 
@@ -192,5 +193,66 @@ async fn resuming_over_quic_fills_from_the_journal_with_no_hole() {
         .map(|t| t.seq)
         .collect();
     assert_eq!(seqs, (3_001..=5_000).collect::<Vec<_>>());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagram_mode_sends_conflated_quotes_as_datagrams() {
+    let args = ServeArgs {
+        synthetic: Some("AAPL,MSFT".into()),
+        synthetic_rate: Some(20_000),
+        ..ServeArgs::default()
+    };
+    let server = TestServer::start(args).await;
+    let quic = server.listeners.as_ref().unwrap().quic.unwrap();
+    let fingerprint =
+        tickd_server::tls::load_or_create(&server.shm.path().join("data"), None, None)
+            .unwrap()
+            .fingerprint;
+    let mut q = Client::connect_quic(quic, "localhost", Verify::Fingerprint(fingerprint), None)
+        .await
+        .unwrap();
+    let mut s = from(q.welcome().epoch, 1);
+    s.start = Start::Latest;
+    s.datagrams = true;
+    let ack = q.subscribe(s).await.unwrap();
+    let (mut datagram_quotes, mut stream_trades, mut stream_quotes) = (0, 0, 0);
+    let mut last_seq_per_instrument = std::collections::HashMap::new();
+    let until = tokio::time::Instant::now() + Duration::from_millis(800);
+    while tokio::time::Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(5), q.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(Event::Latest {
+                subscription_id,
+                tick,
+                ..
+            }) => {
+                assert_eq!(subscription_id, ack.subscription_id);
+                assert_eq!(tick.kind, tickd_protocol::TickKind::Quote as u8);
+                last_seq_per_instrument.insert(tick.instrument_id, tick.seq);
+                datagram_quotes += 1;
+            }
+            Some(Event::Ticks { ticks, .. }) => {
+                for t in ticks {
+                    match tickd_protocol::TickKind::from_u8(t.kind) {
+                        Some(tickd_protocol::TickKind::Trade) => stream_trades += 1,
+                        _ => stream_quotes += 1,
+                    }
+                }
+            }
+            Some(Event::Heartbeat(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(stream_quotes, 0, "quotes go by datagram in datagram mode");
+    assert!(
+        stream_trades > 100,
+        "trades stay on the reliable stream: {stream_trades}"
+    );
+    assert!(datagram_quotes > 10, "{datagram_quotes} quotes by datagram");
+    assert_eq!(last_seq_per_instrument.len(), 2);
     server.stop().await;
 }

@@ -26,6 +26,7 @@ fn from(epoch: Epoch, seq: u64) -> Subscribe {
         },
         snapshot: false,
         policy: SlowConsumerPolicy::Drop,
+        datagrams: false,
     }
 }
 

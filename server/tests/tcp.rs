@@ -33,6 +33,7 @@ fn sub(symbols: &[&str], start: Start) -> Subscribe {
         start,
         snapshot: false,
         policy: SlowConsumerPolicy::Drop,
+        datagrams: false,
     }
 }
 

@@ -108,6 +108,9 @@ enum Command {
         /// Send a snapshot first (tcp:// only).
         #[arg(long)]
         snapshot: bool,
+        /// quic:// only: quotes as conflated, unreliable datagrams (latest per instrument).
+        #[arg(long)]
+        datagrams: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
@@ -338,6 +341,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
             format,
             count,
             idle_exit,
+            datagrams,
         } => {
             let k = kinds(&k)?;
             if format == Format::Csv && !k.candles.is_empty() {
@@ -366,6 +370,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                 start,
                 snapshot,
                 policy: SlowConsumerPolicy::Drop,
+                datagrams,
             };
             let ack = client.subscribe(sub).await?;
             let names: std::collections::HashMap<u32, Symbol> = client
@@ -414,6 +419,23 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                             if count.is_some_and(|c| printed >= c) {
                                 break 'events;
                             }
+                        }
+                    }
+                    Event::Latest { epoch, tick, .. } => {
+                        let s = name(tick.instrument_id);
+                        match format {
+                            Format::Json => {
+                                let mut v = render::tick_json(epoch.0, &s, &tick);
+                                v["datagram"] = json!(true);
+                                writeln!(out, "{v}")?;
+                            }
+                            Format::Csv => {
+                                writeln!(out, "{}", render::tick_csv(epoch.0, &s, &tick))?
+                            }
+                        }
+                        printed += 1;
+                        if count.is_some_and(|c| printed >= c) {
+                            break 'events;
                         }
                     }
                     Event::Candles { epoch, candles, .. } => {
@@ -527,10 +549,13 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
             format,
             count,
             idle_exit,
+            datagrams,
         } => {
             let k = kinds(&k)?;
-            if !k.candles.is_empty() || snapshot {
-                bail!("over shm:// subscribe streams ticks only (no candles or snapshot)");
+            if !k.candles.is_empty() || snapshot || datagrams {
+                bail!(
+                    "over shm:// subscribe streams ticks only (no candles, snapshot or datagrams)"
+                );
             }
             let ids: Option<Vec<u32>> = if symbols.is_empty() {
                 None

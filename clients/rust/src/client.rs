@@ -68,6 +68,16 @@ pub enum Event {
         /// Current candles.
         candles: Vec<CandleRecord>,
     },
+    /// Datagram mode: the latest quote of an instrument, conflated and unreliable (a later one
+    /// supersedes it; some may be lost or reordered — compare seqs).
+    Latest {
+        /// Subscription.
+        subscription_id: u32,
+        /// Epoch.
+        epoch: Epoch,
+        /// The quote.
+        tick: TickRecord,
+    },
     /// Records that will not be delivered.
     Gap(Gap),
     /// Liveness and head.
@@ -133,6 +143,29 @@ async fn accept_data_streams(
 ) {
     while let Ok(recv) = connection.accept_uni().await {
         tokio::spawn(read_data_stream(recv, tx.clone()));
+    }
+}
+
+/// Reads datagram-mode quotes (each datagram one TickBatch payload, no length prefix).
+async fn read_datagrams(
+    connection: quinn::Connection,
+    tx: tokio::sync::mpsc::Sender<Result<Event, ClientError>>,
+) {
+    while let Ok(datagram) = connection.read_datagram().await {
+        // A datagram that does not decode is dropped: datagrams are best effort by design.
+        let Ok(Message::TickBatch(b)) = Message::decode(&datagram) else {
+            continue;
+        };
+        for tick in b.ticks.iter() {
+            let ev = Event::Latest {
+                subscription_id: b.subscription_id,
+                epoch: b.epoch,
+                tick,
+            };
+            if tx.send(Ok(ev)).await.is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -277,7 +310,8 @@ impl Client {
         let stream = tokio::io::join(q.recv, q.send);
         // Subscriptions' data arrives on unidirectional streams the server opens.
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
-        tokio::spawn(accept_data_streams(q.connection.clone(), tx));
+        tokio::spawn(accept_data_streams(q.connection.clone(), tx.clone()));
+        tokio::spawn(read_datagrams(q.connection.clone(), tx));
         let mut client =
             Self::handshake(Box::new(stream), Some((q.endpoint, q.connection)), token).await?;
         client.data = Some(rx);
@@ -442,6 +476,7 @@ impl Client {
             },
             snapshot: false,
             policy: tickd_protocol::SlowConsumerPolicy::Drop,
+            datagrams: false,
         };
         let ack = self.subscribe(sub).await?;
         let (mut ticks, mut gaps) = (Vec::new(), Vec::new());

@@ -25,6 +25,7 @@
 //!         start: Start::Latest,
 //!         snapshot: false,
 //!         policy: SlowConsumerPolicy::Drop,
+//!         datagrams: false,
 //!     })
 //!     .await?;
 //! while let Some(event) = client.next_event().await? {

@@ -2296,6 +2296,7 @@ impl<'a> Subscribe<'a> {
   pub const VT_START_TIME: flatbuffers::VOffsetT = 22;
   pub const VT_SNAPSHOT: flatbuffers::VOffsetT = 24;
   pub const VT_POLICY: flatbuffers::VOffsetT = 26;
+  pub const VT_DATAGRAMS: flatbuffers::VOffsetT = 28;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -2313,6 +2314,7 @@ impl<'a> Subscribe<'a> {
     builder.add_request_id(args.request_id);
     if let Some(x) = args.candle_intervals_s { builder.add_candle_intervals_s(x); }
     if let Some(x) = args.symbols { builder.add_symbols(x); }
+    builder.add_datagrams(args.datagrams);
     builder.add_policy(args.policy);
     builder.add_snapshot(args.snapshot);
     builder.add_start(args.start);
@@ -2411,6 +2413,15 @@ impl<'a> Subscribe<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<SlowConsumerPolicy>(Subscribe::VT_POLICY, Some(SlowConsumerPolicy::Conflate)).unwrap()}
   }
+  /// QUIC only: send this subscription's quotes as unreliable datagrams, conflated to the
+  /// latest per instrument at each wake-up (each datagram one TickBatch frame payload).
+  #[inline]
+  pub fn datagrams(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Subscribe::VT_DATAGRAMS, Some(false)).unwrap()}
+  }
 }
 
 impl flatbuffers::Verifiable for Subscribe<'_> {
@@ -2432,6 +2443,7 @@ impl flatbuffers::Verifiable for Subscribe<'_> {
      .visit_field::<u64>("start_time", Self::VT_START_TIME, false)?
      .visit_field::<bool>("snapshot", Self::VT_SNAPSHOT, false)?
      .visit_field::<SlowConsumerPolicy>("policy", Self::VT_POLICY, false)?
+     .visit_field::<bool>("datagrams", Self::VT_DATAGRAMS, false)?
      .finish();
     Ok(())
   }
@@ -2449,6 +2461,7 @@ pub struct SubscribeArgs<'a> {
     pub start_time: u64,
     pub snapshot: bool,
     pub policy: SlowConsumerPolicy,
+    pub datagrams: bool,
 }
 impl<'a> Default for SubscribeArgs<'a> {
   #[inline]
@@ -2466,6 +2479,7 @@ impl<'a> Default for SubscribeArgs<'a> {
       start_time: 0,
       snapshot: false,
       policy: SlowConsumerPolicy::Conflate,
+      datagrams: false,
     }
   }
 }
@@ -2524,6 +2538,10 @@ impl<'a: 'b, 'b> SubscribeBuilder<'a, 'b> {
     self.fbb_.push_slot::<SlowConsumerPolicy>(Subscribe::VT_POLICY, policy, SlowConsumerPolicy::Conflate);
   }
   #[inline]
+  pub fn add_datagrams(&mut self, datagrams: bool) {
+    self.fbb_.push_slot::<bool>(Subscribe::VT_DATAGRAMS, datagrams, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> SubscribeBuilder<'a, 'b> {
     let start = _fbb.start_table();
     SubscribeBuilder {
@@ -2553,6 +2571,7 @@ impl core::fmt::Debug for Subscribe<'_> {
       ds.field("start_time", &self.start_time());
       ds.field("snapshot", &self.snapshot());
       ds.field("policy", &self.policy());
+      ds.field("datagrams", &self.datagrams());
       ds.finish()
   }
 }

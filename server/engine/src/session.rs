@@ -435,6 +435,7 @@ mod tests {
             start: Start::Latest,
             snapshot: false,
             policy: SlowConsumerPolicy::Drop,
+            datagrams: false,
         };
         s.handle_frame(UnixNanos(SEC), &payload(&Message::Subscribe(sub.clone())))
             .unwrap();
