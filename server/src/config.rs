@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Most open connections (TCP and QUIC together) from one client IP [default: 1024].
     #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<u32>,
+    /// Most open connections authenticated with one token (when tokens are configured)
+    /// [default: 1024].
+    #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_TOKEN")]
+    pub max_connections_per_token: Option<u32>,
     /// Journal flush policy: `batch` (fdatasync before a batch is published or acked), `none`,
     /// or `interval[:ms]` [default: batch].
     #[arg(long, env = "TICKD_JOURNAL_FLUSH")]
@@ -136,6 +140,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     max_connections_per_ip: Option<u32>,
+    max_connections_per_token: Option<u32>,
     journal_flush: Option<String>,
     journal_segment_mb: Option<u64>,
     journal_retain_mb: Option<u64>,
@@ -215,6 +220,8 @@ pub struct ServerConfig {
     pub journal: Option<JournalConfig>,
     /// Most open connections from one client IP.
     pub max_connections_per_ip: u32,
+    /// Most open connections with one token.
+    pub max_connections_per_token: u32,
     /// TLS certificate (PEM) for QUIC, if configured.
     pub tls_cert: Option<PathBuf>,
     /// TLS key (PEM) for QUIC, if configured.
@@ -365,6 +372,11 @@ impl ServerConfig {
             max_connections_per_ip: args
                 .max_connections_per_ip
                 .or(file.max_connections_per_ip)
+                .unwrap_or(1024)
+                .max(1),
+            max_connections_per_token: args
+                .max_connections_per_token
+                .or(file.max_connections_per_token)
                 .unwrap_or(1024)
                 .max(1),
             tls_cert: args.tls_cert.or(file.tls_cert),

@@ -94,6 +94,9 @@ pub enum ConnError {
     /// A slow consumer with the `disconnect` policy fell behind the ring.
     #[error("slow consumer disconnected")]
     SlowConsumer,
+    /// The token already has its maximum of connections.
+    #[error("too many connections for the token")]
+    TooManyForToken,
 }
 
 struct Conn {
@@ -146,6 +149,7 @@ where
         latest_quotes: Vec::new(),
     };
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut token_permit = None;
     let result = loop {
         conn.session.set_head(conn.services.head());
         while let Some(ev) = conn.session.poll_event() {
@@ -222,6 +226,19 @@ where
                 if let Some(e) = failed {
                     break Err(e.into());
                 }
+                // Once authenticated: the per-token connection cap (tokens configured only).
+                if token_permit.is_none() && conn.session.is_ready() && !conn.services.session.auth.is_open() {
+                    let name = conn.session.token_name().unwrap_or_default().to_owned();
+                    match conn.services.limits.try_acquire_token(&name) {
+                        Some(p) => token_permit = Some(p),
+                        None => {
+                            let per = conn.services.limits.per_token();
+                            let text = format!("too many connections with token {name:?} (at most {per})");
+                            conn.session.send_error(0, ErrorCode::LimitExceeded, text);
+                            break Err(ConnError::TooManyForToken);
+                        }
+                    }
+                }
             }
             changed = published.changed() => {
                 if changed.is_err() {
@@ -244,6 +261,7 @@ where
     }
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
+    drop(token_permit);
     result
 }
 

@@ -11,8 +11,32 @@ use dashmap::DashMap;
 #[derive(Debug)]
 pub struct ConnectionLimits {
     per_ip: u32,
+    per_token: u32,
     by_ip: DashMap<IpAddr, u32>,
+    by_token: DashMap<String, u32>,
     total: AtomicU64,
+}
+
+/// One open connection's slot under its token's cap.
+#[derive(Debug)]
+pub struct TokenPermit {
+    limits: Arc<ConnectionLimits>,
+    token: String,
+}
+
+impl Drop for TokenPermit {
+    fn drop(&mut self) {
+        let empty = match self.limits.by_token.get_mut(&self.token) {
+            Some(mut n) => {
+                *n = n.saturating_sub(1);
+                *n == 0
+            }
+            None => false,
+        };
+        if empty {
+            self.limits.by_token.remove_if(&self.token, |_, n| *n == 0);
+        }
+    }
 }
 
 /// One open connection's slot.
@@ -23,13 +47,33 @@ pub struct Permit {
 }
 
 impl ConnectionLimits {
-    /// At most `per_ip` open connections from one IP.
-    pub fn new(per_ip: u32) -> Arc<Self> {
+    /// At most `per_ip` open connections from one IP and `per_token` with one token.
+    pub fn new(per_ip: u32, per_token: u32) -> Arc<Self> {
         Arc::new(Self {
             per_ip,
+            per_token,
             by_ip: DashMap::new(),
+            by_token: DashMap::new(),
             total: AtomicU64::new(0),
         })
+    }
+
+    /// A slot for a connection authenticated with token `name`, or `None` at the cap.
+    pub fn try_acquire_token(self: &Arc<Self>, name: &str) -> Option<TokenPermit> {
+        let mut n = self.by_token.entry(name.to_owned()).or_insert(0);
+        if *n >= self.per_token {
+            return None;
+        }
+        *n += 1;
+        Some(TokenPermit {
+            limits: Arc::clone(self),
+            token: name.to_owned(),
+        })
+    }
+
+    /// The cap per token.
+    pub fn per_token(&self) -> u32 {
+        self.per_token
     }
 
     /// A slot for a connection from `ip`, or `None` if that IP is at its cap.
@@ -80,7 +124,11 @@ mod tests {
 
     #[test]
     fn caps_per_ip_and_releases_on_drop() {
-        let limits = ConnectionLimits::new(2);
+        let limits = ConnectionLimits::new(2, 1);
+        let t = limits.try_acquire_token("feed").unwrap();
+        assert!(limits.try_acquire_token("feed").is_none());
+        drop(t);
+        assert!(limits.try_acquire_token("feed").is_some());
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "127.0.0.2".parse().unwrap();
         let p1 = limits.try_acquire(a).unwrap();

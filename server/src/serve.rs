@@ -33,9 +33,16 @@ pub struct Listeners {
 ///
 /// If the shm files cannot be opened or a listener cannot bind.
 pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Listeners> {
-    let services = Services::open(shared.clone(), config.session.clone())?;
+    let connections = ConnectionLimits::new(
+        config.max_connections_per_ip,
+        config.max_connections_per_token,
+    );
+    let services = Services::open(
+        shared.clone(),
+        config.session.clone(),
+        std::sync::Arc::clone(&connections),
+    )?;
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let connections = ConnectionLimits::new(config.max_connections_per_ip);
     let mut tasks = Vec::new();
     let mut tcp = None;
     if let Some(addr) = config.tcp {

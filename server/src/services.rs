@@ -19,6 +19,7 @@ use tickd_protocol::{
 use tickd_shm::{ReadOutcome, Reader, TableReader};
 
 use crate::app::Shared;
+use crate::limits::ConnectionLimits;
 
 /// Most candles in one query answer (keeps the frame under 1 MiB).
 pub const MAX_QUERY_CANDLES: usize = 7_000;
@@ -40,6 +41,8 @@ pub struct Services {
     pub latest: Arc<TableReader<LATEST_CELL_WORDS>>,
     /// Per-connection session settings.
     pub session: SessionConfig,
+    /// Connection caps.
+    pub limits: Arc<ConnectionLimits>,
 }
 
 /// State at one seq: latest ticks and current candles.
@@ -82,7 +85,11 @@ impl Services {
     /// # Errors
     ///
     /// If a file cannot be opened.
-    pub fn open(shared: Shared, session: SessionConfig) -> anyhow::Result<Self> {
+    pub fn open(
+        shared: Shared,
+        session: SessionConfig,
+        limits: Arc<ConnectionLimits>,
+    ) -> anyhow::Result<Self> {
         let dir = shared.shm_dir.clone();
         let wait = Duration::from_secs(5);
         Ok(Self {
@@ -94,6 +101,7 @@ impl Services {
             ),
             shared,
             session,
+            limits,
         })
     }
 

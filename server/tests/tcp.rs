@@ -504,3 +504,40 @@ async fn connections_per_ip_are_capped() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_token_are_capped() {
+    let hash = tickd_engine_hash("s3cret");
+    let args = ServeArgs {
+        synthetic: Some("off".into()),
+        tokens: vec![format!("feed:{hash}:subscribe")],
+        max_connections_per_token: Some(1),
+        ..ServeArgs::default()
+    };
+    let server = TestServer::start(args).await;
+    let first = Client::connect_with_token(server.addr, Some("s3cret".into()))
+        .await
+        .unwrap();
+    let err = Client::connect_with_token(server.addr, Some("s3cret".into())).await;
+    // The refusal follows the Welcome: the next request sees it.
+    let mut second = match err {
+        Ok(c) => c,
+        Err(e) => panic!("{e:?}"),
+    };
+    let refused = second.query(QuerySpec::Stats).await.unwrap_err();
+    let ClientError::Server(e) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(e.code, ErrorCode::LimitExceeded);
+    assert_eq!(
+        e.message,
+        "too many connections with token \"feed\" (at most 1)"
+    );
+    drop(first);
+    server.stop().await;
+}
+
+fn tickd_engine_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}

@@ -128,6 +128,7 @@ pub struct Session {
     next_heartbeat: UnixNanos,
     opened: UnixNanos,
     roles: Roles,
+    token_name: Option<String>,
 }
 
 impl Session {
@@ -146,6 +147,7 @@ impl Session {
             next_heartbeat,
             opened: now,
             roles: Roles(0),
+            token_name: None,
         }
     }
 
@@ -157,6 +159,12 @@ impl Session {
     /// Whether `Hello` has been accepted.
     pub fn is_ready(&self) -> bool {
         self.state == State::Ready
+    }
+
+    /// The name of the token the client authenticated with (`open` without tokens), once
+    /// `Hello` is accepted.
+    pub fn token_name(&self) -> Option<&str> {
+        self.token_name.as_deref()
     }
 
     /// Largest inbound frame payload, bytes.
@@ -233,7 +241,10 @@ impl Session {
                     return Err(err);
                 };
                 let roles = match self.config.auth.check(h.token.as_deref()) {
-                    Ok((roles, _)) => roles,
+                    Ok((roles, name)) => {
+                        self.token_name = Some(name.to_owned());
+                        roles
+                    }
                     Err(e) => {
                         let text = format!("{e}: closing the connection");
                         self.send_error(h.request_id, ErrorCode::Unauthenticated, text);
