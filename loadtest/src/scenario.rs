@@ -1,0 +1,3 @@
+//! Load-test scenarios, one module each.
+
+pub(crate) mod quic_fanout;
