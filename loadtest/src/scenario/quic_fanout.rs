@@ -19,8 +19,8 @@ use serde_json::json;
 use tickd_client::quic::Verify;
 use tickd_client::{Client, Event};
 use tickd_protocol::{
-    Epoch, InstrumentId, Price, Quantity, Selection, Seq, Side, SlowConsumerPolicy, Start,
-    Subscribe, Symbol, TickRecord, Trade, UnixNanos,
+    InstrumentId, Price, Quantity, Selection, Seq, Side, SlowConsumerPolicy, Start, Subscribe,
+    Symbol, TickRecord, Trade, UnixNanos,
 };
 use tickd_server::config::{ServeArgs, ServerConfig};
 use tokio::io::AsyncReadExt;
@@ -197,7 +197,6 @@ async fn tickd_throughput(t: &Tickd, args: &Args) -> anyhow::Result<f64> {
 
 async fn tickd_latency(t: &Tickd, args: &Args) -> anyhow::Result<Histogram<u64>> {
     let mut publisher = Client::connect(t.tcp).await?;
-    let epoch = publisher.welcome().epoch;
     let total = args.rate * args.seconds;
     let mut tasks = Vec::new();
     for _ in 0..args.subscribers {
