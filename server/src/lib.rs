@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod feed;
+pub mod http;
 pub mod instruments;
 pub mod journal;
 pub mod limits;

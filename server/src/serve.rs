@@ -21,6 +21,8 @@ pub struct Listeners {
     pub tcp: Option<SocketAddr>,
     /// Where QUIC listens, if on.
     pub quic: Option<SocketAddr>,
+    /// Where the HTTP bridge listens, if on.
+    pub http: Option<SocketAddr>,
     /// Open connections and their caps.
     pub connections: Arc<ConnectionLimits>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -91,12 +93,26 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
         quic = Some(local);
         tasks.push(task);
     }
-    if config.http.is_some() {
-        tracing::info!("the HTTP bridge is not built yet: not listening");
+    let mut http = None;
+    if let Some(addr) = config.http {
+        if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
+            anyhow::bail!(
+                "--http {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
+            );
+        }
+        let state = crate::http::HttpState {
+            services: services.clone(),
+            started: std::time::Instant::now(),
+        };
+        let (local, task) = crate::http::start(addr, state, shutdown_rx.clone()).await?;
+        tracing::info!(%local, "HTTP listening");
+        http = Some(local);
+        tasks.push(task);
     }
     Ok(Listeners {
         tcp,
         quic,
+        http,
         connections,
         shutdown,
         tasks,

@@ -133,6 +133,7 @@ fn the_week_replays_with_exact_candles() {
         journal_flush: Some("none".into()),
         tcp: Some("127.0.0.1:0".into()),
         quic: Some("off".into()),
+        http: Some("off".into()),
         ring_slots: Some(1 << 22),
         ..ServeArgs::default()
     };

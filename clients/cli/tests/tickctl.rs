@@ -279,6 +279,9 @@ fn start(
     if args.quic.is_none() {
         args.quic = Some("127.0.0.1:0".into());
     }
+    if args.http.is_none() {
+        args.http = Some("127.0.0.1:0".into());
+    }
     let config = ServerConfig::load(args).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -28,6 +28,9 @@ impl TestServer {
         if args.quic.is_none() {
             args.quic = Some("127.0.0.1:0".into());
         }
+        if args.http.is_none() {
+            args.http = Some("127.0.0.1:0".into());
+        }
         let config = ServerConfig::load(args).unwrap();
         let running = app::start(&config).unwrap();
         let listeners = serve::start(&config, &running.shared).await.unwrap();

@@ -1,0 +1,188 @@
+//! The HTTP bridge (DESIGN.md §7): JSON over hyper (axum), in the dialects existing clients
+//! speak, reading the same ring, latest table and candle book as the binary transports.
+//!
+//! - [`seed`]: the original service's routes (`/health`, `/symbols`, `/price/latest`,
+//!   `/candles`, `/api/v1/market/...`).
+//! - [`udf`]: TradingView UDF under `/udf`.
+//! - [`binance`]: Binance-compatible REST under `/api/v3`.
+//!
+//! Errors are JSON `{"code": "...", "message": "..."}` with the right status: 400 for a bad
+//! parameter, 404 for an unknown symbol. Seed and UDF render prices and sizes as exact JSON
+//! numbers (decimal text, never through a float); Binance renders decimal strings.
+
+pub mod binance;
+pub mod seed;
+pub mod udf;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Number, Value, json};
+use tickd_protocol::{Interval, Price, Quantity, Symbol, UnixNanos};
+use tokio::task::JoinHandle;
+
+use crate::services::Services;
+
+/// What every handler gets.
+#[derive(Clone, Debug)]
+pub struct HttpState {
+    /// The shared readers.
+    pub services: Services,
+    /// When the server started (for `uptime_s`).
+    pub started: Instant,
+}
+
+/// An API error: a stable code, a message a person can act on, and its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// 400: a parameter is missing or invalid.
+    pub fn bad_parameter(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_parameter",
+            message: message.into(),
+        }
+    }
+
+    /// 404: no such symbol.
+    pub fn unknown_symbol(symbol: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "unknown_symbol",
+            message: format!("unknown symbol {symbol:?}: GET /symbols lists them"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"code": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+/// A price as an exact JSON number (`null` when undefined).
+pub fn num_price(p: Price) -> Value {
+    if p.is_undef() {
+        return Value::Null;
+    }
+    Number::from_str(&format!("{p:#}")).map_or(Value::Null, Value::Number)
+}
+
+/// A quantity as an exact JSON number.
+pub fn num_qty(q: Quantity) -> Value {
+    Number::from_str(&format!("{q:#}")).map_or(Value::Null, Value::Number)
+}
+
+/// RFC 3339 text of a time, with nanoseconds.
+pub fn rfc3339(t: UnixNanos) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(t.0))
+        .map(|ts| ts.to_string())
+        .unwrap_or_default()
+}
+
+/// Parses a symbol parameter.
+///
+/// # Errors
+///
+/// 400 naming the parameter.
+pub fn symbol_param(name: &str, value: Option<&str>) -> Result<Symbol, ApiError> {
+    let v = value.ok_or_else(|| ApiError::bad_parameter(format!("missing parameter {name}")))?;
+    Symbol::new(v).map_err(|e| ApiError::bad_parameter(format!("{name}={v:?}: {e}")))
+}
+
+/// Parses an interval parameter (`1m`, nautilus aliases).
+///
+/// # Errors
+///
+/// 400 naming the parameter.
+pub fn interval_param(name: &str, value: &str) -> Result<Interval, ApiError> {
+    value
+        .parse()
+        .map_err(|e| ApiError::bad_parameter(format!("{name}: {e}")))
+}
+
+/// Parses a time: RFC 3339, or integer seconds / milliseconds / nanoseconds by magnitude.
+///
+/// # Errors
+///
+/// 400 naming the parameter.
+pub fn time_param(name: &str, value: &str) -> Result<UnixNanos, ApiError> {
+    if let Ok(n) = value.parse::<u64>() {
+        let ns = match n {
+            0..=99_999_999_999 => n.checked_mul(1_000_000_000),
+            100_000_000_000..=99_999_999_999_999 => n.checked_mul(1_000_000),
+            _ => Some(n),
+        };
+        return ns
+            .map(UnixNanos)
+            .ok_or_else(|| ApiError::bad_parameter(format!("{name}={value}: out of range")));
+    }
+    let ts: jiff::Timestamp = value.parse().map_err(|_| {
+        ApiError::bad_parameter(format!(
+            "{name}={value:?}: expected RFC 3339 or a Unix time"
+        ))
+    })?;
+    u64::try_from(ts.as_nanosecond())
+        .map(UnixNanos)
+        .map_err(|_| ApiError::bad_parameter(format!("{name}={value:?}: before 1970")))
+}
+
+/// The router of every dialect.
+pub fn router(state: HttpState) -> axum::Router {
+    axum::Router::new()
+        .merge(seed::routes())
+        .merge(udf::routes())
+        .merge(binance::routes())
+        .fallback(|| async {
+            ApiError {
+                status: StatusCode::NOT_FOUND,
+                code: "not_found",
+                message: "no such route".into(),
+            }
+        })
+        .with_state(state)
+}
+
+/// Binds `addr` and serves the bridge until `shutdown` fires.
+///
+/// # Errors
+///
+/// If the address cannot be bound.
+pub async fn start(
+    addr: SocketAddr,
+    state: HttpState,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind HTTP {addr}"))?;
+    let local = listener.local_addr()?;
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!("HTTP bridge stopped: {e}");
+        }
+    });
+    Ok((local, task))
+}

@@ -1,0 +1,261 @@
+//! The HTTP bridge over a real socket: seed routes, TradingView UDF, Binance REST, errors, and
+//! the three dialects' candles equal to the binary protocol's for the same data.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::{TestServer, trades_csv};
+use serde_json::Value;
+use tickd_client::Client;
+use tickd_protocol::{Interval, QuerySpec, Symbol};
+use tickd_server::config::ServeArgs;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const T0: u64 = 1_696_680_000_000_000_000;
+
+/// GET `path` with HTTP/1.1; returns the status and the body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    // Bodies here are small: hyper sends them with a content-length, not chunked.
+    (status, body.to_owned())
+}
+
+async fn json(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let (status, body) = get(addr, path).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")),
+    )
+}
+
+async fn server() -> (TestServer, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    // 600 trades 0.5 s apart for AAPL and MSFT: 5 minutes of data.
+    std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 600, T0, 500_000_000)).unwrap();
+    let server = TestServer::start(ServeArgs {
+        replay: vec![csv],
+        speed: Some("max".into()),
+        ..ServeArgs::default()
+    })
+    .await;
+    server.wait_feeds().await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    (server, http)
+}
+
+async fn binary_candles(
+    server: &TestServer,
+    sym: &str,
+    interval: Interval,
+) -> Vec<tickd_protocol::CandleRecord> {
+    let mut c = Client::connect(server.addr).await.unwrap();
+    let spec = QuerySpec::Candles {
+        symbol: Symbol::new(sym).unwrap(),
+        interval,
+        from: None,
+        to: None,
+        limit: None,
+        fill_previous: false,
+    };
+    c.query(spec).await.unwrap().candles
+}
+
+fn price_text(raw: i64) -> String {
+    format!("{:#}", tickd_protocol::Price::from_raw(raw))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_routes() {
+    let (server, http) = server().await;
+    let (status, health) = json(http, "/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["head_seq"], 800);
+    assert_eq!(health["feeds"]["replay"]["state"], "finished");
+
+    let (_, symbols) = json(http, "/symbols").await;
+    assert_eq!(symbols["count"], 2);
+    assert_eq!(symbols["symbols"][0]["symbol"], "AAPL");
+
+    let (status, latest) = json(http, "/price/latest?symbol=MSFT").await;
+    assert_eq!(status, 200);
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let binary = client
+        .query(QuerySpec::Latest {
+            symbols: vec![Symbol::new("MSFT").unwrap()],
+        })
+        .await
+        .unwrap()
+        .ticks;
+    let trade = binary.iter().find(|t| t.kind == 1).unwrap();
+    assert_eq!(latest["seq"], trade.seq);
+    assert_eq!(
+        latest["price"].to_string(),
+        price_text(trade.trade().unwrap().price.raw()),
+        "exact JSON number"
+    );
+    assert_eq!(latest["ts_ns"], trade.ts_event.to_string());
+
+    let (status, candles) = json(
+        http,
+        "/candles?symbol=AAPL&interval=1m&limit=3&start=2023-10-07T12:00:00Z",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let binary = binary_candles(&server, "AAPL", Interval::M1).await;
+    let list = candles["candles"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for (j, c) in list.iter().zip(&binary) {
+        assert_eq!(j["t"], c.ts_open / 1_000_000);
+        assert_eq!(j["open"].to_string(), price_text(c.open));
+        assert_eq!(j["close"].to_string(), price_text(c.close));
+        assert_eq!(j["trades"], c.trades);
+    }
+    assert_eq!(
+        candles["next_start"], "2023-10-07T12:03:00Z",
+        "pagination: the next page starts here"
+    );
+
+    let (status, quote) = json(http, "/api/v1/market/quote/AAPL").await;
+    assert_eq!(status, 200);
+    assert!(quote["price"].is_number());
+    let (status, hist) = json(http, "/api/v1/market/historical/AAPL?interval=1m&limit=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(hist["data"].as_array().unwrap().len(), 2);
+
+    // Errors: a 4xx with a message a person can act on.
+    let (status, err) = json(http, "/price/latest?symbol=NOPE").await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (404, Some("unknown_symbol"))
+    );
+    let (status, err) = json(http, "/candles?symbol=AAPL&interval=2m").await;
+    assert_eq!(status, 400);
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown interval \"2m\""),
+        "{err}"
+    );
+    let (status, _) = json(http, "/price/latest").await;
+    assert_eq!(status, 400);
+    let (status, _) = json(http, "/candles?symbol=AAPL&limit=0").await;
+    assert_eq!(status, 400);
+    let (status, _) = json(http, "/nowhere").await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tradingview_udf_sequence() {
+    let (server, http) = server().await;
+    let (_, config) = json(http, "/udf/config").await;
+    assert!(
+        config["supported_resolutions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "1D")
+    );
+    let (status, info) = json(http, "/udf/symbols?symbol=AAPL").await;
+    assert_eq!((status, info["name"].as_str()), (200, Some("AAPL")));
+    let (_, found) = json(http, "/udf/search?query=ms&limit=10").await;
+    assert_eq!(found[0]["symbol"], "MSFT");
+    let (status, time) = get(http, "/udf/time").await;
+    assert_eq!(status, 200);
+    assert!(time.parse::<u64>().unwrap() > 1_700_000_000);
+
+    // The library polls history with countback=2: the last two bars before `to`, including the
+    // in-progress one.
+    let binary = binary_candles(&server, "AAPL", Interval::M1).await;
+    let to = binary.last().unwrap().ts_open / 1_000_000_000 + 60;
+    let (status, h) = json(
+        http,
+        &format!("/udf/history?symbol=AAPL&resolution=1&from=0&to={to}&countback=2"),
+    )
+    .await;
+    assert_eq!((status, h["s"].as_str()), (200, Some("ok")));
+    let n = binary.len();
+    assert_eq!(
+        h["t"],
+        serde_json::json!([
+            binary[n - 2].ts_open / 1_000_000_000,
+            binary[n - 1].ts_open / 1_000_000_000
+        ])
+    );
+    assert_eq!(h["c"][1].to_string(), price_text(binary[n - 1].close));
+    assert_eq!(
+        h["v"][1].to_string(),
+        format!("{:#}", binary[n - 1].volume())
+    );
+    let (_, none) = json(
+        http,
+        "/udf/history?symbol=AAPL&resolution=1&from=100&to=200",
+    )
+    .await;
+    assert_eq!(none["s"], "no_data");
+    let (status, _) = json(http, "/udf/history?symbol=AAPL&resolution=7&from=0&to=1").await;
+    assert_eq!(status, 400);
+    let (_, quotes) = json(http, "/udf/quotes?symbols=AAPL,NOPE").await;
+    assert_eq!(quotes["d"][0]["s"], "ok");
+    assert_eq!(quotes["d"][1]["s"], "error");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_rest() {
+    let (server, http) = server().await;
+    assert_eq!(json(http, "/api/v3/ping").await.1, serde_json::json!({}));
+    assert!(
+        json(http, "/api/v3/time").await.1["serverTime"]
+            .as_u64()
+            .unwrap()
+            > 1_700_000_000_000
+    );
+    let (_, info) = json(http, "/api/v3/exchangeInfo").await;
+    assert_eq!(info["symbols"][1]["symbol"], "MSFT");
+
+    let binary = binary_candles(&server, "MSFT", Interval::M1).await;
+    let (status, klines) = json(
+        http,
+        "/api/v3/klines?symbol=msft&interval=1m&startTime=0&limit=1000",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let klines = klines.as_array().unwrap();
+    assert_eq!(klines.len(), binary.len());
+    for (k, c) in klines.iter().zip(&binary) {
+        let k = k.as_array().unwrap();
+        assert_eq!(k.len(), 12);
+        assert_eq!(k[0], c.ts_open / 1_000_000);
+        assert_eq!(k[6], (c.ts_open + 60_000_000_000) / 1_000_000 - 1);
+        let dec8 = |raw: i64| format!("{}.{:08}", raw / 1_000_000_000, (raw % 1_000_000_000) / 10);
+        assert_eq!(k[1], dec8(c.open));
+        assert_eq!(k[4], dec8(c.close));
+        assert_eq!(k[5], dec8(c.volume as i64));
+        assert_eq!(k[8], c.trades);
+    }
+    let (_, one) = json(http, "/api/v3/klines?symbol=MSFT&interval=1m&limit=1").await;
+    assert_eq!(
+        one[0][0],
+        binary.last().unwrap().ts_open / 1_000_000,
+        "without startTime: the latest"
+    );
+    let (_, price) = json(http, "/api/v3/ticker/price?symbol=AAPL").await;
+    assert!(price["price"].as_str().unwrap().contains('.'));
+    let (status, err) = json(http, "/api/v3/klines?symbol=NOPE&interval=1m").await;
+    assert_eq!((status, err["code"].as_i64()), (400, Some(-1121)));
+    let (_, err) = json(http, "/api/v3/klines?symbol=AAPL&interval=7m").await;
+    assert_eq!(err["code"], -1120);
+    server.stop().await;
+}
