@@ -547,6 +547,7 @@ impl Conn {
                     to: Seq(resume.saturating_sub(1)),
                     reason: GapReason::NotRetained,
                 };
+                crate::metrics::gap("not_retained");
                 sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                 if first.is_none() {
                     sub.ticks.seek(resume);
@@ -569,6 +570,7 @@ impl Conn {
                     &Message::TickBatch(batch),
                 );
             }
+            crate::metrics::backfilled(records.len() as u64);
             sub.backfill = records.last().map(|t| t.seq + 1);
         }
     }
@@ -637,6 +639,7 @@ impl Conn {
                             to: Seq(snap.seq),
                             reason: GapReason::Conflated,
                         };
+                        crate::metrics::gap("conflated");
                         sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                         let mut latest: Vec<TickRecord> = snap
                             .ticks
@@ -667,6 +670,7 @@ impl Conn {
                             to: Seq(oldest - 1),
                             reason: GapReason::Overrun,
                         };
+                        crate::metrics::gap("overrun");
                         sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                         if sub.policy == SlowConsumerPolicy::Disconnect {
                             self.session.send_error(
@@ -674,6 +678,7 @@ impl Conn {
                                 ErrorCode::LimitExceeded,
                                 "slow consumer: fell behind the ring, disconnecting",
                             );
+                            crate::metrics::slow_consumer_disconnect();
                             return Err(ConnError::SlowConsumer);
                         }
                         sub.ticks.seek(oldest);

@@ -148,6 +148,8 @@ pub fn router(state: HttpState) -> axum::Router {
         .merge(seed::routes())
         .merge(udf::routes())
         .merge(binance::routes())
+        .route("/metrics", axum::routing::get(metrics_text))
+        .layer(axum::middleware::from_fn(track))
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,
@@ -156,6 +158,34 @@ pub fn router(state: HttpState) -> axum::Router {
             }
         })
         .with_state(state)
+}
+
+async fn metrics_text(
+    axum::extract::State(s): axum::extract::State<HttpState>,
+) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        crate::metrics::render(&s.services),
+    )
+}
+
+/// Records each request's latency by matched route (not by raw path: bounded label values).
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    crate::metrics::http_request(
+        route,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// Binds `addr` and serves the bridge until `shutdown` fires.

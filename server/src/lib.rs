@@ -12,6 +12,7 @@ pub mod http;
 pub mod instruments;
 pub mod journal;
 pub mod limits;
+pub mod metrics;
 pub mod quic;
 pub mod sequencer;
 pub mod serve;

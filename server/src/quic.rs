@@ -106,6 +106,7 @@ async fn accept(
                 connection.close(1u32.into(), reason.as_bytes());
                 return;
             };
+            crate::metrics::connection("quic", 1.0);
             match connection.accept_bi().await {
                 Ok((send, recv)) => {
                     match conn::drive(
@@ -123,6 +124,7 @@ async fn accept(
                 Err(e) => tracing::info!(%peer, "QUIC connection without a control stream: {e}"),
             }
             connection.close(0u32.into(), b"bye");
+            crate::metrics::connection("quic", -1.0);
             drop(permit);
         });
     }

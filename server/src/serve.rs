@@ -35,6 +35,7 @@ pub struct Listeners {
 ///
 /// If the shm files cannot be opened or a listener cannot bind.
 pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Listeners> {
+    crate::metrics::install();
     let connections = ConnectionLimits::new(
         config.max_connections_per_ip,
         config.max_connections_per_token,
@@ -145,12 +146,14 @@ async fn accept_tcp(
         };
         let (services, rx) = (services.clone(), shutdown.clone());
         tokio::spawn(async move {
+            crate::metrics::connection("tcp", 1.0);
             tracing::debug!(%peer, "connection opened");
             match conn::drive(stream, services, None, rx).await {
                 Ok(()) => tracing::debug!(%peer, "connection closed"),
                 Err(e) => tracing::info!(%peer, "connection closed: {e}"),
             }
             drop(permit);
+            crate::metrics::connection("tcp", -1.0);
         });
     }
 }

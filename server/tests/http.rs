@@ -153,6 +153,19 @@ async fn seed_routes() {
     assert_eq!(status, 400);
     let (status, _) = json(http, "/nowhere").await;
     assert_eq!(status, 404);
+
+    // Prometheus text: state gauges, ingest counters, request latency by route.
+    let (status, text) = get(http, "/metrics").await;
+    assert_eq!(status, 200);
+    for needle in [
+        "tickd_head_seq ",
+        "tickd_ingested_total{feed=\"replay\"}",
+        "tickd_connections_open ",
+        "tickd_http_request_duration_seconds_bucket{route=\"/health\",status=\"200\"",
+        "tickd_http_request_duration_seconds_count{route=\"/price/latest\",status=\"404\"}",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
     server.stop().await;
 }
 

@@ -1,0 +1,78 @@
+//! Prometheus metrics (`GET /metrics`), through the `metrics` facade and its Prometheus
+//! exporter. Event counters are incremented where things happen (gaps, conflations,
+//! disconnects, backfill, HTTP requests); state gauges (head, feeds, connections) are read at
+//! scrape time from the same shared state the listeners use.
+
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::services::Services;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls reuse it).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25,
+                    1.0,
+                ])
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// The exposition text, after refreshing the state gauges from `services`.
+pub fn render(services: &Services) -> String {
+    let Some(handle) = install() else {
+        return String::new();
+    };
+    metrics::gauge!("tickd_head_seq").set(services.head().0 as f64);
+    metrics::gauge!("tickd_instruments").set(services.instruments(None).len() as f64);
+    metrics::gauge!("tickd_connections_open").set(services.limits.total() as f64);
+    for f in services.shared.feeds.iter() {
+        let feed = f.name.clone();
+        metrics::counter!("tickd_ingested_total", "feed" => feed.clone())
+            .absolute(f.ingested.load(Ordering::Relaxed));
+        metrics::counter!("tickd_skipped_total", "feed" => feed.clone(), "reason" => "invalid")
+            .absolute(f.skipped_invalid.load(Ordering::Relaxed));
+        metrics::counter!("tickd_skipped_total", "feed" => feed.clone(), "reason" => "suspicious")
+            .absolute(f.skipped_suspicious.load(Ordering::Relaxed));
+        metrics::counter!("tickd_skipped_total", "feed" => feed, "reason" => "rejected")
+            .absolute(f.rejected.load(Ordering::Relaxed));
+    }
+    handle.render()
+}
+
+/// Counts a gap sent to a subscriber, by reason (`overrun`, `not_retained`, `conflated`).
+pub fn gap(reason: &'static str) {
+    metrics::counter!("tickd_gaps_total", "reason" => reason).increment(1);
+}
+
+/// Counts records sent to a subscriber from the journal (gap fill).
+pub fn backfilled(n: u64) {
+    metrics::counter!("tickd_backfilled_records_total").increment(n);
+}
+
+/// Counts a slow consumer closed by the `disconnect` policy.
+pub fn slow_consumer_disconnect() {
+    metrics::counter!("tickd_slow_consumer_disconnects_total").increment(1);
+}
+
+/// Tracks open connections by transport (`tcp`, `quic`).
+pub fn connection(transport: &'static str, delta: f64) {
+    metrics::gauge!("tickd_connections", "transport" => transport).increment(delta);
+}
+
+/// Records one HTTP request's latency by route.
+pub fn http_request(route: String, status: u16, seconds: f64) {
+    metrics::histogram!("tickd_http_request_duration_seconds", "route" => route, "status" => status.to_string()).record(seconds);
+}
