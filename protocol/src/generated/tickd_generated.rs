@@ -307,6 +307,16 @@ pub const ENUM_VALUES_SLOW_CONSUMER_POLICY: [SlowConsumerPolicy; 3] = [
   SlowConsumerPolicy::Disconnect,
 ];
 
+/// What happens to a subscriber that falls a whole ring behind.
+/// Conflate (the default): a Gap{reason: Conflated} then the latest trade and latest quote per
+///   instrument, then live — right for quotes and for displays of trades.
+/// Drop: a Gap{reason: Overrun} naming exactly what was skipped, then live from the oldest
+///   record still held — for trade consumers that count and report losses.
+/// Disconnect: an Error, then the connection closes — for consumers that must never skip
+///   silently and will resume from their last seq.
+/// Candle updates are always conflated (the latest version of a candle supersedes the others).
+/// Subscriptions that start from a seq or a time are filled from the journal instead, unless
+/// the policy is Disconnect.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(transparent)]
 pub struct SlowConsumerPolicy(pub u8);
