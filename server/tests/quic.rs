@@ -5,32 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, trades_csv};
+use common::{TestServer, from, trades_csv};
 use tickd_client::quic::Verify;
 use tickd_client::{Client, Event};
-use tickd_protocol::{
-    Epoch, QuerySpec, Selection, Seq, SlowConsumerPolicy, Start, Subscribe, Symbol,
-};
+use tickd_protocol::{QuerySpec, Seq, Start, Symbol};
 use tickd_server::config::ServeArgs;
 
 const T0: u64 = 1_696_680_000_000_000_000;
-
-fn from(epoch: Epoch, seq: u64) -> Subscribe {
-    Subscribe {
-        request_id: 0,
-        selection: Selection::All,
-        trades: true,
-        quotes: true,
-        candles: vec![],
-        start: Start::Seq {
-            epoch,
-            seq: Seq(seq),
-        },
-        snapshot: false,
-        policy: SlowConsumerPolicy::Drop,
-        datagrams: false,
-    }
-}
 
 async fn records(client: &mut Client, n: usize) -> Vec<tickd_protocol::TickRecord> {
     let mut out = Vec::new();

@@ -6,29 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, trades_csv};
+use common::{TestServer, from, trades_csv};
 use tickd_client::{Client, Event};
-use tickd_protocol::{Epoch, GapReason, Selection, Seq, SlowConsumerPolicy, Start, Subscribe};
+use tickd_protocol::{Epoch, GapReason, Seq};
 use tickd_server::config::ServeArgs;
 
 const T0: u64 = 1_696_680_000_000_000_000;
-
-fn from(epoch: Epoch, seq: u64) -> Subscribe {
-    Subscribe {
-        request_id: 0,
-        selection: Selection::All,
-        trades: true,
-        quotes: true,
-        candles: vec![],
-        start: Start::Seq {
-            epoch,
-            seq: Seq(seq),
-        },
-        snapshot: false,
-        policy: SlowConsumerPolicy::Drop,
-        datagrams: false,
-    }
-}
 
 /// Collects events until `until` seq has been seen; returns (seqs, gaps).
 async fn collect(client: &mut Client, until: u64) -> (Vec<u64>, Vec<(u64, u64, GapReason)>) {

@@ -6,36 +6,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, trades_csv};
+use common::{TestServer, subscribe as sub, trades_csv};
 use tickd_client::shm::{Next, ShmClient};
 use tickd_client::{Client, ClientError, Event};
 use tickd_protocol::{
-    Epoch, ErrorCode, Heartbeat, Message, QuerySpec, Selection, Seq, SlowConsumerPolicy, Start,
-    Subscribe, Symbol, TickKind, UnixNanos,
+    Epoch, ErrorCode, Heartbeat, Message, QuerySpec, Seq, SlowConsumerPolicy, Start, Symbol,
+    TickKind, UnixNanos,
 };
 use tickd_server::config::ServeArgs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const T0: u64 = 1_696_680_000_000_000_000;
-
-fn sub(symbols: &[&str], start: Start) -> Subscribe {
-    Subscribe {
-        request_id: 0,
-        selection: if symbols.is_empty() {
-            Selection::All
-        } else {
-            Selection::Symbols(symbols.iter().map(|s| Symbol::new(s).unwrap()).collect())
-        },
-        trades: true,
-        quotes: true,
-        candles: vec![],
-        start,
-        snapshot: false,
-        policy: SlowConsumerPolicy::Drop,
-        datagrams: false,
-    }
-}
 
 async fn replayed(n: usize) -> TestServer {
     let dir = tempfile::tempdir().unwrap();

@@ -99,3 +99,35 @@ pub fn trades_csv(symbols: &[&str], n: usize, t0: u64, step_ns: u64) -> String {
     }
     s
 }
+
+/// A subscription to `symbols` (all when empty), trades and quotes, from `start`, dropping
+/// with a gap when behind.
+pub fn subscribe(symbols: &[&str], start: tickd_protocol::Start) -> tickd_protocol::Subscribe {
+    use tickd_protocol::{Selection, SlowConsumerPolicy, Subscribe, Symbol};
+    Subscribe {
+        request_id: 0,
+        selection: if symbols.is_empty() {
+            Selection::All
+        } else {
+            Selection::Symbols(symbols.iter().map(|s| Symbol::new(s).unwrap()).collect())
+        },
+        trades: true,
+        quotes: true,
+        candles: vec![],
+        start,
+        snapshot: false,
+        policy: SlowConsumerPolicy::Drop,
+        datagrams: false,
+    }
+}
+
+/// Every instrument from `(epoch, seq)`.
+pub fn from(epoch: tickd_protocol::Epoch, seq: u64) -> tickd_protocol::Subscribe {
+    subscribe(
+        &[],
+        tickd_protocol::Start::Seq {
+            epoch,
+            seq: tickd_protocol::Seq(seq),
+        },
+    )
+}
