@@ -12,6 +12,7 @@
 //! reading blocks only its own task (TCP back-pressure); when it resumes behind the ring it gets
 //! a `Gap` and continues from the oldest record still held.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -19,7 +20,7 @@ use crossbeam::channel::TrySendError;
 use tickd_engine::{Filter, PublishRequest, Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
 use tickd_protocol::{
-    CandleBatch, CandleRecord, Encoder, ErrorCode, Gap, GapReason, Message, PublishAck,
+    CandleBatch, CandleRecord, Encoder, Epoch, ErrorCode, Gap, GapReason, Message, PublishAck,
     QueryResult, Records, Rejection, Selection, Seq, SlowConsumerPolicy, Snapshot, Start,
     Subscribe, SubscribeAck, TickBatch, TickRecord, split_frame,
 };
@@ -67,6 +68,27 @@ impl Sub {
     fn emit(&mut self, session: &mut Session, encoder: &mut Encoder, msg: &Message<'_>) {
         emit_to(&mut self.sink, session, encoder, msg);
     }
+
+    /// Queues `ticks` (if any) as one `TickBatch` of this subscription. Returns whether a
+    /// frame was queued.
+    fn emit_ticks(
+        &mut self,
+        session: &mut Session,
+        encoder: &mut Encoder,
+        epoch: Epoch,
+        ticks: &[TickRecord],
+    ) -> bool {
+        if ticks.is_empty() {
+            return false;
+        }
+        let batch = TickBatch {
+            subscription_id: self.id,
+            epoch,
+            ticks: Records::Slice(ticks),
+        };
+        self.emit(session, encoder, &Message::TickBatch(batch));
+        true
+    }
 }
 
 /// [`Sub::emit`] on the sink alone, for when another field of the subscription is borrowed.
@@ -113,7 +135,7 @@ struct Conn {
     /// QUIC: the connection, to open a unidirectional stream per subscription.
     quic: Option<quinn::Connection>,
     /// Datagram mode: the latest quote per instrument in the current pass.
-    latest_quotes: Vec<TickRecord>,
+    latest_quotes: HashMap<u32, TickRecord>,
 }
 
 /// Drives one connection until the peer closes it, it fails, or `shutdown` fires.
@@ -146,7 +168,7 @@ where
         out_candles: Vec::with_capacity(256),
         encoder: Encoder::new(),
         quic,
-        latest_quotes: Vec::new(),
+        latest_quotes: HashMap::new(),
     };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut token_permit = None;
@@ -558,18 +580,7 @@ impl Conn {
             self.out_ticks.clear();
             self.out_ticks
                 .extend(records.iter().filter(|t| sub.filter.matches_tick(t)));
-            if !self.out_ticks.is_empty() {
-                let batch = TickBatch {
-                    subscription_id: sub.id,
-                    epoch,
-                    ticks: Records::Slice(&self.out_ticks),
-                };
-                sub.emit(
-                    &mut self.session,
-                    &mut self.encoder,
-                    &Message::TickBatch(batch),
-                );
-            }
+            sub.emit_ticks(&mut self.session, &mut self.encoder, epoch, &self.out_ticks);
             crate::metrics::backfilled(records.len() as u64);
             sub.backfill = records.last().map(|t| t.seq + 1);
         }
@@ -593,29 +604,17 @@ impl Conn {
                             }
                             if sub.datagrams && t.kind == tickd_protocol::TickKind::Quote as u8 {
                                 // Conflated: keep only the latest quote per instrument.
-                                match self
-                                    .latest_quotes
-                                    .iter_mut()
-                                    .find(|q| q.instrument_id == t.instrument_id)
-                                {
-                                    Some(q) => *q = t,
-                                    None => self.latest_quotes.push(t),
-                                }
+                                self.latest_quotes.insert(t.instrument_id, t);
                             } else {
                                 self.out_ticks.push(t);
                             }
                         }
-                        if !self.out_ticks.is_empty() {
-                            let batch = TickBatch {
-                                subscription_id: sub.id,
-                                epoch,
-                                ticks: Records::Slice(&self.out_ticks),
-                            };
-                            sub.emit(
-                                &mut self.session,
-                                &mut self.encoder,
-                                &Message::TickBatch(batch),
-                            );
+                        if sub.emit_ticks(
+                            &mut self.session,
+                            &mut self.encoder,
+                            epoch,
+                            &self.out_ticks,
+                        ) {
                             frames += 1;
                             sent_any = true;
                         }
@@ -647,18 +646,7 @@ impl Conn {
                             .filter(|t| sub.filter.matches_tick(t))
                             .collect();
                         latest.sort_by_key(|t| t.seq);
-                        if !latest.is_empty() {
-                            let batch = TickBatch {
-                                subscription_id: sub.id,
-                                epoch,
-                                ticks: Records::Slice(&latest),
-                            };
-                            sub.emit(
-                                &mut self.session,
-                                &mut self.encoder,
-                                &Message::TickBatch(batch),
-                            );
-                        }
+                        sub.emit_ticks(&mut self.session, &mut self.encoder, epoch, &latest);
                         sub.ticks.seek(snap.seq + 1);
                         frames += 1;
                     }
@@ -688,7 +676,7 @@ impl Conn {
             }
             if !self.latest_quotes.is_empty() {
                 if let Some(connection) = &self.quic {
-                    for q in self.latest_quotes.drain(..) {
+                    for (_, q) in self.latest_quotes.drain() {
                         let quote = [q];
                         let msg = TickBatch {
                             subscription_id: sub.id,

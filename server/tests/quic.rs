@@ -5,29 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, from, trades_csv};
+use common::{TestServer, from, ticks as records, trades_csv};
 use tickd_client::quic::Verify;
 use tickd_client::{Client, Event};
 use tickd_protocol::{QuerySpec, Seq, Start, Symbol};
 use tickd_server::config::ServeArgs;
 
 const T0: u64 = 1_696_680_000_000_000_000;
-
-async fn records(client: &mut Client, n: usize) -> Vec<tickd_protocol::TickRecord> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        match tokio::time::timeout(Duration::from_secs(10), client.next_event())
-            .await
-            .unwrap()
-            .unwrap()
-        {
-            Some(Event::Ticks { ticks, .. }) => out.extend(ticks),
-            Some(Event::Heartbeat(_)) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    out
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_serves_the_same_records_and_takes_publishes() {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, subscribe as sub, trades_csv};
+use common::{TestServer, subscribe as sub, ticks as collect, trades_csv};
 use tickd_client::shm::{Next, ShmClient};
 use tickd_client::{Client, ClientError, Event};
 use tickd_protocol::{
@@ -31,22 +31,6 @@ async fn replayed(n: usize) -> TestServer {
     .await;
     server.wait_feeds().await;
     server
-}
-
-async fn collect(client: &mut Client, n: usize) -> Vec<tickd_protocol::TickRecord> {
-    let mut out = Vec::new();
-    while out.len() < n {
-        match tokio::time::timeout(Duration::from_secs(10), client.next_event())
-            .await
-            .expect("data in time")
-            .unwrap()
-        {
-            Some(Event::Ticks { ticks, .. }) => out.extend(ticks),
-            Some(Event::Heartbeat(_)) => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

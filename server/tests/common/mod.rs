@@ -131,3 +131,17 @@ pub fn from(epoch: tickd_protocol::Epoch, seq: u64) -> tickd_protocol::Subscribe
         },
     )
 }
+
+/// The next `n` (or more) ticks of `client`, skipping heartbeats; anything else fails.
+pub async fn ticks(client: &mut tickd_client::Client, n: usize) -> Vec<tickd_protocol::TickRecord> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), client.next_event()).await;
+        match next.expect("data in time").unwrap() {
+            Some(tickd_client::Event::Ticks { ticks, .. }) => out.extend(ticks),
+            Some(tickd_client::Event::Heartbeat(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
