@@ -47,6 +47,7 @@ pub mod frame;
 pub mod message;
 pub mod record;
 pub mod symbol;
+pub mod tick_frame;
 pub mod types;
 pub mod version;
 

@@ -19,6 +19,7 @@ use bytes::BytesMut;
 use crossbeam::channel::TrySendError;
 use tickd_engine::{Filter, PublishRequest, Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
+use tickd_protocol::tick_frame::TickBatchFrame;
 use tickd_protocol::{
     CandleBatch, CandleRecord, Encoder, Epoch, ErrorCode, Gap, GapReason, Message, PublishAck,
     QueryResult, Records, Rejection, Selection, Seq, SlowConsumerPolicy, Snapshot, Start,
@@ -59,7 +60,31 @@ struct Sub {
 /// A subscription's data stream and the frames waiting to be written to it.
 struct Sink {
     stream: quinn::SendStream,
-    pending: BytesMut,
+    /// Where frames are written; each is split off into `chunks` once complete, so the buffer
+    /// never grows by copying (a new allocation starts when the current one is used up).
+    building: BytesMut,
+    /// Complete frames, handed to quinn without a copy.
+    chunks: Vec<bytes::Bytes>,
+}
+
+/// Bytes a sink allocates at a time for its frames.
+const SINK_BUFFER: usize = 1 << 20;
+
+impl Sink {
+    fn new(stream: quinn::SendStream) -> Self {
+        Self {
+            stream,
+            building: BytesMut::with_capacity(SINK_BUFFER),
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Queues the frames written to `building` since the last call.
+    fn seal(&mut self) {
+        if !self.building.is_empty() {
+            self.chunks.push(self.building.split().freeze());
+        }
+    }
 }
 
 impl Sub {
@@ -99,7 +124,10 @@ fn emit_to(
     msg: &Message<'_>,
 ) {
     match sink {
-        Some(sink) => encoder.encode(msg, &mut sink.pending),
+        Some(sink) => {
+            encoder.encode(msg, &mut sink.building);
+            sink.seal();
+        }
         None => session.send(msg),
     }
 }
@@ -132,6 +160,8 @@ struct Conn {
     out_candles: Vec<CandleRecord>,
     /// Encodes data frames for subscriptions with their own stream.
     encoder: Encoder,
+    /// TCP: where a `TickBatch` frame is written before the session queues it.
+    scratch: BytesMut,
     /// QUIC: the connection, to open a unidirectional stream per subscription.
     quic: Option<quinn::Connection>,
     /// Datagram mode: the latest quote per instrument in the current pass.
@@ -167,6 +197,7 @@ where
         out_ticks: Vec::with_capacity(FRAME_RECORDS),
         out_candles: Vec::with_capacity(256),
         encoder: Encoder::new(),
+        scratch: BytesMut::new(),
         quic,
         latest_quotes: HashMap::new(),
     };
@@ -196,14 +227,14 @@ where
         }
         // QUIC: each subscription's data on its own stream.
         for sub in &mut conn.subs {
-            let Some(sink) = sub.sink.as_mut().filter(|s| !s.pending.is_empty()) else {
+            let Some(sink) = sub.sink.as_mut().filter(|s| !s.chunks.is_empty()) else {
                 continue;
             };
-            if let Err(e) = sink.stream.write_all(&sink.pending).await {
+            if let Err(e) = sink.stream.write_all_chunks(&mut sink.chunks).await {
                 write_err = Some(std::io::Error::other(e));
                 break;
             }
-            sink.pending.clear();
+            sink.chunks.clear();
         }
         if let Some(e) = write_err {
             break Err(e.into());
@@ -454,10 +485,7 @@ impl Conn {
         self.session.send(&Message::SubscribeAck(ack));
         let sink = match &self.quic {
             Some(connection) => match connection.open_uni().await {
-                Ok(stream) => Some(Sink {
-                    stream,
-                    pending: BytesMut::new(),
-                }),
+                Ok(stream) => Some(Sink::new(stream)),
                 Err(e) => {
                     return self.session.send_error(
                         rid,
@@ -597,8 +625,14 @@ impl Conn {
                 match sub.ticks.read_batch(&mut self.tick_buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        self.out_ticks.clear();
-                        for t in self.tick_buf[..n].iter().map(TickRecord::from_words) {
+                        // Written straight from the ring words into the frame (one copy).
+                        let out = match &mut sub.sink {
+                            Some(sink) => &mut sink.building,
+                            None => &mut self.scratch,
+                        };
+                        let mut frame = TickBatchFrame::begin(out, sub.id, epoch, n);
+                        for w in &self.tick_buf[..n] {
+                            let t = TickRecord::from_words(w);
                             if !sub.filter.matches_tick(&t) {
                                 continue;
                             }
@@ -606,15 +640,14 @@ impl Conn {
                                 // Conflated: keep only the latest quote per instrument.
                                 self.latest_quotes.insert(t.instrument_id, t);
                             } else {
-                                self.out_ticks.push(t);
+                                frame.push_words(w);
                             }
                         }
-                        if sub.emit_ticks(
-                            &mut self.session,
-                            &mut self.encoder,
-                            epoch,
-                            &self.out_ticks,
-                        ) {
+                        if frame.finish() > 0 {
+                            match &mut sub.sink {
+                                Some(sink) => sink.seal(),
+                                None => self.session.send_frame(self.scratch.split().freeze()),
+                            }
                             frames += 1;
                             sent_any = true;
                         }

@@ -10,6 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::time::{Duration, Instant};
 
+use crate::data::DataStreams;
+
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -105,7 +107,7 @@ pub struct QueryAnswer {
 
 /// A direct answer to a request.
 #[derive(Debug)]
-enum Answer {
+pub(crate) enum Answer {
     Welcome(Welcome),
     SubscribeAck(SubscribeAck),
     PublishAck(PublishAck),
@@ -126,83 +128,11 @@ impl From<QueryResult<'_>> for QueryAnswer {
     }
 }
 
-/// The next event from the data streams, or never (TCP, or every stream closed).
-async fn recv_data(
-    rx: &mut Option<tokio::sync::mpsc::Receiver<Result<Event, ClientError>>>,
-) -> Option<Result<Event, ClientError>> {
-    match rx {
-        Some(rx) => rx.recv().await,
+/// The next event from the data streams, or never (TCP, or the connection has closed).
+async fn next_data(data: &mut Option<DataStreams>) -> Option<Result<Event, ClientError>> {
+    match data {
+        Some(d) => d.next().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Accepts the server's unidirectional data streams and forwards their events.
-async fn accept_data_streams(
-    connection: quinn::Connection,
-    tx: tokio::sync::mpsc::Sender<Result<Event, ClientError>>,
-) {
-    while let Ok(recv) = connection.accept_uni().await {
-        tokio::spawn(read_data_stream(recv, tx.clone()));
-    }
-}
-
-/// Reads datagram-mode quotes (each datagram one TickBatch payload, no length prefix).
-async fn read_datagrams(
-    connection: quinn::Connection,
-    tx: tokio::sync::mpsc::Sender<Result<Event, ClientError>>,
-) {
-    while let Ok(datagram) = connection.read_datagram().await {
-        // A datagram that does not decode is dropped: datagrams are best effort by design.
-        let Ok(Message::TickBatch(b)) = Message::decode(&datagram) else {
-            continue;
-        };
-        for tick in b.ticks.iter() {
-            let ev = Event::Latest {
-                subscription_id: b.subscription_id,
-                epoch: b.epoch,
-                tick,
-            };
-            if tx.send(Ok(ev)).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Reads frames off one data stream; a full channel stops reading (QUIC flow control then
-/// holds the server back).
-async fn read_data_stream(
-    mut recv: quinn::RecvStream,
-    tx: tokio::sync::mpsc::Sender<Result<Event, ClientError>>,
-) {
-    let mut buf = BytesMut::with_capacity(1 << 16);
-    loop {
-        loop {
-            let frame = match split_frame(&mut buf, MAX_FRAME_LEN * 64) {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
-                    return;
-                }
-            };
-            let event = match Message::decode(&frame) {
-                Ok(msg) => match owned(msg) {
-                    Ok(ev) => Ok(ev),
-                    Err(other) => Err(ClientError::Unexpected(format!(
-                        "{other:?} on a data stream"
-                    ))),
-                },
-                Err(e) => Err(e.into()),
-            };
-            if tx.send(event).await.is_err() {
-                return;
-            }
-        }
-        match recv.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
     }
 }
 
@@ -215,8 +145,8 @@ pub struct Client {
     stream: Box<dyn Transport>,
     /// Keeps a QUIC connection (and its endpoint) open while the client lives.
     quic: Option<(quinn::Endpoint, quinn::Connection)>,
-    /// QUIC: events read from the subscriptions' data streams.
-    data: Option<tokio::sync::mpsc::Receiver<Result<Event, ClientError>>>,
+    /// QUIC: the subscriptions' data streams and datagrams, read on the caller's task.
+    data: Option<DataStreams>,
     encoder: Encoder,
     buf: BytesMut,
     next_request: u64,
@@ -227,7 +157,7 @@ pub struct Client {
     last_sent: Instant,
 }
 
-fn owned(msg: Message<'_>) -> Result<Event, Answer> {
+pub(crate) fn owned(msg: Message<'_>) -> Result<Event, Answer> {
     match msg {
         Message::TickBatch(b) => Ok(Event::Ticks {
             subscription_id: b.subscription_id,
@@ -309,12 +239,10 @@ impl Client {
         let q = crate::quic::connect(addr, server_name, verify).await?;
         let stream = tokio::io::join(q.recv, q.send);
         // Subscriptions' data arrives on unidirectional streams the server opens.
-        let (tx, rx) = tokio::sync::mpsc::channel(1024);
-        tokio::spawn(accept_data_streams(q.connection.clone(), tx.clone()));
-        tokio::spawn(read_datagrams(q.connection.clone(), tx));
+        let data = DataStreams::new(q.connection.clone());
         let mut client =
             Self::handshake(Box::new(stream), Some((q.endpoint, q.connection)), token).await?;
-        client.data = Some(rx);
+        client.data = Some(data);
         Ok(client)
     }
 
@@ -399,7 +327,7 @@ impl Client {
                     Ok(_) => {}
                     Err(e) => return Err(e.into()),
                 },
-                Some(data) = recv_data(&mut self.data) => return data.map(Ok),
+                Some(data) = next_data(&mut self.data) => return data.map(Ok),
                 () = tokio::time::sleep_until(due) => {}
             }
         }

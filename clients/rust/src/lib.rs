@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod data;
 pub mod quic;
 #[cfg(feature = "shm")]
 pub mod shm;

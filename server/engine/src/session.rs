@@ -179,6 +179,12 @@ impl Session {
         self.out.push_back(buf.freeze());
     }
 
+    /// Queues a frame the shell encoded itself (length prefix included), e.g. a `TickBatch`
+    /// written straight from the ring by [`tickd_protocol::tick_frame::TickBatchFrame`].
+    pub fn send_frame(&mut self, frame: Bytes) {
+        self.out.push_back(frame);
+    }
+
     /// Queues an `Error` for the peer.
     pub fn send_error(&mut self, request_id: u64, code: ErrorCode, message: impl Into<String>) {
         let msg = Message::Error(ErrorMessage {

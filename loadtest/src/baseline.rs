@@ -1,0 +1,3 @@
+//! The systems users would pick instead, driven with the same payloads and rates as tickd.
+
+pub(crate) mod bare_quinn;

@@ -1,0 +1,83 @@
+//! tickd under test: `tickd serve` as its own process (built beside this binary), no synthetic
+//! feed, no journal, every listener on a free loopback port, TLS from the run's certificate.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tickd_client::Client;
+use tickd_client::quic::Verify;
+
+use crate::process::{ServerProcess, free_port, sibling};
+use crate::tls::Identity;
+
+/// A running tickd.
+pub(crate) struct Tickd {
+    pub(crate) process: ServerProcess,
+    pub(crate) quic: SocketAddr,
+    shm_dir: PathBuf,
+}
+
+impl Tickd {
+    /// Starts tickd with its state under `dir`.
+    pub(crate) async fn start(dir: &Path, identity: &Identity) -> anyhow::Result<Self> {
+        let tcp: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+        let quic: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+        let http: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
+        let shm_dir = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm").join(format!("tickd-loadtest-{}", std::process::id()))
+        } else {
+            dir.join("shm")
+        };
+        let args: Vec<String> = [
+            "serve",
+            "--synthetic",
+            "off",
+            "--no-journal",
+            "--ring-slots",
+            "4194304",
+            "--log-format",
+            "json",
+            "--max-connections-per-ip",
+            "100000",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([
+            "--tcp".into(),
+            tcp.to_string(),
+            "--quic".into(),
+            quic.to_string(),
+            "--http".into(),
+            http.to_string(),
+            "--shm-dir".into(),
+            shm_dir.display().to_string(),
+            "--data-dir".into(),
+            dir.join("data").display().to_string(),
+            "--tls-cert".into(),
+            identity.cert_path.display().to_string(),
+            "--tls-key".into(),
+            identity.key_path.display().to_string(),
+        ])
+        .collect();
+        let mut process = ServerProcess::spawn("tickd", &sibling("tickd")?, &args)?;
+        process.wait_tcp(tcp).await?;
+        process.wait_tcp(http).await?;
+        Ok(Self {
+            process,
+            quic,
+            shm_dir,
+        })
+    }
+
+    /// A QUIC client verifying the run's certificate.
+    pub(crate) async fn quic_client(&self, identity: &Identity) -> anyhow::Result<Client> {
+        let verify = Verify::Ca(vec![identity.cert.clone()]);
+        Ok(Client::connect_quic(self.quic, "localhost", verify, None).await?)
+    }
+}
+
+impl Drop for Tickd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.shm_dir);
+    }
+}
