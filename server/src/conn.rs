@@ -264,33 +264,35 @@ where
                     match split_frame(&mut buf, max) {
                         Ok(Some(frame)) => {
                             if let Err(e) = conn.session.handle_frame(clock::now(), &frame) {
-                                failed = Some(e);
+                                failed = Some(e.into());
                                 break;
+                            }
+                            // Once authenticated, and before the Welcome is written: the
+                            // per-token connection cap (tokens configured only).
+                            if token_permit.is_none() && conn.session.is_ready() && !conn.services.session.auth.is_open() {
+                                let name = conn.session.token_name().unwrap_or_default().to_owned();
+                                match conn.services.limits.try_acquire_token(&name) {
+                                    Some(p) => token_permit = Some(p),
+                                    None => {
+                                        let per = conn.services.limits.per_token();
+                                        let text = format!("too many connections with token {name:?} (at most {per}): closing the connection");
+                                        conn.session.refuse(ErrorCode::LimitExceeded, text);
+                                        failed = Some(ConnError::TooManyForToken);
+                                        break;
+                                    }
+                                }
                             }
                         }
                         Ok(None) => break,
                         Err(e) => {
                             conn.session.send_error(0, ErrorCode::MalformedFrame, format!("{e}: closing the connection"));
-                            failed = Some(SessionError::Protocol("frame too long"));
+                            failed = Some(SessionError::Protocol("frame too long").into());
                             break;
                         }
                     }
                 }
                 if let Some(e) = failed {
-                    break Err(e.into());
-                }
-                // Once authenticated: the per-token connection cap (tokens configured only).
-                if token_permit.is_none() && conn.session.is_ready() && !conn.services.session.auth.is_open() {
-                    let name = conn.session.token_name().unwrap_or_default().to_owned();
-                    match conn.services.limits.try_acquire_token(&name) {
-                        Some(p) => token_permit = Some(p),
-                        None => {
-                            let per = conn.services.limits.per_token();
-                            let text = format!("too many connections with token {name:?} (at most {per})");
-                            conn.session.send_error(0, ErrorCode::LimitExceeded, text);
-                            break Err(ConnError::TooManyForToken);
-                        }
-                    }
+                    break Err(e);
                 }
             }
             changed = published.changed() => {

@@ -185,6 +185,17 @@ impl Session {
         self.out.push_back(frame);
     }
 
+    /// Refuses a connection whose `Hello` was just accepted, for a reason only the shell knows
+    /// (e.g. its token already has the most connections allowed): the queued `Welcome` is
+    /// withdrawn before it is written, an `Error` with `code` and `message` is queued instead,
+    /// and the session closes.
+    pub fn refuse(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.out.clear();
+        self.events.clear();
+        self.send_error(0, code, message);
+        self.state = State::Closed;
+    }
+
     /// Queues an `Error` for the peer.
     pub fn send_error(&mut self, request_id: u64, code: ErrorCode, message: impl Into<String>) {
         let msg = Message::Error(ErrorMessage {
