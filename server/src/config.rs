@@ -93,6 +93,13 @@ pub struct ServeArgs {
     /// [default: 1024].
     #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_TOKEN")]
     pub max_connections_per_token: Option<u32>,
+    /// Most open WebSockets on the HTTP bridge [default: 20000].
+    #[arg(long, env = "TICKD_MAX_WEBSOCKETS")]
+    pub max_websockets: Option<u32>,
+    /// HTTP requests per second allowed per client IP and per token (token bucket, burst of
+    /// the same size; 0 = unlimited) [default: 0].
+    #[arg(long, env = "TICKD_HTTP_RATE")]
+    pub http_rate: Option<u32>,
     /// Journal flush policy: `batch` (fdatasync before a batch is published or acked), `none`,
     /// or `interval[:ms]` [default: batch].
     #[arg(long, env = "TICKD_JOURNAL_FLUSH")]
@@ -141,6 +148,8 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     max_connections_per_ip: Option<u32>,
     max_connections_per_token: Option<u32>,
+    max_websockets: Option<u32>,
+    http_rate: Option<u32>,
     journal_flush: Option<String>,
     journal_segment_mb: Option<u64>,
     journal_retain_mb: Option<u64>,
@@ -222,6 +231,10 @@ pub struct ServerConfig {
     pub max_connections_per_ip: u32,
     /// Most open connections with one token.
     pub max_connections_per_token: u32,
+    /// Most open WebSockets.
+    pub max_websockets: u32,
+    /// HTTP requests per second per client IP and per token (0: unlimited).
+    pub http_rate: u32,
     /// TLS certificate (PEM) for QUIC, if configured.
     pub tls_cert: Option<PathBuf>,
     /// TLS key (PEM) for QUIC, if configured.
@@ -379,6 +392,11 @@ impl ServerConfig {
                 .or(file.max_connections_per_token)
                 .unwrap_or(1024)
                 .max(1),
+            max_websockets: args
+                .max_websockets
+                .or(file.max_websockets)
+                .unwrap_or(20_000),
+            http_rate: args.http_rate.or(file.http_rate).unwrap_or(0),
             tls_cert: args.tls_cert.or(file.tls_cert),
             tls_key: args.tls_key.or(file.tls_key),
             log_format,

@@ -11,8 +11,11 @@
 //! numbers (decimal text, never through a float); Binance renders decimal strings.
 
 pub mod binance;
+pub mod binance_ws;
 pub mod seed;
 pub mod udf;
+pub mod ws;
+pub mod ws_seed;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -35,6 +38,29 @@ pub struct HttpState {
     pub services: Services,
     /// When the server started (for `uptime_s`).
     pub started: Instant,
+    /// Fires when the server shuts down (WebSockets close with a reason).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Open WebSockets.
+    pub websockets: std::sync::Arc<ws::WsCount>,
+    /// Most open WebSockets.
+    pub max_websockets: usize,
+}
+
+impl HttpState {
+    /// The bridge's state for `services` under `config`.
+    pub fn new(
+        services: Services,
+        config: &crate::config::ServerConfig,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            services,
+            started: Instant::now(),
+            shutdown,
+            websockets: std::sync::Arc::default(),
+            max_websockets: config.max_websockets as usize,
+        }
+    }
 }
 
 /// An API error: a stable code, a message a person can act on, and its status.
@@ -148,6 +174,9 @@ pub fn router(state: HttpState) -> axum::Router {
         .merge(seed::routes())
         .merge(udf::routes())
         .merge(binance::routes())
+        .route("/ws", axum::routing::get(ws_seed_upgrade))
+        .route("/ws/{stream}", axum::routing::get(ws_binance_upgrade))
+        .route("/stream", axum::routing::get(ws_combined_upgrade))
         .route("/metrics", axum::routing::get(metrics_text))
         .layer(axum::middleware::from_fn(track))
         .fallback(|| async {
@@ -158,6 +187,87 @@ pub fn router(state: HttpState) -> axum::Router {
             }
         })
         .with_state(state)
+}
+
+/// Counts a new WebSocket, or refuses it with 503 when the cap is reached.
+fn ws_permit(s: &HttpState) -> Result<ws::WsPermit, ApiError> {
+    s.websockets
+        .try_acquire(s.max_websockets)
+        .ok_or_else(|| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "too_many_websockets",
+            message: format!(
+                "{} WebSockets are open, the most this server allows: retry later",
+                s.max_websockets
+            ),
+        })
+}
+
+async fn ws_seed_upgrade(
+    axum::extract::State(s): axum::extract::State<HttpState>,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let permit = ws_permit(&s)?;
+    Ok(upgrade.on_upgrade(move |socket| {
+        ws::serve(
+            socket,
+            s,
+            Box::new(ws_seed::Seed),
+            ws::Subs::default(),
+            permit,
+        )
+    }))
+}
+
+/// `/ws/<stream>` and `/stream?streams=a/b`: the streams are checked before the upgrade, so a
+/// bad name or unknown symbol is a 400/404 the client can read.
+fn ws_binance(
+    s: HttpState,
+    upgrade: axum::extract::WebSocketUpgrade,
+    names: &str,
+    combined: bool,
+) -> Result<Response, ApiError> {
+    let streams = names
+        .split('/')
+        .filter(|n| !n.is_empty())
+        .map(binance_ws::Stream::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::bad_parameter)?;
+    if streams.is_empty() {
+        return Err(ApiError::bad_parameter(
+            "no streams: name them as <symbol>@trade or <symbol>@kline_<interval>",
+        ));
+    }
+    let mut dialect = binance_ws::Binance::new(combined);
+    let mut subs = ws::Subs::default();
+    dialect
+        .add(&s, streams, &mut subs)
+        .map_err(|message| ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "unknown_symbol",
+            message,
+        })?;
+    let permit = ws_permit(&s)?;
+    Ok(upgrade.on_upgrade(move |socket| ws::serve(socket, s, Box::new(dialect), subs, permit)))
+}
+
+async fn ws_binance_upgrade(
+    axum::extract::State(s): axum::extract::State<HttpState>,
+    axum::extract::Path(stream): axum::extract::Path<String>,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    ws_binance(s, upgrade, &stream, false)
+}
+
+async fn ws_combined_upgrade(
+    axum::extract::State(s): axum::extract::State<HttpState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let names = q
+        .get("streams")
+        .ok_or_else(|| ApiError::bad_parameter("missing parameter streams (a/b/...)"))?;
+    ws_binance(s, upgrade, names, true)
 }
 
 async fn metrics_text(

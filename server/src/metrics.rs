@@ -76,3 +76,13 @@ pub fn connection(transport: &'static str, delta: f64) {
 pub fn http_request(route: String, status: u16, seconds: f64) {
     metrics::histogram!("tickd_http_request_duration_seconds", "route" => route, "status" => status.to_string()).record(seconds);
 }
+
+/// A WebSocket opened.
+pub fn ws_opened() {
+    connection("ws", 1.0);
+}
+
+/// A WebSocket closed.
+pub fn ws_closed() {
+    connection("ws", -1.0);
+}

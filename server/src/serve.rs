@@ -101,10 +101,7 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
                 "--http {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
             );
         }
-        let state = crate::http::HttpState {
-            services: services.clone(),
-            started: std::time::Instant::now(),
-        };
+        let state = crate::http::HttpState::new(services.clone(), config, shutdown_rx.clone());
         let (local, task) = crate::http::start(addr, state, shutdown_rx.clone()).await?;
         tracing::info!(%local, "HTTP listening");
         http = Some(local);

@@ -46,7 +46,7 @@ fn bad(msg: String) -> BinanceError {
 }
 
 /// Binance's decimal text: 8 decimals (more when the value needs them, never rounded).
-fn dec(raw: i128) -> String {
+pub(super) fn dec(raw: i128) -> String {
     let neg = raw < 0;
     let abs = raw.unsigned_abs();
     let (int, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
@@ -58,15 +58,15 @@ fn dec(raw: i128) -> String {
     format!("{}{int}.{frac}", if neg { "-" } else { "" })
 }
 
-fn price(p: Price) -> String {
+pub(super) fn price(p: Price) -> String {
     dec(i128::from(p.raw()))
 }
 
-fn qty(q: Quantity) -> String {
+pub(super) fn qty(q: Quantity) -> String {
     dec(i128::from(q.raw()))
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -1,0 +1,265 @@
+//! Binance-compatible market streams: `/ws/<stream>` (raw payloads), `/stream?streams=a/b`
+//! (each payload wrapped as `{"stream": name, "data": payload}`), with Binance's field names.
+//!
+//! Streams: `<symbol>@trade` and `<symbol>@kline_<interval>` (intervals `1s 1m 5m 15m 1h 4h
+//! 1d`), symbols lowercase in names and uppercase in payloads. Live control messages:
+//! `{"method":"SUBSCRIBE","params":[...],"id":1}` → `{"result":null,"id":1}`, `UNSUBSCRIBE`,
+//! `LIST_SUBSCRIPTIONS` → `{"result":[...],"id":n}`; a bad request gets
+//! `{"error":{"code":2,"msg":"..."},"id":n}` as Binance does.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tickd_protocol::{CandleRecord, Epoch, Interval, Side, Symbol, TickRecord};
+
+use super::HttpState;
+use super::binance::{dec, now_ms, price, qty};
+use super::ws::{Dialect, Reply, Subs};
+
+/// One Binance stream.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stream {
+    /// `<symbol>@trade`.
+    Trade(Symbol),
+    /// `<symbol>@kline_<interval>`.
+    Kline(Symbol, Interval),
+}
+
+impl Stream {
+    /// Parses a stream name.
+    ///
+    /// # Errors
+    ///
+    /// A message naming what is wrong.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let (sym, kind) = name.split_once('@').ok_or_else(|| {
+            format!("stream {name:?}: expected <symbol>@trade or <symbol>@kline_<interval>")
+        })?;
+        let symbol = Symbol::new(&sym.to_ascii_uppercase())
+            .map_err(|e| format!("stream {name:?}: symbol {sym:?}: {e}"))?;
+        match kind {
+            "trade" => Ok(Self::Trade(symbol)),
+            k => match k.strip_prefix("kline_") {
+                Some(i) => {
+                    let interval = i.parse().map_err(|e| format!("stream {name:?}: {e}"))?;
+                    Ok(Self::Kline(symbol, interval))
+                }
+                None => Err(format!(
+                    "stream {name:?}: unsupported stream type {k:?} (trade and kline_<interval> are served)"
+                )),
+            },
+        }
+    }
+
+    fn symbol(&self) -> &Symbol {
+        match self {
+            Self::Trade(s) | Self::Kline(s, _) => s,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Self::Trade(s) => format!("{}@trade", s.as_str().to_ascii_lowercase()),
+            Self::Kline(s, i) => format!("{}@kline_{i}", s.as_str().to_ascii_lowercase()),
+        }
+    }
+}
+
+/// The Binance dialect of one socket.
+#[derive(Debug)]
+pub struct Binance {
+    /// `/stream`: wrap payloads with their stream name.
+    combined: bool,
+    streams: BTreeSet<Stream>,
+}
+
+impl Binance {
+    /// A socket on `/ws/...` (`combined` false) or `/stream` (true).
+    pub fn new(combined: bool) -> Self {
+        Self {
+            combined,
+            streams: BTreeSet::new(),
+        }
+    }
+
+    /// Adds `streams` to the socket's subscriptions.
+    ///
+    /// # Errors
+    ///
+    /// A message for a stream whose symbol is unknown.
+    pub fn add(
+        &mut self,
+        state: &HttpState,
+        streams: Vec<Stream>,
+        subs: &mut Subs,
+    ) -> Result<(), String> {
+        for s in streams {
+            let ids = state
+                .services
+                .resolve(0, std::slice::from_ref(s.symbol()))
+                .map_err(|e| format!("{}: {}", s.name(), e.message))?;
+            for id in ids {
+                match &s {
+                    Stream::Trade(_) => {
+                        subs.trades.insert(id.0);
+                    }
+                    Stream::Kline(_, i) => drop(subs.candles.insert((id.0, i.secs()))),
+                }
+            }
+            self.streams.insert(s);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, state: &HttpState, streams: &[Stream], subs: &mut Subs) {
+        for s in streams {
+            if let Ok(ids) = state.services.resolve(0, std::slice::from_ref(s.symbol())) {
+                for id in ids {
+                    match s {
+                        Stream::Trade(_) => {
+                            subs.trades.remove(&id.0);
+                        }
+                        Stream::Kline(_, i) => drop(subs.candles.remove(&(id.0, i.secs()))),
+                    }
+                }
+            }
+            self.streams.remove(s);
+        }
+    }
+
+    fn wrap(&self, stream: &Stream, data: Value) -> String {
+        if self.combined {
+            json!({"stream": stream.name(), "data": data}).to_string()
+        } else {
+            data.to_string()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Control {
+    method: String,
+    #[serde(default)]
+    params: Vec<String>,
+    #[serde(default)]
+    id: Value,
+}
+
+fn control_error(id: &Value, msg: String) -> Reply {
+    Reply {
+        messages: vec![json!({"error": {"code": 2, "msg": msg}, "id": id}).to_string()],
+        ..Reply::default()
+    }
+}
+
+impl Dialect for Binance {
+    fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply {
+        let c: Control = match serde_json::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                return control_error(&Value::Null, format!("Invalid JSON: {e}"));
+            }
+        };
+        let parsed = || {
+            c.params
+                .iter()
+                .map(|p| Stream::parse(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        match c.method.as_str() {
+            "SUBSCRIBE" => match parsed().and_then(|s| self.add(state, s, subs)) {
+                Ok(()) => Reply {
+                    messages: vec![json!({"result": null, "id": c.id}).to_string()],
+                    ..Reply::default()
+                },
+                Err(e) => control_error(&c.id, e),
+            },
+            "UNSUBSCRIBE" => match parsed() {
+                Ok(s) => {
+                    self.remove(state, &s, subs);
+                    Reply {
+                        messages: vec![json!({"result": null, "id": c.id}).to_string()],
+                        ..Reply::default()
+                    }
+                }
+                Err(e) => control_error(&c.id, e),
+            },
+            "LIST_SUBSCRIPTIONS" => {
+                let names: Vec<String> = self.streams.iter().map(Stream::name).collect();
+                Reply {
+                    messages: vec![json!({"result": names, "id": c.id}).to_string()],
+                    ..Reply::default()
+                }
+            }
+            other => control_error(
+                &c.id,
+                format!("Unknown method {other:?}: SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS"),
+            ),
+        }
+    }
+
+    fn trade(&self, _epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> String {
+        let Some(tr) = t.trade() else {
+            return String::new();
+        };
+        let data = json!({
+            "e": "trade",
+            "E": now_ms(),
+            "s": symbol.as_str(),
+            "t": tr.trade_id,
+            "p": price(tr.price),
+            "q": qty(tr.size),
+            "T": t.ts_event / 1_000_000,
+            // The buyer is the maker when the seller was the aggressor.
+            "m": t.side == Side::Sell as u8,
+            "M": true,
+        });
+        self.wrap(&Stream::Trade(*symbol), data)
+    }
+
+    fn quote(&self, _epoch: Epoch, _symbol: &Symbol, _tick: &TickRecord) -> Option<String> {
+        None
+    }
+
+    fn candle(&self, _epoch: Epoch, _seq: u64, symbol: &Symbol, c: &CandleRecord) -> String {
+        let Some(interval) = Interval::from_secs(c.interval_s) else {
+            return String::new();
+        };
+        let [o, h, l, cl] = c.ohlc();
+        let data = json!({
+            "e": "kline",
+            "E": now_ms(),
+            "s": symbol.as_str(),
+            "k": {
+                "t": c.ts_open / 1_000_000,
+                "T": (c.ts_open + interval.nanos()) / 1_000_000 - 1,
+                "s": symbol.as_str(),
+                "i": interval.name(),
+                "f": -1,
+                "L": -1,
+                "o": price(o),
+                "c": price(cl),
+                "h": price(h),
+                "l": price(l),
+                "v": qty(c.volume()),
+                "n": c.trades,
+                "x": c.is_closed(),
+                "q": dec(c.notional() / 1_000_000_000),
+                "V": "0.00000000",
+                "Q": "0.00000000",
+                "B": "0",
+            }
+        });
+        self.wrap(&Stream::Kline(*symbol, interval), data)
+    }
+
+    fn gap(&self, _epoch: Epoch, _from: u64, _to: u64) -> Option<String> {
+        // Binance streams have no gap message: a client notices from trade ids.
+        None
+    }
+
+    fn heartbeat(&self, _epoch: Epoch, _head: u64) -> Option<String> {
+        None
+    }
+}

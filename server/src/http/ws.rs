@@ -1,0 +1,338 @@
+//! WebSocket delivery shared by the dialects ([`super::ws_seed`] at `/ws`,
+//! [`super::binance_ws`] at `/ws/<stream>` and `/stream`): the IO loop of one socket.
+//!
+//! Each socket has its own cursor on the tick ring and the candle ring, like a binary
+//! subscription. Per wake-up (a published batch, a client message, a timer) it reads at most
+//! [`BATCH`] ticks, renders what its subscriptions select, and flushes them before reading more,
+//! so the outbound buffer is bounded by one batch. Within a batch, quotes are conflated to the
+//! latest per instrument and candle updates to the latest per (instrument, interval): a reader
+//! that is behind catches up with current values rather than every intermediate one. Trades are
+//! never conflated: a socket that falls behind the ring gets a `gap` message (in dialects that
+//! have one) and continues from the oldest record still held; one that cannot take a batch within
+//! [`SEND_TIMEOUT`] is closed with code 1008 and the reason.
+//!
+//! Liveness: the server pings every heartbeat interval and closes a socket that has sent nothing
+//! (pongs included) for the idle timeout, with code 1001 and the reason.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
+use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
+use tickd_protocol::{CandleRecord, Epoch, Symbol, TickKind, TickRecord};
+
+use super::HttpState;
+
+/// Ticks read from the ring per wake-up.
+pub const BATCH: usize = 1_024;
+/// Longest the server waits for the client's Close after sending its own.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(3);
+/// Longest a batch may take to be written before the socket counts as a slow consumer.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a socket subscribes to, by instrument id.
+#[derive(Debug, Default)]
+pub struct Subs {
+    /// Instruments whose trades are sent.
+    pub trades: HashSet<u32>,
+    /// Instruments whose quotes are sent (conflated).
+    pub quotes: HashSet<u32>,
+    /// (instrument, interval seconds) whose candle updates are sent (conflated).
+    pub candles: HashSet<(u32, u32)>,
+}
+
+impl Subs {
+    fn wants_candles(&self) -> bool {
+        !self.candles.is_empty()
+    }
+}
+
+/// What a dialect asks of the loop after a client message.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// Text messages to send now.
+    pub messages: Vec<String>,
+    /// Rewind (or skip) the socket's tick cursor to this seq.
+    pub seek: Option<u64>,
+    /// Close the socket with this reason.
+    pub close: Option<String>,
+}
+
+/// Id → symbol, refreshed when a new instrument shows up.
+#[derive(Debug, Default)]
+pub struct Names(HashMap<u32, Symbol>);
+
+impl Names {
+    /// The symbol of `id` (reloaded from the directory once if unknown).
+    pub fn get(&mut self, state: &HttpState, id: u32) -> Option<&Symbol> {
+        if !self.0.contains_key(&id) {
+            self.0 = state
+                .services
+                .instruments(None)
+                .into_iter()
+                .map(|i| (i.id.0, i.symbol))
+                .collect();
+        }
+        self.0.get(&id)
+    }
+}
+
+/// One dialect's messages. The loop owns delivery; the dialect owns the JSON.
+pub trait Dialect: Send {
+    /// A text message from the client.
+    fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply;
+    /// A trade of `symbol`.
+    fn trade(&self, epoch: Epoch, symbol: &Symbol, tick: &TickRecord) -> String;
+    /// The latest quote of `symbol`.
+    fn quote(&self, epoch: Epoch, symbol: &Symbol, tick: &TickRecord) -> Option<String>;
+    /// A candle update of `symbol`; `seq` is the tick seq it is current at.
+    fn candle(&self, epoch: Epoch, seq: u64, symbol: &Symbol, candle: &CandleRecord) -> String;
+    /// Records `from..=to` were skipped (the socket fell behind the ring).
+    fn gap(&self, epoch: Epoch, from: u64, to: u64) -> Option<String>;
+    /// Sent when the socket has been idle for a heartbeat interval, besides the ping.
+    fn heartbeat(&self, epoch: Epoch, head: u64) -> Option<String>;
+}
+
+/// Open WebSockets, against [`crate::config::ServerConfig`]'s cap.
+#[derive(Debug, Default)]
+pub struct WsCount(AtomicUsize);
+
+/// A counted socket; uncounted on drop.
+#[derive(Debug)]
+pub struct WsPermit(Arc<WsCount>);
+
+impl WsCount {
+    /// Counts one more socket if fewer than `max` are open.
+    pub fn try_acquire(self: &Arc<Self>, max: usize) -> Option<WsPermit> {
+        // Relaxed: a counter, no data is published through it.
+        let mut n = self.0.load(Ordering::Relaxed);
+        loop {
+            if n >= max {
+                return None;
+            }
+            match self
+                .0
+                .compare_exchange_weak(n, n + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(WsPermit(Arc::clone(self))),
+                Err(now) => n = now,
+            }
+        }
+    }
+
+    /// Sockets open now.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for WsPermit {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Why a socket ended, for the close frame.
+enum End {
+    /// The client closed or the connection failed: nothing more to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, String),
+}
+
+/// Serves one socket with `dialect` (and `subs` already set, for URL-named streams) until the
+/// client leaves, a limit closes it, or the server shuts down.
+pub async fn serve(
+    mut socket: WebSocket,
+    state: HttpState,
+    mut dialect: Box<dyn Dialect>,
+    mut subs: Subs,
+    _permit: WsPermit,
+) {
+    crate::metrics::ws_opened();
+    let services = state.services.clone();
+    let epoch = services.epoch();
+    let mut ticks = services.ticks.clone();
+    ticks.seek(ticks.head() + 1);
+    let mut candles = services.candles.clone();
+    candles.seek_to_head();
+    let mut published = services.shared.published.clone();
+    let mut shutdown = state.shutdown.clone();
+    let heartbeat = Duration::from_nanos(services.session.heartbeat_ns.max(1_000_000));
+    let idle = Duration::from_nanos(services.session.idle_timeout_ns.max(1_000_000));
+    let mut names = Names::default();
+    let mut tick_buf = vec![[0u64; TICK_SLOT_WORDS]; BATCH];
+    let mut candle_buf = vec![[0u64; CANDLE_SLOT_WORDS]; 256];
+    let mut out: Vec<String> = Vec::new();
+    let mut quotes: HashMap<u32, TickRecord> = HashMap::new();
+    let mut candle_updates: HashMap<(u32, u32), CandleRecord> = HashMap::new();
+    let mut last_rx = tokio::time::Instant::now();
+    let mut last_tx = tokio::time::Instant::now();
+    let end = loop {
+        // Deliver what is available, one bounded batch at a time.
+        let mut more = false;
+        let n = match ticks.read_batch(&mut tick_buf) {
+            Ok(n) => n,
+            Err(oldest) => {
+                let from = ticks.next_seq();
+                if let Some(m) = dialect.gap(epoch, from, oldest - 1) {
+                    out.push(m);
+                }
+                crate::metrics::gap("overrun");
+                ticks.seek(oldest);
+                0
+            }
+        };
+        more |= n == BATCH;
+        for w in &tick_buf[..n] {
+            let t = TickRecord::from_words(w);
+            if t.kind == TickKind::Trade as u8 && subs.trades.contains(&t.instrument_id) {
+                if let Some(sym) = names.get(&state, t.instrument_id) {
+                    out.push(dialect.trade(epoch, sym, &t));
+                }
+            } else if t.kind == TickKind::Quote as u8 && subs.quotes.contains(&t.instrument_id) {
+                quotes.insert(t.instrument_id, t);
+            }
+        }
+        for (id, q) in quotes.drain() {
+            if let Some(m) = names
+                .get(&state, id)
+                .and_then(|sym| dialect.quote(epoch, sym, &q))
+            {
+                out.push(m);
+            }
+        }
+        if subs.wants_candles() {
+            loop {
+                match candles.read_batch(&mut candle_buf) {
+                    Ok(0) => break,
+                    Ok(k) => {
+                        for c in candle_buf[..k].iter().map(candle_from_slot) {
+                            let key = (c.instrument_id, c.interval_s);
+                            if subs.candles.contains(&key) {
+                                candle_updates.insert(key, c);
+                            }
+                        }
+                    }
+                    // Candle updates are conflatable: skip to the oldest still held.
+                    Err(oldest) => candles.seek(oldest),
+                }
+            }
+            let seq = ticks.next_seq().saturating_sub(1);
+            for ((id, _), c) in candle_updates.drain() {
+                if let Some(sym) = names.get(&state, id) {
+                    out.push(dialect.candle(epoch, seq, sym, &c));
+                }
+            }
+        } else {
+            candles.seek_to_head();
+        }
+        if !out.is_empty() {
+            match send_all(&mut socket, &mut out).await {
+                Ok(()) => last_tx = tokio::time::Instant::now(),
+                Err(end) => break end,
+            }
+        }
+        if more {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let now = tokio::time::Instant::now();
+        if now.duration_since(last_rx) >= idle {
+            break End::Close(
+                1001,
+                format!(
+                    "idle for {} ms: nothing received, not even a pong",
+                    idle.as_millis()
+                ),
+            );
+        }
+        let next_beat = last_tx + heartbeat;
+        tokio::select! {
+            msg = socket.recv() => {
+                last_rx = tokio::time::Instant::now();
+                match msg {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = dialect.on_text(&state, text.as_str(), &mut subs);
+                        if let Some(seq) = reply.seek {
+                            ticks.seek(seq.max(1));
+                        }
+                        out.extend(reply.messages);
+                        if let Some(reason) = reply.close {
+                            let _ = send_all(&mut socket, &mut out).await;
+                            break End::Close(1008, reason);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        break End::Close(1003, "binary messages are not accepted: send JSON text".into());
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break End::Gone,
+                }
+            }
+            changed = published.changed() => {
+                if changed.is_err() {
+                    break End::Close(1001, "the server is shutting down".into());
+                }
+            }
+            () = tokio::time::sleep_until(next_beat) => {
+                let head = services.head().0;
+                out.extend(dialect.heartbeat(epoch, head));
+                if let Err(end) = send_all(&mut socket, &mut out).await {
+                    break end;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break End::Gone;
+                }
+                last_tx = tokio::time::Instant::now();
+            }
+            _ = shutdown.changed() => break End::Close(1001, "the server is shutting down".into()),
+        }
+    };
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        };
+        // RFC 6455 §7.1.1: send Close, then wait (briefly) for the client's Close before the
+        // connection goes, so the client reads the reason rather than a reset.
+        let handshake = async {
+            socket.send(Message::Close(Some(frame))).await?;
+            while let Some(msg) = socket.recv().await {
+                if matches!(msg?, Message::Close(_)) {
+                    break;
+                }
+            }
+            Ok::<(), axum::Error>(())
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, handshake).await;
+    }
+    crate::metrics::ws_closed();
+}
+
+/// Writes `out` (then clears it) with one flush, within [`SEND_TIMEOUT`].
+async fn send_all(socket: &mut WebSocket, out: &mut Vec<String>) -> Result<(), End> {
+    let write = async {
+        for m in out.drain(..) {
+            socket.feed(Message::Text(Utf8Bytes::from(m))).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(SEND_TIMEOUT, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => {
+            crate::metrics::slow_consumer_disconnect();
+            Err(End::Close(
+                1008,
+                format!(
+                    "slow consumer: a batch was not taken within {} s",
+                    SEND_TIMEOUT.as_secs()
+                ),
+            ))
+        }
+    }
+}

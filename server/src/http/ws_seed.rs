@@ -1,0 +1,275 @@
+//! The seed service's WebSocket at `/ws` (`research/features.md` §2.5), with tickd's additions:
+//! every data message carries `epoch` and `seq`.
+//!
+//! Client messages (JSON text):
+//! - `{"type":"subscribe","data":{"symbols":["AAPL"],"channels":["trades","quotes","candles:1m"],
+//!   "from_seq":123}}` — `channels` defaults to trades and quotes; `from_seq` (or
+//!   `resume_from_seq`) rewinds this socket's stream to that seq of the current epoch (records
+//!   the ring no longer holds are declared with a `gap`). Answered with `subscribed`.
+//! - `{"type":"unsubscribe","data":{"symbols":["AAPL"],"channels":[...]}}` (channels default to
+//!   all) — answered with `unsubscribed`.
+//! - `{"type":"ping"}` — answered with `{"type":"pong","t":<ms>}`.
+//!
+//! Server messages: `trade`, `quote_update`, `candle`, `gap`, `heartbeat`, `error`
+//! (`{"type":"error","code":"...","message":"..."}`; the socket stays open).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tickd_protocol::{CandleRecord, Epoch, Interval, Symbol, TickRecord, UnixNanos};
+
+use super::HttpState;
+use super::seed::candle_json;
+use super::ws::{Dialect, Reply, Subs};
+use super::{num_price, num_qty, rfc3339};
+
+/// The `/ws` dialect.
+#[derive(Debug, Default)]
+pub struct Seed;
+
+#[derive(Debug, Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: Option<SubscribeData>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SubscribeData {
+    #[serde(default)]
+    symbols: Vec<String>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default, alias = "resume_from_seq")]
+    from_seq: Option<u64>,
+}
+
+/// A channel of the seed protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Trades,
+    Quotes,
+    Candles(Interval),
+}
+
+fn parse_channel(text: &str) -> Result<Channel, String> {
+    match text {
+        "trades" => Ok(Channel::Trades),
+        "quotes" => Ok(Channel::Quotes),
+        other => match other.strip_prefix("candles:") {
+            Some(i) => i.parse().map(Channel::Candles).map_err(|e| format!("{e}")),
+            None => Err(format!(
+                "unknown channel {other:?} (expected trades, quotes or candles:<interval>)"
+            )),
+        },
+    }
+}
+
+fn error(code: &str, message: String) -> Reply {
+    Reply {
+        messages: vec![json!({"type": "error", "code": code, "message": message}).to_string()],
+        ..Reply::default()
+    }
+}
+
+fn now_ms() -> u64 {
+    crate::clock::now().0 / 1_000_000
+}
+
+impl Dialect for Seed {
+    fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply {
+        let msg: ClientMessage = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => {
+                return error(
+                    "bad_message",
+                    format!(
+                        "not a message: {e} (expected {{\"type\":\"subscribe\",\"data\":{{\"symbols\":[...]}}}})"
+                    ),
+                );
+            }
+        };
+        match msg.kind.as_str() {
+            "ping" => Reply {
+                messages: vec![json!({"type": "pong", "t": now_ms()}).to_string()],
+                ..Reply::default()
+            },
+            kind @ ("subscribe" | "unsubscribe") => {
+                let data = msg.data.unwrap_or_default();
+                let subscribe = kind == "subscribe";
+                let channels = match &data.channels {
+                    None if subscribe => vec![Channel::Trades, Channel::Quotes],
+                    None => vec![
+                        Channel::Trades,
+                        Channel::Quotes,
+                        Channel::Candles(Interval::S1),
+                        Channel::Candles(Interval::M1),
+                        Channel::Candles(Interval::M5),
+                        Channel::Candles(Interval::M15),
+                        Channel::Candles(Interval::H1),
+                        Channel::Candles(Interval::H4),
+                        Channel::Candles(Interval::D1),
+                    ],
+                    Some(list) => match list
+                        .iter()
+                        .map(|c| parse_channel(c))
+                        .collect::<Result<Vec<_>, _>>()
+                    {
+                        Ok(c) => c,
+                        Err(e) => return error("bad_channel", e),
+                    },
+                };
+                if data.symbols.is_empty() {
+                    return error("bad_message", format!("{kind} names no symbols"));
+                }
+                let symbols = match data
+                    .symbols
+                    .iter()
+                    .map(|s| Symbol::new(s).map_err(|e| format!("symbol {s:?}: {e}")))
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(s) => s,
+                    Err(e) => return error("bad_symbol", e),
+                };
+                let ids = match state.services.resolve(0, &symbols) {
+                    Ok(ids) => ids,
+                    Err(e) => return error("unknown_symbol", e.message),
+                };
+                for id in &ids {
+                    for ch in &channels {
+                        let id = id.0;
+                        match (*ch, subscribe) {
+                            (Channel::Trades, true) => {
+                                subs.trades.insert(id);
+                            }
+                            (Channel::Trades, false) => {
+                                subs.trades.remove(&id);
+                            }
+                            (Channel::Quotes, true) => {
+                                subs.quotes.insert(id);
+                            }
+                            (Channel::Quotes, false) => {
+                                subs.quotes.remove(&id);
+                            }
+                            (Channel::Candles(i), true) => {
+                                subs.candles.insert((id, i.secs()));
+                            }
+                            (Channel::Candles(i), false) => {
+                                subs.candles.remove(&(id, i.secs()));
+                            }
+                        }
+                    }
+                }
+                let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+                let channel_names: Vec<String> = channels
+                    .iter()
+                    .map(|c| match c {
+                        Channel::Trades => "trades".to_owned(),
+                        Channel::Quotes => "quotes".to_owned(),
+                        Channel::Candles(i) => format!("candles:{i}"),
+                    })
+                    .collect();
+                let head = state.services.head().0;
+                let epoch = state.services.epoch();
+                let seek = if subscribe { data.from_seq } else { None };
+                let reply = json!({
+                    "type": if subscribe { "subscribed" } else { "unsubscribed" },
+                    "data": {"symbols": names, "channels": channel_names},
+                    "epoch": epoch.0.to_string(),
+                    "seq": head,
+                    "from_seq": seek.map_or(head + 1, |s| s.max(1)),
+                });
+                Reply {
+                    messages: vec![reply.to_string()],
+                    seek,
+                    close: None,
+                }
+            }
+            other => error(
+                "bad_message",
+                format!("unknown type {other:?} (expected subscribe, unsubscribe or ping)"),
+            ),
+        }
+    }
+
+    fn trade(&self, epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> String {
+        let Some(tr) = t.trade() else {
+            return String::new();
+        };
+        json!({
+            "type": "trade",
+            "epoch": epoch.0.to_string(),
+            "seq": t.seq,
+            "data": {
+                "symbol": symbol.as_str(),
+                "price": num_price(tr.price),
+                "size": num_qty(tr.size),
+                "side": side(t.side),
+                "trade_id": tr.trade_id,
+                "time": rfc3339(UnixNanos(t.ts_event)),
+                "t": t.ts_event / 1_000_000,
+                "ts_ns": t.ts_event.to_string(),
+            }
+        })
+        .to_string()
+    }
+
+    fn quote(&self, epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> Option<String> {
+        let q = t.quote()?;
+        Some(
+            json!({
+                "type": "quote_update",
+                "epoch": epoch.0.to_string(),
+                "seq": t.seq,
+                "data": {
+                    "symbol": symbol.as_str(),
+                    "bid": num_price(q.bid_px),
+                    "ask": num_price(q.ask_px),
+                    "bid_size": num_qty(q.bid_sz),
+                    "ask_size": num_qty(q.ask_sz),
+                    "time": rfc3339(UnixNanos(t.ts_event)),
+                    "t": t.ts_event / 1_000_000,
+                    "ts_ns": t.ts_event.to_string(),
+                }
+            })
+            .to_string(),
+        )
+    }
+
+    fn candle(&self, epoch: Epoch, seq: u64, symbol: &Symbol, c: &CandleRecord) -> String {
+        let mut data = candle_json(c);
+        if let Value::Object(m) = &mut data {
+            m.insert("symbol".into(), json!(symbol.as_str()));
+            let interval = Interval::from_secs(c.interval_s).map_or("?", Interval::name);
+            m.insert("interval".into(), json!(interval));
+        }
+        json!({"type": "candle", "epoch": epoch.0.to_string(), "seq": seq, "data": data})
+            .to_string()
+    }
+
+    fn gap(&self, epoch: Epoch, from: u64, to: u64) -> Option<String> {
+        Some(
+            json!({
+                "type": "gap",
+                "epoch": epoch.0.to_string(),
+                "data": {"from_seq": from, "to_seq": to, "reason": "overwritten"},
+            })
+            .to_string(),
+        )
+    }
+
+    fn heartbeat(&self, epoch: Epoch, head: u64) -> Option<String> {
+        Some(
+            json!({"type": "heartbeat", "epoch": epoch.0.to_string(), "seq": head, "t": now_ms()})
+                .to_string(),
+        )
+    }
+}
+
+fn side(s: u8) -> &'static str {
+    match s {
+        1 => "buy",
+        2 => "sell",
+        _ => "unknown",
+    }
+}
