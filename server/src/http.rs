@@ -12,6 +12,7 @@
 
 pub mod binance;
 pub mod binance_ws;
+pub mod guard;
 pub mod seed;
 pub mod udf;
 pub mod ws;
@@ -44,6 +45,8 @@ pub struct HttpState {
     pub websockets: std::sync::Arc<ws::WsCount>,
     /// Most open WebSockets.
     pub max_websockets: usize,
+    /// Tokens, roles and rate limits.
+    pub guard: std::sync::Arc<guard::Guard>,
 }
 
 impl HttpState {
@@ -59,6 +62,10 @@ impl HttpState {
             shutdown,
             websockets: std::sync::Arc::default(),
             max_websockets: config.max_websockets as usize,
+            guard: std::sync::Arc::new(guard::Guard::new(
+                std::sync::Arc::clone(&config.session.auth),
+                config.http_rate,
+            )),
         }
     }
 }
@@ -178,6 +185,10 @@ pub fn router(state: HttpState) -> axum::Router {
         .route("/ws/{stream}", axum::routing::get(ws_binance_upgrade))
         .route("/stream", axum::routing::get(ws_combined_upgrade))
         .route("/metrics", axum::routing::get(metrics_text))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .layer(axum::middleware::from_fn(track))
         .fallback(|| async {
             ApiError {
@@ -312,7 +323,18 @@ pub async fn start(
         .await
         .with_context(|| format!("bind HTTP {addr}"))?;
     let local = listener.local_addr()?;
-    let app = router(state);
+    let guard = std::sync::Arc::clone(&state.guard);
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut forget_stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = every.tick() => guard.forget_idle(),
+                _ = forget_stop.changed() => break,
+            }
+        }
+    });
     let task = tokio::spawn(async move {
         let stop = async move {
             let _ = shutdown.changed().await;

@@ -86,3 +86,8 @@ pub fn ws_opened() {
 pub fn ws_closed() {
     connection("ws", -1.0);
 }
+
+/// An HTTP request refused by a rate limit, keyed `by` "ip" or "token".
+pub fn http_rate_limited(by: &'static str) {
+    metrics::counter!("tickd_http_rate_limited_total", "by" => by).increment(1);
+}

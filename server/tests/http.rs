@@ -272,3 +272,120 @@ async fn binance_rest() {
     assert_eq!(err["code"], -1120);
     server.stop().await;
 }
+
+/// GET `path` with extra header lines; returns the status, the head and the body.
+async fn get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_roles_guard_every_route_in_each_form() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".into()),
+        tokens: vec![
+            format!("reader:{}:subscribe", hash("r-secret")),
+            format!("ops:{}:admin", hash("o-secret")),
+        ],
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    // Liveness stays open.
+    assert_eq!(get_with(http, "/health", "").await.0, 200);
+    // No token, or an unknown one: 401 saying how to send one.
+    let (status, head, body) = get_with(http, "/symbols", "").await;
+    assert_eq!(status, 401);
+    assert!(head.contains("www-authenticate: bearer"), "{head}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["code"], "unauthenticated");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer")
+    );
+    assert_eq!(
+        get_with(http, "/symbols", "X-API-Key: nope\r\n").await.0,
+        401
+    );
+    // Each form of the right token.
+    assert_eq!(
+        get_with(http, "/symbols", "Authorization: Bearer r-secret\r\n")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get_with(http, "/symbols", "X-API-Key: r-secret\r\n")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(get_with(http, "/symbols?token=r-secret", "").await.0, 200);
+    assert_eq!(
+        get_with(http, "/api/v3/ping?api_key=r-secret", "").await.0,
+        200
+    );
+    // Roles: /metrics is for admin tokens.
+    let (status, _, body) = get_with(http, "/metrics", "X-API-Key: r-secret\r\n").await;
+    assert_eq!(status, 403);
+    assert!(body.contains("lacks the admin role"), "{body}");
+    assert_eq!(
+        get_with(http, "/metrics", "X-API-Key: o-secret\r\n")
+            .await
+            .0,
+        200
+    );
+    // And the admin token alone may not read market data.
+    assert_eq!(
+        get_with(http, "/symbols", "X-API-Key: o-secret\r\n")
+            .await
+            .0,
+        403
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_rate_get_429_with_retry_after() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("off".into()),
+        http_rate: Some(3),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..10 {
+        let (status, head, body) = get_with(http, "/api/v3/ping", "").await;
+        if status == 429 {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["code"], "rate_limited");
+            retry_after = head
+                .lines()
+                .find_map(|l| l.strip_prefix("retry-after: "))
+                .map(|v| v.trim().parse::<u64>().unwrap());
+        }
+        statuses.push(status);
+    }
+    // A burst of 3 is allowed, then the bucket refills at 3/s: ten quick requests cannot all pass.
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_eq!(retry_after, Some(1));
+    server.stop().await;
+}

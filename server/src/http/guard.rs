@@ -1,0 +1,145 @@
+//! Access control in front of every route (DESIGN.md §8): request rate per client IP, then the
+//! token, then its role, then request rate per token.
+//!
+//! - Token, when tokens are configured: `Authorization: Bearer <token>`, `X-API-Key: <token>`,
+//!   or `?token=<token>` / `?api_key=<token>` for clients that cannot set headers (browsers'
+//!   WebSocket API, TradingView's datafeed). Missing or unknown: 401 with `WWW-Authenticate`.
+//! - Roles: `/metrics` needs `admin`; every other route but `/health` and `/openapi.json` needs
+//!   `subscribe`. Missing: 403.
+//! - Rate: a token bucket of `--http-rate` requests/s (burst of the same size) per IP and per
+//!   token (GCRA, governor). Over it: 429 with `Retry-After` in whole seconds.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use tickd_engine::Auth;
+use tickd_protocol::Roles;
+
+use super::{ApiError, HttpState};
+
+/// The bridge's access rules.
+#[derive(Debug)]
+pub struct Guard {
+    auth: Arc<Auth>,
+    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_token: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+impl Guard {
+    /// Rules for `auth`, with `rate` requests/s per IP and per token (0: unlimited).
+    pub fn new(auth: Arc<Auth>, rate: u32) -> Self {
+        let quota = NonZeroU32::new(rate).map(Quota::per_second);
+        Self {
+            auth,
+            per_ip: quota.map(DefaultKeyedRateLimiter::keyed),
+            per_token: quota.map(DefaultKeyedRateLimiter::keyed),
+        }
+    }
+
+    /// Forgets buckets that have refilled (bounds memory to recently active clients).
+    pub fn forget_idle(&self) {
+        if let Some(l) = &self.per_ip {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.per_token {
+            l.retain_recent();
+        }
+    }
+}
+
+/// The role a path needs (`None`: open to anyone).
+fn role_for(path: &str) -> Option<(Roles, &'static str)> {
+    match path {
+        "/health" | "/openapi.json" => None,
+        "/metrics" => Some((Roles::ADMIN, "admin")),
+        _ => Some((Roles::SUBSCRIBE, "subscribe")),
+    }
+}
+
+/// The token a request carries, in the first form present.
+fn token_of(headers: &HeaderMap, req: &Request) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(t) = bearer {
+        return Some(t.trim().to_owned());
+    }
+    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_owned());
+    }
+    let q: Query<HashMap<String, String>> = Query::try_from_uri(req.uri()).ok()?;
+    q.0.get("token").or_else(|| q.0.get("api_key")).cloned()
+}
+
+fn rate_limited(wait: std::time::Duration, whom: &str) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut r = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        message: format!("too many requests from this {whom}: retry in {secs} s"),
+    }
+    .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    r
+}
+
+/// The middleware.
+pub async fn guard(
+    State(s): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let g = &s.guard;
+    let clock = DefaultClock::default();
+    if let Some(Err(not_until)) = g.per_ip.as_ref().map(|l| l.check_key(&peer.ip())) {
+        crate::metrics::http_rate_limited("ip");
+        return rate_limited(not_until.wait_time_from(clock.now()), "address");
+    }
+    if g.auth.is_open() {
+        return next.run(req).await;
+    }
+    let Some((role, role_name)) = role_for(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let token = token_of(req.headers(), &req);
+    let (roles, name) = match g.auth.check(token.as_deref()) {
+        Ok((roles, name)) => (roles, name.to_owned()),
+        Err(e) => {
+            let mut r = ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "unauthenticated",
+                message: format!(
+                    "{e}: send it as Authorization: Bearer <token>, X-API-Key: <token>, or ?token=<token>"
+                ),
+            }
+            .into_response();
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    };
+    if !roles.contains(role) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!("token {name:?} lacks the {role_name} role this route needs"),
+        }
+        .into_response();
+    }
+    if let Some(Err(not_until)) = g.per_token.as_ref().map(|l| l.check_key(&name)) {
+        crate::metrics::http_rate_limited("token");
+        return rate_limited(not_until.wait_time_from(clock.now()), "token");
+    }
+    next.run(req).await
+}
