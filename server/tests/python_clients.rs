@@ -1,0 +1,160 @@
+//! Real client libraries from PyPI against tickd: python-binance fetches klines over REST (equal
+//! to the binary protocol's candles) and reads a trade stream over WebSocket.
+//!
+//! Needs `python-binance` importable by `$TICKD_PYTHON` (default `python3`); `.ci/test` makes a
+//! virtualenv with it. Without it the test says so and passes, unless
+//! `TICKD_REQUIRE_PYTHON_CLIENTS=1` (set by `.ci/test`), where it fails.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{TestServer, trades_csv};
+use serde_json::Value;
+use tickd_client::Client;
+use tickd_protocol::{
+    InstrumentId, Interval, Price, Quantity, QuerySpec, Side, Symbol, TickRecord, Trade, UnixNanos,
+};
+use tickd_server::config::ServeArgs;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const T0: u64 = 1_696_680_000_000_000_000;
+
+fn python() -> Option<String> {
+    let py = std::env::var("TICKD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import binance"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(py);
+    }
+    let required = std::env::var("TICKD_REQUIRE_PYTHON_CLIENTS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{py} cannot import binance: pip install python-binance (or run .ci/test)"
+    );
+    eprintln!("skipped: {py} cannot import binance (pip install python-binance)");
+    None
+}
+
+/// Binance's 8-decimal text of a fixed-point (1e-9) value.
+fn dec8(raw: i64) -> String {
+    let p = Price::from_raw(raw);
+    let s = format!("{p:#}");
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    format!("{int}.{:0<8}", frac)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_binance_reads_klines_and_a_trade_stream() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, trades_csv(&["AAPL"], 400, T0, 500_000_000)).unwrap();
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("off".into()),
+        replay: vec![csv],
+        speed: Some("max".into()),
+        ..ServeArgs::default()
+    })
+    .await;
+    server.wait_feeds().await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/binance_client.py"
+    );
+    let mut child = tokio::process::Command::new(&py)
+        .args([script, &http.to_string(), "AAPL"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("python-binance answered within 30 s")
+            .unwrap()
+            .expect("python-binance printed a line");
+        serde_json::from_str(&line).unwrap()
+    };
+    assert!(next().await["server_time"].as_u64().unwrap() > T0 / 1_000_000);
+
+    // Klines equal the binary protocol's 1-minute candles, field by field.
+    let klines = next().await;
+    let klines = klines["klines"].as_array().unwrap();
+    let mut c = Client::connect(server.addr).await.unwrap();
+    let answer = c
+        .query(QuerySpec::Candles {
+            symbol: Symbol::new("AAPL").unwrap(),
+            interval: Interval::M1,
+            from: None,
+            to: None,
+            limit: Some(1000),
+            fill_previous: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(klines.len(), answer.candles.len());
+    assert!(klines.len() >= 3);
+    for (k, c) in klines.iter().zip(&answer.candles) {
+        let [o, h, l, cl] = c.ohlc();
+        assert_eq!(k[0], c.ts_open / 1_000_000);
+        assert_eq!(k[1], dec8(o.raw()));
+        assert_eq!(k[2], dec8(h.raw()));
+        assert_eq!(k[3], dec8(l.raw()));
+        assert_eq!(k[4], dec8(cl.raw()));
+        assert_eq!(k[5], dec8(c.volume().raw() as i64));
+        assert_eq!(k[6], (c.ts_open + 60_000_000_000) / 1_000_000 - 1);
+        assert_eq!(k[8], c.trades);
+    }
+    let ticker = next().await;
+    assert_eq!(ticker["ticker"]["symbol"], "AAPL");
+
+    // The trade stream: publish three trades once the socket is open.
+    assert_eq!(next().await["ready"], true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ticks: Vec<TickRecord> = (0..3u64)
+        .map(|i| {
+            let t = Trade {
+                price: Price::from_raw(150_250_000_000 + i as i64),
+                size: Quantity::from_raw(7_000_000_000),
+                trade_id: 9_000 + i,
+                venue: 0,
+                conditions: 0,
+            };
+            TickRecord::new_trade(
+                InstrumentId(0),
+                UnixNanos(T0 + 3_600_000_000_000 + i),
+                Side::Sell,
+                &t,
+            )
+        })
+        .collect();
+    c.publish(vec![Symbol::new("AAPL").unwrap()], &ticks)
+        .await
+        .unwrap();
+    for i in 0..3u64 {
+        let t = next().await;
+        let t = &t["trade"];
+        assert_eq!(t["e"], "trade");
+        assert_eq!(t["s"], "AAPL");
+        assert_eq!(t["t"], 9_000 + i);
+        // Binance's 8 decimals, 9 when the value needs them (never rounded).
+        let price = if i == 0 {
+            "150.25000000".to_owned()
+        } else {
+            format!("150.25000000{i}")
+        };
+        assert_eq!(t["p"], price);
+        assert_eq!(t["q"], "7.00000000");
+        assert_eq!(t["m"], true);
+    }
+    let _ = child.wait().await;
+    server.stop().await;
+}
