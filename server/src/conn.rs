@@ -622,6 +622,8 @@ impl Conn {
         let mut frames = 0;
         let mut sent_any = false;
         let can_backfill = self.services.shared.journal_dir.is_some();
+        let head = self.services.head().0;
+        let transport = if self.quic.is_some() { "quic" } else { "tcp" };
         for sub in &mut self.subs {
             while frames < FRAMES_PER_WAKE && sub.backfill.is_none() {
                 match sub.ticks.read_batch(&mut self.tick_buf) {
@@ -709,6 +711,10 @@ impl Conn {
                     }
                 }
             }
+            crate::metrics::subscriber_lag(
+                transport,
+                head.saturating_sub(sub.ticks.next_seq().saturating_sub(1)),
+            );
             if !self.latest_quotes.is_empty() {
                 if let Some(connection) = &self.quic {
                     for (_, q) in self.latest_quotes.drain() {

@@ -22,6 +22,11 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                     1.0,
                 ])
                 .ok()?
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(SUBSCRIBER_LAG.into()),
+                    &[0.0, 1.0, 16.0, 256.0, 4_096.0, 65_536.0, 1_048_576.0],
+                )
+                .ok()?
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
@@ -90,4 +95,12 @@ pub fn ws_closed() {
 /// An HTTP request refused by a rate limit, keyed `by` "ip" or "token".
 pub fn http_rate_limited(by: &'static str) {
     metrics::counter!("tickd_http_rate_limited_total", "by" => by).increment(1);
+}
+
+const SUBSCRIBER_LAG: &str = "tickd_subscriber_lag_records";
+
+/// How far a subscriber's cursor is behind the head after a delivery pass, in records, by
+/// transport (`tcp`, `quic`, `ws`): a histogram, so slow readers show without a label each.
+pub fn subscriber_lag(transport: &'static str, records: u64) {
+    metrics::histogram!(SUBSCRIBER_LAG, "transport" => transport).record(records as f64);
 }

@@ -154,7 +154,12 @@ async fn seed_routes() {
     let (status, _) = json(http, "/nowhere").await;
     assert_eq!(status, 404);
 
-    // Prometheus text: state gauges, ingest counters, request latency by route.
+    // Prometheus text: state gauges, ingest counters, request latency by route, subscriber lag
+    // (a subscriber's first delivery pass runs before its SubscribeAck is written).
+    let mut sub = Client::connect(server.addr).await.unwrap();
+    sub.subscribe(common::subscribe(&["AAPL"], tickd_protocol::Start::Latest))
+        .await
+        .unwrap();
     let (status, text) = get(http, "/metrics").await;
     assert_eq!(status, 200);
     for needle in [
@@ -163,6 +168,7 @@ async fn seed_routes() {
         "tickd_connections_open ",
         "tickd_http_request_duration_seconds_bucket{route=\"/health\",status=\"200\"",
         "tickd_http_request_duration_seconds_count{route=\"/price/latest\",status=\"404\"}",
+        "tickd_subscriber_lag_records_bucket{transport=\"tcp\",le=\"0\"}",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }

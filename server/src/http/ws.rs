@@ -187,6 +187,13 @@ pub async fn serve(
             }
         };
         more |= n == BATCH;
+        crate::metrics::subscriber_lag(
+            "ws",
+            services
+                .head()
+                .0
+                .saturating_sub(ticks.next_seq().saturating_sub(1)),
+        );
         for w in &tick_buf[..n] {
             let t = TickRecord::from_words(w);
             if t.kind == TickKind::Trade as u8 && subs.trades.contains(&t.instrument_id) {
