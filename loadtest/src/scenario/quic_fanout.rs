@@ -67,6 +67,22 @@ fn subscribe(start: Start) -> Subscribe {
     }
 }
 
+/// Records/s delivered to all subscribers since `start`, and server and client CPU ns per
+/// delivered record since the CPU readings `server_cpu0` and `client_cpu0`.
+fn per_record(
+    args: &Args,
+    start: Instant,
+    server: &ServerProcess,
+    server_cpu0: u64,
+    client_cpu0: u64,
+) -> (f64, f64, f64) {
+    let delivered = args.subscribers as f64 * args.records as f64;
+    let rate = delivered / start.elapsed().as_secs_f64();
+    let server = (server.cpu_ns() - server_cpu0) as f64 / delivered;
+    let client = (self_cpu_ns() - client_cpu0) as f64 / delivered;
+    (rate, server, client)
+}
+
 async fn tickd_throughput(
     t: &Tickd,
     identity: &Identity,
@@ -111,11 +127,13 @@ async fn tickd_throughput(
     for task in tasks {
         task.await??;
     }
-    let delivered = args.subscribers as f64 * args.records as f64;
-    let rate = delivered / start.elapsed().as_secs_f64();
-    let server = (t.process.cpu_ns() - server_cpu0) as f64 / delivered;
-    let client = (self_cpu_ns() - client_cpu0) as f64 / delivered;
-    Ok((rate, server, client))
+    Ok(per_record(
+        args,
+        start,
+        &t.process,
+        server_cpu0,
+        client_cpu0,
+    ))
 }
 
 async fn tickd_latency(
@@ -182,11 +200,7 @@ async fn bare_throughput(
     for task in tasks {
         task.await??;
     }
-    let delivered = args.subscribers as f64 * args.records as f64;
-    let rate = delivered / start.elapsed().as_secs_f64();
-    let server = (server.cpu_ns() - server_cpu0) as f64 / delivered;
-    let client = (self_cpu_ns() - client_cpu0) as f64 / delivered;
-    Ok((rate, server, client))
+    Ok(per_record(args, start, server, server_cpu0, client_cpu0))
 }
 
 async fn bare_latency(

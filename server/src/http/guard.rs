@@ -15,7 +15,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -65,7 +65,8 @@ fn role_for(path: &str) -> Option<(Roles, &'static str)> {
 }
 
 /// The token a request carries, in the first form present.
-fn token_of(headers: &HeaderMap, req: &Request) -> Option<String> {
+fn token_of(req: &Request) -> Option<String> {
+    let headers = req.headers();
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -112,7 +113,7 @@ pub async fn guard(
     let Some((role, role_name)) = role_for(req.uri().path()) else {
         return next.run(req).await;
     };
-    let token = token_of(req.headers(), &req);
+    let token = token_of(&req);
     let (roles, name) = match g.auth.check(token.as_deref()) {
         Ok((roles, name)) => (roles, name.to_owned()),
         Err(e) => {

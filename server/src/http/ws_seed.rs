@@ -99,17 +99,10 @@ impl Dialect for Seed {
                 let subscribe = kind == "subscribe";
                 let channels = match &data.channels {
                     None if subscribe => vec![Channel::Trades, Channel::Quotes],
-                    None => vec![
-                        Channel::Trades,
-                        Channel::Quotes,
-                        Channel::Candles(Interval::S1),
-                        Channel::Candles(Interval::M1),
-                        Channel::Candles(Interval::M5),
-                        Channel::Candles(Interval::M15),
-                        Channel::Candles(Interval::H1),
-                        Channel::Candles(Interval::H4),
-                        Channel::Candles(Interval::D1),
-                    ],
+                    None => [Channel::Trades, Channel::Quotes]
+                        .into_iter()
+                        .chain(Interval::ALL.map(Channel::Candles))
+                        .collect(),
                     Some(list) => match list
                         .iter()
                         .map(|c| parse_channel(c))
