@@ -13,6 +13,7 @@
 pub mod binance;
 pub mod binance_ws;
 pub mod guard;
+pub mod openapi;
 pub mod seed;
 pub mod udf;
 pub mod ws;
@@ -26,9 +27,11 @@ use anyhow::Context;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Number, Value, json};
+use serde_json::{Number, Value};
 use tickd_protocol::{Interval, Price, Quantity, Symbol, UnixNanos};
 use tokio::task::JoinHandle;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::services::Services;
 
@@ -70,6 +73,43 @@ impl HttpState {
     }
 }
 
+/// The body of every seed, UDF and operations error.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable: `bad_parameter`, `unknown_symbol`, `not_found`, `unauthenticated`, `forbidden`,
+    /// `rate_limited`, `too_many_websockets`.
+    pub code: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// An interval's name in the OpenAPI document. The handlers parse with [`Interval`]'s `FromStr`,
+/// which also takes aliases (`1min`, `MINUTE`...); the document lists the canonical names.
+#[derive(Debug, utoipa::ToSchema)]
+pub enum IntervalName {
+    /// One second.
+    #[schema(rename = "1s")]
+    S1,
+    /// One minute.
+    #[schema(rename = "1m")]
+    M1,
+    /// Five minutes.
+    #[schema(rename = "5m")]
+    M5,
+    /// Fifteen minutes.
+    #[schema(rename = "15m")]
+    M15,
+    /// One hour.
+    #[schema(rename = "1h")]
+    H1,
+    /// Four hours.
+    #[schema(rename = "4h")]
+    H4,
+    /// One day (UTC).
+    #[schema(rename = "1d")]
+    D1,
+}
+
 /// An API error: a stable code, a message a person can act on, and its status.
 #[derive(Debug)]
 pub struct ApiError {
@@ -102,7 +142,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({"code": self.code, "message": self.message})),
+            Json(ErrorBody {
+                code: self.code,
+                message: self.message,
+            }),
         )
             .into_response()
     }
@@ -175,16 +218,27 @@ pub fn time_param(name: &str, value: &str) -> Result<UnixNanos, ApiError> {
         .map_err(|_| ApiError::bad_parameter(format!("{name}={value:?}: before 1970")))
 }
 
-/// The router of every dialect.
+/// The router of every dialect, and `/openapi.json` built from the same routes.
 pub fn router(state: HttpState) -> axum::Router {
-    axum::Router::new()
+    let (rest, paths) = OpenApiRouter::new()
         .merge(seed::routes())
         .merge(udf::routes())
         .merge(binance::routes())
-        .route("/ws", axum::routing::get(ws_seed_upgrade))
+        .routes(routes!(metrics_text))
+        .routes(routes!(openapi_json))
+        .split_for_parts();
+    let spec = openapi::document(
+        paths,
+        state.guard.checks_tokens(),
+        state.guard.limits_rate(),
+    )
+    .to_pretty_json()
+    .map(bytes::Bytes::from)
+    .unwrap_or_default();
+    rest.route("/ws", axum::routing::get(ws_seed_upgrade))
         .route("/ws/{stream}", axum::routing::get(ws_binance_upgrade))
         .route("/stream", axum::routing::get(ws_combined_upgrade))
-        .route("/metrics", axum::routing::get(metrics_text))
+        .layer(axum::Extension(OpenApiJson(spec)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,
@@ -281,6 +335,25 @@ async fn ws_combined_upgrade(
     ws_binance(s, upgrade, names, true)
 }
 
+/// The rendered OpenAPI document.
+#[derive(Clone, Debug)]
+struct OpenApiJson(bytes::Bytes);
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+async fn openapi_json(axum::Extension(spec): axum::Extension<OpenApiJson>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        spec.0,
+    )
+}
+
+/// Prometheus text exposition: ingest, head seq, subscriber lag, drops and conflations,
+/// connections by transport, request latency by route. Needs the admin role.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String,
+        content_type = "text/plain")))]
 async fn metrics_text(
     axum::extract::State(s): axum::extract::State<HttpState>,
 ) -> impl IntoResponse {

@@ -395,3 +395,114 @@ async fn requests_over_the_rate_get_429_with_retry_after() {
     assert_eq!(retry_after, Some(1));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
+    let (server, http) = server().await;
+    let (status, doc) = json(http, "/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/market/historical/{symbol}",
+            "/api/v1/market/quote/{symbol}",
+            "/api/v3/exchangeInfo",
+            "/api/v3/klines",
+            "/api/v3/ping",
+            "/api/v3/ticker/price",
+            "/api/v3/time",
+            "/candles",
+            "/health",
+            "/metrics",
+            "/openapi.json",
+            "/price/latest",
+            "/symbols",
+            "/udf/config",
+            "/udf/history",
+            "/udf/quotes",
+            "/udf/search",
+            "/udf/symbols",
+            "/udf/time",
+        ]
+    );
+    let latest = &doc["paths"]["/price/latest"]["get"];
+    assert_eq!(latest["parameters"][0]["name"], "symbol");
+    assert_eq!(latest["parameters"][0]["required"], true);
+    assert_eq!(
+        latest["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PriceLatest"
+    );
+    let schema = &doc["components"]["schemas"]["PriceLatest"];
+    assert!(
+        schema["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"as_of_seq".into())
+    );
+    // Every reference resolves.
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 20);
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{r}");
+    }
+    // An open server without rate limits: no token forms, no 401/403/429.
+    assert!(latest.get("security").is_none());
+    assert!(latest["responses"].get("401").is_none());
+    assert!(latest["responses"].get("429").is_none());
+    server.stop().await;
+
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".into()),
+        tokens: vec![format!("reader:{}:subscribe", hash("r-secret"))],
+        http_rate: Some(1_000),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    // Open to anyone, like /health.
+    let (status, _, body) = get_with(http, "/openapi.json", "").await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let latest = &doc["paths"]["/price/latest"]["get"];
+    for code in ["401", "403", "429"] {
+        assert_eq!(
+            latest["responses"][code]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{code}"
+        );
+    }
+    assert!(latest["responses"]["429"]["headers"]["Retry-After"].is_object());
+    assert_eq!(latest["security"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key_header"]["name"],
+        "X-API-Key"
+    );
+    // /health needs no token, but is rate limited.
+    let health = &doc["paths"]["/health"]["get"];
+    assert!(health.get("security").is_none());
+    assert!(health["responses"].get("401").is_none());
+    assert!(health["responses"].get("429").is_some());
+    server.stop().await;
+}

@@ -1,8 +1,9 @@
-//! Real client libraries from PyPI against tickd: python-binance fetches klines over REST (equal
-//! to the binary protocol's candles) and reads a trade stream over WebSocket.
+//! Real tools from PyPI against tickd: python-binance fetches klines over REST (equal to the
+//! binary protocol's candles) and reads a trade stream over WebSocket; schemathesis fuzzes every
+//! route of `/openapi.json` and checks each answer against it.
 //!
-//! Needs `python-binance` importable by `$TICKD_PYTHON` (default `python3`); `.ci/test` makes a
-//! virtualenv with it. Without it the test says so and passes, unless
+//! Needs `python-binance` and `schemathesis` importable by `$TICKD_PYTHON` (default `python3`);
+//! `.ci/test` makes a virtualenv with them. Without it the test says so and passes, unless
 //! `TICKD_REQUIRE_PYTHON_CLIENTS=1` (set by `.ci/test`), where it fails.
 
 mod common;
@@ -21,26 +22,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const T0: u64 = 1_696_680_000_000_000_000;
 
-fn python() -> Option<String> {
-    let py = std::env::var("TICKD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&py)
-        .args(["-c", "import binance"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(py);
-    }
-    let required = std::env::var("TICKD_REQUIRE_PYTHON_CLIENTS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{py} cannot import binance: pip install python-binance (or run .ci/test)"
-    );
-    eprintln!("skipped: {py} cannot import binance (pip install python-binance)");
-    None
-}
-
 /// Binance's 8-decimal text of a fixed-point (1e-9) value.
 fn dec8(raw: i64) -> String {
     let p = Price::from_raw(raw);
@@ -51,7 +32,9 @@ fn dec8(raw: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_binance_reads_klines_and_a_trade_stream() {
-    let Some(py) = python() else { return };
+    let Some(py) = common::python_with("binance", "python-binance") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("t.csv");
     std::fs::write(&csv, trades_csv(&["AAPL"], 400, T0, 500_000_000)).unwrap();
@@ -156,5 +139,77 @@ async fn python_binance_reads_klines_and_a_trade_stream() {
         assert_eq!(t["m"], true);
     }
     let _ = child.wait().await;
+    server.stop().await;
+}
+
+/// Runs schemathesis against the server's `/openapi.json`, with the checks the bridge
+/// promises: no 5xx, and every status, content type, header and body as documented.
+async fn schemathesis(py: &str, http: std::net::SocketAddr, headers: &[&str]) {
+    let mut cmd = tokio::process::Command::new(py);
+    cmd.args(["-m", "schemathesis.cli", "run"])
+        .arg(format!("http://{http}/openapi.json"))
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_schema_conformance,response_headers_conformance",
+            "--max-examples",
+            "60",
+            "--seed",
+            "7",
+            "--no-shrink",
+            "--request-timeout",
+            "10",
+        ]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(300), cmd.kill_on_drop(true).output())
+        .await
+        .expect("schemathesis finished within 300 s")
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every operation was exercised (schemathesis leaves out `/openapi.json` itself).
+    assert!(report.contains("Tested: 18"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_every_response_conforms() {
+    let Some(py) = common::python_with("schemathesis", "schemathesis") else {
+        return;
+    };
+    // Replayed history (closed candles) and the synthetic feed (live trades and quotes).
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 400, T0, 500_000_000)).unwrap();
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL,TSLA".into()),
+        replay: vec![csv],
+        speed: Some("max".into()),
+        ..ServeArgs::default()
+    })
+    .await;
+    server.wait_feeds().await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    schemathesis(&py, http, &[]).await;
+    server.stop().await;
+
+    // With tokens and a rate limit the document adds 401/403/429, and answers conform to it.
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".into()),
+        tokens: vec![format!(
+            "reader:{}:subscribe",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"r-secret"))
+        )],
+        http_rate: Some(200),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    schemathesis(&py, http, &["Authorization: Bearer r-secret"]).await;
     server.stop().await;
 }

@@ -5,32 +5,34 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tickd_protocol::{CandleRecord, Interval, Price, Quantity, Symbol, UnixNanos};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::HttpState;
 use super::seed::{latest, query_candles};
 
 type Params = Query<HashMap<String, String>>;
 
-/// A Binance-style error.
-struct BinanceError {
+/// A Binance-style error (status 400): `-1121` invalid symbol, `-1120` invalid interval, `-1100`
+/// a malformed or missing parameter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BinanceError {
+    /// Binance's error code.
     code: i32,
+    /// What is wrong.
     msg: String,
 }
 
 impl IntoResponse for BinanceError {
     fn into_response(self) -> Response {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"code": self.code, "msg": self.msg})),
-        )
-            .into_response()
+        (StatusCode::BAD_REQUEST, Json(self)).into_response()
     }
 }
 
@@ -73,16 +75,41 @@ pub(super) fn now_ms() -> u64 {
 }
 
 /// The Binance REST routes.
-pub fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/api/v3/ping", get(|| async { Json(json!({})) }))
-        .route(
-            "/api/v3/time",
-            get(|| async { Json(json!({"serverTime": now_ms()})) }),
-        )
-        .route("/api/v3/exchangeInfo", get(exchange_info))
-        .route("/api/v3/ticker/price", get(ticker_price))
-        .route("/api/v3/klines", get(klines))
+pub fn routes() -> OpenApiRouter<HttpState> {
+    OpenApiRouter::new()
+        .routes(routes!(ping))
+        .routes(routes!(time))
+        .routes(routes!(exchange_info))
+        .routes(routes!(ticker_price))
+        .routes(routes!(klines))
+}
+
+/// `GET /api/v3/ping`: an empty object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Empty {}
+
+/// Connectivity check.
+#[utoipa::path(get, path = "/api/v3/ping", tag = "binance",
+    responses((status = 200, description = "Always `{}`", body = Empty)))]
+async fn ping() -> Json<Empty> {
+    Json(Empty {})
+}
+
+/// `GET /api/v3/time`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerTime {
+    /// ms since the Unix epoch.
+    #[serde(rename = "serverTime")]
+    server_time: u64,
+}
+
+/// The server's time.
+#[utoipa::path(get, path = "/api/v3/time", tag = "binance",
+    responses((status = 200, description = "Server time", body = ServerTime)))]
+async fn time() -> Json<ServerTime> {
+    Json(ServerTime {
+        server_time: now_ms(),
+    })
 }
 
 fn symbol_of(q: &HashMap<String, String>) -> Result<Option<Symbol>, BinanceError> {
@@ -91,55 +118,126 @@ fn symbol_of(q: &HashMap<String, String>) -> Result<Option<Symbol>, BinanceError
         .transpose()
 }
 
-async fn exchange_info(State(s): State<HttpState>) -> Json<Value> {
-    let symbols: Vec<Value> = s
+/// A symbol in `/api/v3/exchangeInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BinanceSymbol {
+    symbol: String,
+    /// Always `TRADING`.
+    status: &'static str,
+    base_asset: String,
+    base_asset_precision: u32,
+    /// Always `USD`.
+    quote_asset: &'static str,
+    quote_precision: u32,
+    quote_asset_precision: u32,
+    order_types: [&'static str; 2],
+    is_spot_trading_allowed: bool,
+    permissions: [&'static str; 1],
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    filters: [Value; 0],
+}
+
+/// `GET /api/v3/exchangeInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeInfo {
+    /// Always `UTC`.
+    timezone: &'static str,
+    /// ms since the Unix epoch.
+    server_time: u64,
+    /// Always empty (limits are per deployment: see `--http-rate`).
+    #[schema(value_type = Vec<Object>)]
+    rate_limits: [Value; 0],
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    exchange_filters: [Value; 0],
+    /// Every instrument.
+    symbols: Vec<BinanceSymbol>,
+}
+
+/// Every instrument, in Binance's shape.
+#[utoipa::path(get, path = "/api/v3/exchangeInfo", tag = "binance",
+    responses((status = 200, description = "Exchange information", body = ExchangeInfo)))]
+async fn exchange_info(State(s): State<HttpState>) -> Json<ExchangeInfo> {
+    let symbols = s
         .services
         .instruments(None)
         .iter()
-        .map(|i| {
-            json!({
-                "symbol": i.symbol.as_str(),
-                "status": "TRADING",
-                "baseAsset": i.symbol.as_str(),
-                "baseAssetPrecision": 8,
-                "quoteAsset": "USD",
-                "quotePrecision": 8,
-                "quoteAssetPrecision": 8,
-                "orderTypes": ["LIMIT", "MARKET"],
-                "isSpotTradingAllowed": true,
-                "permissions": ["SPOT"],
-                "filters": [],
-            })
+        .map(|i| BinanceSymbol {
+            symbol: i.symbol.as_str().to_owned(),
+            status: "TRADING",
+            base_asset: i.symbol.as_str().to_owned(),
+            base_asset_precision: 8,
+            quote_asset: "USD",
+            quote_precision: 8,
+            quote_asset_precision: 8,
+            order_types: ["LIMIT", "MARKET"],
+            is_spot_trading_allowed: true,
+            permissions: ["SPOT"],
+            filters: [],
         })
         .collect();
-    Json(
-        json!({"timezone": "UTC", "serverTime": now_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": symbols}),
-    )
+    Json(ExchangeInfo {
+        timezone: "UTC",
+        server_time: now_ms(),
+        rate_limits: [],
+        exchange_filters: [],
+        symbols,
+    })
 }
 
+/// A last trade price in `/api/v3/ticker/price`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TickerPrice {
+    /// The symbol.
+    symbol: String,
+    /// Decimal text; `null` before the symbol's first trade.
+    price: Option<String>,
+}
+
+/// `GET /api/v3/ticker/price`: one symbol's, or every traded symbol's.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TickerPrices {
+    /// With `symbol`.
+    One(TickerPrice),
+    /// Without `symbol`: every symbol that has traded.
+    All(Vec<TickerPrice>),
+}
+
+/// Last trade price of one symbol, or of all.
+#[utoipa::path(get, path = "/api/v3/ticker/price", tag = "binance",
+    params(("symbol" = Option<String>, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol (any case); all when absent")),
+    responses(
+        (status = 200, description = "Prices", body = TickerPrices),
+        (status = 400, description = "Invalid symbol (-1121)", body = BinanceError),
+    ))]
 async fn ticker_price(
     State(s): State<HttpState>,
     Query(q): Params,
-) -> Result<Json<Value>, BinanceError> {
-    let one = |sym: &Symbol| -> Option<Value> {
-        let (trade, _, _) = latest(&s, sym).ok()?;
-        let p = trade?.trade()?.price;
-        Some(json!({"symbol": sym.as_str(), "price": price(p)}))
+) -> Result<Json<TickerPrices>, BinanceError> {
+    let one = |sym: &Symbol| TickerPrice {
+        symbol: sym.as_str().to_owned(),
+        price: latest(&s, sym)
+            .ok()
+            .and_then(|(trade, _, _)| trade?.trade())
+            .map(|t| price(t.price)),
     };
     match symbol_of(&q)? {
         Some(sym) => {
             s.services
                 .resolve(0, std::slice::from_ref(&sym))
                 .map_err(|_| invalid_symbol())?;
-            Ok(Json(one(&sym).unwrap_or_else(
-                || json!({"symbol": sym.as_str(), "price": null}),
-            )))
+            Ok(Json(TickerPrices::One(one(&sym))))
         }
-        None => Ok(Json(Value::Array(
+        None => Ok(Json(TickerPrices::All(
             s.services
                 .instruments(None)
                 .iter()
-                .filter_map(|i| one(&i.symbol))
+                .map(|i| one(&i.symbol))
+                .filter(|t| t.price.is_some())
                 .collect(),
         ))),
     }
@@ -167,6 +265,21 @@ fn kline(c: &CandleRecord, interval: Interval) -> Value {
     ])
 }
 
+/// Candles as Binance's 12-field arrays: open time (ms), open, high, low, close, volume (decimal
+/// text), close time (ms), quote volume, trade count, taker buy base and quote volume (always
+/// `"0.00000000"`), and an ignored `"0"`.
+#[utoipa::path(get, path = "/api/v3/klines", tag = "binance",
+    params(
+        ("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol (any case)"),
+        ("interval" = super::IntervalName, Query, description = "1s 1m 5m 15m 1h 4h 1d"),
+        ("startTime" = Option<u64>, Query, description = "ms since the Unix epoch"),
+        ("endTime" = Option<u64>, Query, description = "ms since the Unix epoch (inclusive)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Default 500"),
+    ),
+    responses(
+        (status = 200, description = "Klines, oldest first", body = Vec<Vec<Value>>),
+        (status = 400, description = "A bad parameter or invalid symbol", body = BinanceError),
+    ))]
 async fn klines(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Value>, BinanceError> {
     let sym = symbol_of(&q)?.ok_or_else(|| {
         bad("Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.".into())

@@ -44,6 +44,16 @@ impl Guard {
         }
     }
 
+    /// Whether tokens are checked (the server has `--token`s).
+    pub fn checks_tokens(&self) -> bool {
+        !self.auth.is_open()
+    }
+
+    /// Whether request rates are limited (`--http-rate` above 0).
+    pub fn limits_rate(&self) -> bool {
+        self.per_ip.is_some()
+    }
+
     /// Forgets buckets that have refilled (bounds memory to recently active clients).
     pub fn forget_idle(&self) {
         if let Some(l) = &self.per_ip {
@@ -56,7 +66,7 @@ impl Guard {
 }
 
 /// The role a path needs (`None`: open to anyone).
-fn role_for(path: &str) -> Option<(Roles, &'static str)> {
+pub(super) fn role_for(path: &str) -> Option<(Roles, &'static str)> {
     match path {
         "/health" | "/openapi.json" => None,
         "/metrics" => Some((Roles::ADMIN, "admin")),

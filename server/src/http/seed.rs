@@ -1,36 +1,71 @@
 //! The original service's routes, with the shapes of `research/features.md` §2.5 (JSON numbers,
-//! exact), plus `epoch` and `seq` fields.
+//! exact), plus `epoch` and `seq` fields. Each response is a typed struct that is also its
+//! OpenAPI schema, so `/openapi.json` cannot drift from what the handlers send.
 
 use std::collections::HashMap;
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tickd_protocol::{CandleRecord, Interval, Price, QuerySpec, TickKind, TickRecord, UnixNanos};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{
-    ApiError, HttpState, interval_param, num_price, num_qty, rfc3339, symbol_param, time_param,
+    ApiError, ErrorBody, HttpState, interval_param, num_price, num_qty, rfc3339, symbol_param,
+    time_param,
 };
 
 type Params = Query<HashMap<String, String>>;
 
 /// The seed routes.
-pub fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/symbols", get(symbols))
-        .route("/price/latest", get(price_latest))
-        .route("/candles", get(candles))
-        .route("/api/v1/market/quote/{symbol}", get(quote))
-        .route("/api/v1/market/historical/{symbol}", get(historical))
+pub fn routes() -> OpenApiRouter<HttpState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(symbols))
+        .routes(routes!(price_latest))
+        .routes(routes!(candles))
+        .routes(routes!(quote))
+        .routes(routes!(historical))
 }
 
-async fn health(State(s): State<HttpState>) -> Json<Value> {
-    let feeds: serde_json::Map<String, Value> = s
+/// One feed's state in `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedHealth {
+    /// `up`, `finished` (a replay that reached its end) or `failed`.
+    state: &'static str,
+    /// Ticks this feed has handed to the sequencer.
+    ingested: u64,
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    status: &'static str,
+    /// The server's version.
+    version: &'static str,
+    /// Seconds since the server started.
+    uptime_s: u64,
+    /// The data epoch (decimal text of a u64; changes when sequence numbers restart).
+    epoch: String,
+    /// The newest sequence number.
+    head_seq: u64,
+    /// Feeds by name.
+    feeds: HashMap<String, FeedHealth>,
+    /// Open binary-protocol connections.
+    connections: u64,
+}
+
+/// Server status: uptime, epoch, head sequence, feeds and connections.
+#[utoipa::path(get, path = "/health", tag = "seed",
+    responses((status = 200, description = "The server is up", body = Health)))]
+async fn health(State(s): State<HttpState>) -> Json<Health> {
+    let feeds = s
         .services
         .shared
         .feeds
@@ -46,30 +81,57 @@ async fn health(State(s): State<HttpState>) -> Json<Value> {
             };
             (
                 f.name.clone(),
-                json!({"state": state, "ingested": f.ingested.load(Ordering::Relaxed)}),
+                FeedHealth {
+                    state,
+                    ingested: f.ingested.load(Ordering::Relaxed),
+                },
             )
         })
         .collect();
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": s.started.elapsed().as_secs(),
-        "epoch": s.services.epoch().0.to_string(),
-        "head_seq": s.services.head().0,
-        "feeds": feeds,
-        "connections": s.services.limits.total(),
-    }))
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: s.started.elapsed().as_secs(),
+        epoch: s.services.epoch().0.to_string(),
+        head_seq: s.services.head().0,
+        feeds,
+        connections: s.services.limits.total(),
+    })
 }
 
-async fn symbols(State(s): State<HttpState>) -> Json<Value> {
-    let list: Vec<Value> = s
+/// One instrument in `/symbols`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SymbolEntry {
+    /// The symbol.
+    symbol: String,
+    /// Its instrument id in the binary protocol.
+    id: u32,
+}
+
+/// `GET /symbols`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SymbolList {
+    /// Every instrument.
+    symbols: Vec<SymbolEntry>,
+    /// How many.
+    count: usize,
+}
+
+/// Every instrument the server knows.
+#[utoipa::path(get, path = "/symbols", tag = "seed",
+    responses((status = 200, description = "The instruments", body = SymbolList)))]
+async fn symbols(State(s): State<HttpState>) -> Json<SymbolList> {
+    let symbols: Vec<SymbolEntry> = s
         .services
         .instruments(None)
         .iter()
-        .map(|i| json!({"symbol": i.symbol.as_str(), "id": i.id.0}))
+        .map(|i| SymbolEntry {
+            symbol: i.symbol.as_str().to_owned(),
+            id: i.id.0,
+        })
         .collect();
-    let count = list.len();
-    Json(json!({"symbols": list, "count": count}))
+    let count = symbols.len();
+    Json(SymbolList { symbols, count })
 }
 
 /// Last trade and last quote of a symbol, and the seq they are valid at.
@@ -86,34 +148,114 @@ pub(crate) fn latest(
     Ok((pick(TickKind::Trade), pick(TickKind::Quote), snap.seq))
 }
 
+/// `GET /price/latest`: the last trade and the top of book. Prices and sizes are exact decimal
+/// numbers, `null` before the first trade or quote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceLatest {
+    /// The symbol.
+    symbol: String,
+    /// Last trade price.
+    #[schema(value_type = Option<f64>)]
+    price: Value,
+    /// Last trade size.
+    #[schema(value_type = Option<f64>)]
+    size: Value,
+    /// Best bid price.
+    #[schema(value_type = Option<f64>)]
+    bid: Value,
+    /// Best ask price.
+    #[schema(value_type = Option<f64>)]
+    ask: Value,
+    /// Best bid size.
+    #[schema(value_type = Option<f64>)]
+    bid_size: Value,
+    /// Best ask size.
+    #[schema(value_type = Option<f64>)]
+    ask_size: Value,
+    /// `ts_event` of the newer of the two, RFC 3339 with nanoseconds.
+    time: Option<String>,
+    /// The same time in ms since the Unix epoch (0 when there is none).
+    t: u64,
+    /// The same time in ns since the Unix epoch, as decimal text.
+    ts_ns: String,
+    /// Sequence number of that tick.
+    seq: u64,
+    /// The head sequence number the answer is valid at.
+    as_of_seq: u64,
+    /// The data epoch (decimal text of a u64).
+    epoch: String,
+}
+
+/// The last trade and the top of book of one symbol.
+#[utoipa::path(get, path = "/price/latest", tag = "seed",
+    params(("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol, e.g. AAPL")),
+    responses(
+        (status = 200, description = "Last trade and BBO", body = PriceLatest),
+        (status = 400, description = "Missing or malformed symbol", body = ErrorBody),
+        (status = 404, description = "Unknown symbol", body = ErrorBody),
+    ))]
 async fn price_latest(
     State(s): State<HttpState>,
     Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PriceLatest>, ApiError> {
     let symbol = symbol_param("symbol", q.get("symbol").map(String::as_str))?;
     let (trade, quote, seq) = latest(&s, &symbol)?;
     let tr = trade.and_then(|t| t.trade());
     let qu = quote.and_then(|t| t.quote());
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
-    Ok(Json(json!({
-        "symbol": symbol.as_str(),
-        "price": tr.map_or(Value::Null, |t| num_price(t.price)),
-        "size": tr.map_or(Value::Null, |t| num_qty(t.size)),
-        "bid": qu.map_or(Value::Null, |q| num_price(q.bid_px)),
-        "ask": qu.map_or(Value::Null, |q| num_price(q.ask_px)),
-        "bid_size": qu.map_or(Value::Null, |q| num_qty(q.bid_sz)),
-        "ask_size": qu.map_or(Value::Null, |q| num_qty(q.ask_sz)),
-        "time": if ts == 0 { Value::Null } else { json!(rfc3339(UnixNanos(ts))) },
-        "t": ts / 1_000_000,
-        "ts_ns": ts.to_string(),
-        "seq": trade.or(quote).map_or(0, |t| t.seq),
-        "as_of_seq": seq,
-        "epoch": s.services.epoch().0.to_string(),
-    })))
+    Ok(Json(PriceLatest {
+        symbol: symbol.as_str().to_owned(),
+        price: tr.map_or(Value::Null, |t| num_price(t.price)),
+        size: tr.map_or(Value::Null, |t| num_qty(t.size)),
+        bid: qu.map_or(Value::Null, |q| num_price(q.bid_px)),
+        ask: qu.map_or(Value::Null, |q| num_price(q.ask_px)),
+        bid_size: qu.map_or(Value::Null, |q| num_qty(q.bid_sz)),
+        ask_size: qu.map_or(Value::Null, |q| num_qty(q.ask_sz)),
+        time: (ts != 0).then(|| rfc3339(UnixNanos(ts))),
+        t: ts / 1_000_000,
+        ts_ns: ts.to_string(),
+        seq: trade.or(quote).map_or(0, |t| t.seq),
+        as_of_seq: seq,
+        epoch: s.services.epoch().0.to_string(),
+    }))
+}
+
+/// An OHLCV candle as the seed dialect renders it: exact decimal numbers, times in RFC 3339
+/// and in ms since the Unix epoch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeedCandle {
+    /// Open time, RFC 3339.
+    time: String,
+    /// Open time, ms since the Unix epoch.
+    t: u64,
+    /// First trade price.
+    #[schema(value_type = Option<f64>)]
+    open: Value,
+    /// Highest trade price.
+    #[schema(value_type = Option<f64>)]
+    high: Value,
+    /// Lowest trade price.
+    #[schema(value_type = Option<f64>)]
+    low: Value,
+    /// Last trade price.
+    #[schema(value_type = Option<f64>)]
+    close: Value,
+    /// Traded quantity.
+    #[schema(value_type = Option<f64>)]
+    volume: Value,
+    /// Number of trades.
+    trades: u64,
+    /// Volume-weighted average price (`null` when no volume).
+    #[schema(value_type = Option<f64>)]
+    vwap: Value,
+    /// Whether the interval has ended (a closed candle never changes).
+    closed: bool,
+    /// Revision: bumped on every update of this candle.
+    rev: u32,
 }
 
 /// A candle as the seed dialect renders it.
-pub(crate) fn candle_json(c: &CandleRecord) -> Value {
+pub(crate) fn candle_json(c: &CandleRecord) -> SeedCandle {
     let [o, h, l, cl] = c.ohlc();
     let vwap = if c.volume == 0 {
         Value::Null
@@ -121,19 +263,19 @@ pub(crate) fn candle_json(c: &CandleRecord) -> Value {
         i64::try_from(c.notional() / i128::from(c.volume))
             .map_or(Value::Null, |v| num_price(Price::from_raw(v)))
     };
-    json!({
-        "time": rfc3339(UnixNanos(c.ts_open)),
-        "t": c.ts_open / 1_000_000,
-        "open": num_price(o),
-        "high": num_price(h),
-        "low": num_price(l),
-        "close": num_price(cl),
-        "volume": num_qty(c.volume()),
-        "trades": c.trades,
-        "vwap": vwap,
-        "closed": c.is_closed(),
-        "rev": c.version,
-    })
+    SeedCandle {
+        time: rfc3339(UnixNanos(c.ts_open)),
+        t: c.ts_open / 1_000_000,
+        open: num_price(o),
+        high: num_price(h),
+        low: num_price(l),
+        close: num_price(cl),
+        volume: num_qty(c.volume()),
+        trades: c.trades,
+        vwap,
+        closed: c.is_closed(),
+        rev: c.version,
+    }
 }
 
 /// Candles of one symbol: the first `limit` from `start` (or the latest `limit`), and whether
@@ -181,7 +323,43 @@ fn limit_param(q: &HashMap<String, String>, default: u32, max: u32) -> Result<u3
     }
 }
 
-async fn candles(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+/// `GET /candles`: a page of candles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CandlePage {
+    /// The symbol.
+    symbol: String,
+    /// The interval's name (`1m`).
+    interval: &'static str,
+    /// How empty intervals are treated: `skip` (no candle for an interval without trades).
+    empty: &'static str,
+    /// The candles, oldest first.
+    candles: Vec<SeedCandle>,
+    /// When paging forward from `start`: the `start` of the next page (`null` on the last).
+    next_start: Option<String>,
+    /// The head sequence number the answer is valid at.
+    as_of_seq: u64,
+    /// The data epoch (decimal text of a u64).
+    epoch: String,
+}
+
+/// Candles of one symbol: from `start` forward (paged with `next_start`), or the latest `limit`.
+#[utoipa::path(get, path = "/candles", tag = "seed",
+    params(
+        ("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol"),
+        ("interval" = Option<super::IntervalName>, Query, description = "1s 1m 5m 15m 1h 4h 1d (default 1m)"),
+        ("start" = Option<String>, Query, description = "From this time (RFC 3339, or Unix s/ms/ns)"),
+        ("end" = Option<String>, Query, description = "Before this time (RFC 3339, or Unix s/ms/ns)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 5000, description = "At most this many (default 500)"),
+    ),
+    responses(
+        (status = 200, description = "A page of candles", body = CandlePage),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 404, description = "Unknown symbol", body = ErrorBody),
+    ))]
+async fn candles(
+    State(s): State<HttpState>,
+    Query(q): Params,
+) -> Result<Json<CandlePage>, ApiError> {
     let symbol = symbol_param("symbol", q.get("symbol").map(String::as_str))?;
     let interval = interval_param("interval", q.get("interval").map_or("1m", String::as_str))?;
     let start = q.get("start").map(|v| time_param("start", v)).transpose()?;
@@ -189,24 +367,62 @@ async fn candles(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Va
     let limit = limit_param(&q, 500, 5_000)?;
     let (list, more, head) = query_candles(&s, symbol, interval, start, end, limit)?;
     let next_start = match (more, start, list.last()) {
-        (true, Some(_), Some(last)) => json!(rfc3339(UnixNanos(last.ts_open + interval.nanos()))),
-        _ => Value::Null,
+        (true, Some(_), Some(last)) => Some(rfc3339(UnixNanos(last.ts_open + interval.nanos()))),
+        _ => None,
     };
-    Ok(Json(json!({
-        "symbol": symbol.as_str(),
-        "interval": interval.name(),
-        "empty": "skip",
-        "candles": list.iter().map(candle_json).collect::<Vec<_>>(),
-        "next_start": next_start,
-        "as_of_seq": head,
-        "epoch": s.services.epoch().0.to_string(),
-    })))
+    Ok(Json(CandlePage {
+        symbol: symbol.as_str().to_owned(),
+        interval: interval.name(),
+        empty: "skip",
+        candles: list.iter().map(candle_json).collect(),
+        next_start,
+        as_of_seq: head,
+        epoch: s.services.epoch().0.to_string(),
+    }))
 }
 
+/// `GET /api/v1/market/quote/{symbol}`: the original service's quote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarketQuote {
+    /// The symbol.
+    symbol: String,
+    /// Last trade price.
+    #[schema(value_type = Option<f64>)]
+    price: Value,
+    /// Last price minus the previous day's close.
+    #[schema(value_type = Option<f64>)]
+    change: Value,
+    /// `change` as a percentage of the previous day's close.
+    #[serde(rename = "changePercent")]
+    #[schema(value_type = Option<f64>)]
+    change_percent: Value,
+    /// Today's traded quantity (the current 1d candle).
+    #[schema(value_type = Option<f64>)]
+    volume: Value,
+    /// `ts_event` of the last trade or quote, RFC 3339.
+    timestamp: Option<String>,
+    /// Best bid price.
+    #[schema(value_type = Option<f64>)]
+    bid: Value,
+    /// Best ask price.
+    #[schema(value_type = Option<f64>)]
+    ask: Value,
+    /// Sequence number of the last trade or quote.
+    seq: u64,
+}
+
+/// Price, change since the previous close, and today's volume of one symbol.
+#[utoipa::path(get, path = "/api/v1/market/quote/{symbol}", tag = "seed",
+    params(("symbol" = String, Path, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol")),
+    responses(
+        (status = 200, description = "The quote", body = MarketQuote),
+        (status = 400, description = "Malformed symbol", body = ErrorBody),
+        (status = 404, description = "Unknown symbol", body = ErrorBody),
+    ))]
 async fn quote(
     State(s): State<HttpState>,
     Path(symbol): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MarketQuote>, ApiError> {
     let symbol = symbol_param("symbol", Some(&symbol))?;
     let (trade, quote, _) = latest(&s, &symbol)?;
     let ids = s
@@ -245,24 +461,47 @@ async fn quote(
     };
     let qu = quote.and_then(|q| q.quote());
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
-    Ok(Json(json!({
-        "symbol": symbol.as_str(),
-        "price": last.map_or(Value::Null, num_price),
-        "change": change.map_or(Value::Null, num_price),
-        "changePercent": change_pct.map_or(Value::Null, num_price),
-        "volume": today.map_or(Value::Null, |c| num_qty(c.volume())),
-        "timestamp": if ts == 0 { Value::Null } else { json!(rfc3339(UnixNanos(ts))) },
-        "bid": qu.map_or(Value::Null, |q| num_price(q.bid_px)),
-        "ask": qu.map_or(Value::Null, |q| num_price(q.ask_px)),
-        "seq": trade.or(quote).map_or(0, |t| t.seq),
-    })))
+    Ok(Json(MarketQuote {
+        symbol: symbol.as_str().to_owned(),
+        price: last.map_or(Value::Null, num_price),
+        change: change.map_or(Value::Null, num_price),
+        change_percent: change_pct.map_or(Value::Null, num_price),
+        volume: today.map_or(Value::Null, |c| num_qty(c.volume())),
+        timestamp: (ts != 0).then(|| rfc3339(UnixNanos(ts))),
+        bid: qu.map_or(Value::Null, |q| num_price(q.bid_px)),
+        ask: qu.map_or(Value::Null, |q| num_price(q.ask_px)),
+        seq: trade.or(quote).map_or(0, |t| t.seq),
+    }))
 }
 
+/// `GET /api/v1/market/historical/{symbol}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Historical {
+    /// The symbol.
+    symbol: String,
+    /// The interval's name.
+    interval: &'static str,
+    /// The latest candles, oldest first.
+    data: Vec<SeedCandle>,
+}
+
+/// The latest `limit` candles of one symbol.
+#[utoipa::path(get, path = "/api/v1/market/historical/{symbol}", tag = "seed",
+    params(
+        ("symbol" = String, Path, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol"),
+        ("interval" = Option<super::IntervalName>, Query, description = "1s 1m 5m 15m 1h 4h 1d (default 1d); `timeframe` is an alias"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 5000, description = "At most this many (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The candles", body = Historical),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 404, description = "Unknown symbol", body = ErrorBody),
+    ))]
 async fn historical(
     State(s): State<HttpState>,
     Path(symbol): Path<String>,
     Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Historical>, ApiError> {
     let symbol = symbol_param("symbol", Some(&symbol))?;
     let raw = q
         .get("interval")
@@ -271,9 +510,9 @@ async fn historical(
     let interval = interval_param("interval", raw)?;
     let limit = limit_param(&q, 100, 5_000)?;
     let (list, _, _) = query_candles(&s, symbol, interval, None, None, limit)?;
-    Ok(Json(json!({
-        "symbol": symbol.as_str(),
-        "interval": interval.name(),
-        "data": list.iter().map(candle_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Historical {
+        symbol: symbol.as_str().to_owned(),
+        interval: interval.name(),
+        data: list.iter().map(candle_json).collect(),
+    }))
 }

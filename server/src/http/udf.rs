@@ -5,28 +5,56 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tickd_protocol::{Interval, QuerySpec, UnixNanos};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::seed::{latest, query_candles};
-use super::{ApiError, HttpState, num_price, num_qty, symbol_param};
+use super::{ApiError, ErrorBody, HttpState, num_price, num_qty, symbol_param};
 
 type Params = Query<HashMap<String, String>>;
 
 const RESOLUTIONS: [&str; 7] = ["1S", "1", "5", "15", "60", "240", "1D"];
 
 /// The UDF routes.
-pub fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/udf/config", get(config))
-        .route("/udf/symbols", get(symbol_info))
-        .route("/udf/search", get(search))
-        .route("/udf/history", get(history))
-        .route("/udf/time", get(time))
-        .route("/udf/quotes", get(quotes))
+pub fn routes() -> OpenApiRouter<HttpState> {
+    OpenApiRouter::new()
+        .routes(routes!(config))
+        .routes(routes!(symbol_info))
+        .routes(routes!(search))
+        .routes(routes!(history))
+        .routes(routes!(time))
+        .routes(routes!(quotes))
+}
+
+/// A UDF resolution, for the OpenAPI document ([`resolution`] also takes `1s` and `D`).
+#[derive(Debug, ToSchema)]
+pub enum Resolution {
+    /// One second.
+    #[schema(rename = "1S")]
+    S1,
+    /// One minute.
+    #[schema(rename = "1")]
+    M1,
+    /// Five minutes.
+    #[schema(rename = "5")]
+    M5,
+    /// Fifteen minutes.
+    #[schema(rename = "15")]
+    M15,
+    /// One hour.
+    #[schema(rename = "60")]
+    H1,
+    /// Four hours.
+    #[schema(rename = "240")]
+    H4,
+    /// One day.
+    #[schema(rename = "1D")]
+    D1,
 }
 
 /// A UDF resolution as an interval.
@@ -52,47 +80,138 @@ pub fn resolution(text: &str) -> Result<Interval, ApiError> {
     })
 }
 
-async fn config() -> Json<Value> {
-    Json(json!({
-        "supported_resolutions": RESOLUTIONS,
-        "supports_group_request": false,
-        "supports_marks": false,
-        "supports_search": true,
-        "supports_timescale_marks": false,
-        "supports_time": true,
-        "exchanges": [{"value": "", "name": "All", "desc": ""}, {"value": "TICKD", "name": "TICKD", "desc": "tickd"}],
-        "symbols_types": [{"name": "All types", "value": ""}, {"name": "Stock", "value": "stock"}],
-    }))
+/// An exchange in `/udf/config`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfExchange {
+    /// The value the library sends back.
+    value: &'static str,
+    /// Shown name.
+    name: &'static str,
+    /// Shown description.
+    desc: &'static str,
 }
 
-fn info(symbol: &str) -> Value {
-    json!({
-        "name": symbol,
-        "ticker": symbol,
-        "full_name": format!("TICKD:{symbol}"),
-        "description": symbol,
-        "type": "stock",
-        "session": "24x7",
-        "timezone": "Etc/UTC",
-        "exchange": "TICKD",
-        "listed_exchange": "TICKD",
-        "minmov": 1,
-        "pricescale": 100,
-        "has_intraday": true,
-        "has_seconds": true,
-        "has_daily": true,
-        "intraday_multipliers": ["1", "5", "15", "60", "240"],
-        "seconds_multipliers": ["1"],
-        "supported_resolutions": RESOLUTIONS,
-        "volume_precision": 0,
-        "data_status": "streaming",
+/// A symbol type in `/udf/config`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfSymbolType {
+    /// Shown name.
+    name: &'static str,
+    /// The value the library sends back.
+    value: &'static str,
+}
+
+/// `GET /udf/config`: what this datafeed supports.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfConfig {
+    /// Resolutions `/udf/history` accepts.
+    supported_resolutions: [&'static str; 7],
+    /// Always false.
+    supports_group_request: bool,
+    /// Always false.
+    supports_marks: bool,
+    /// Always true (`/udf/search`).
+    supports_search: bool,
+    /// Always false.
+    supports_timescale_marks: bool,
+    /// Always true (`/udf/time`).
+    supports_time: bool,
+    /// Exchanges for the search box.
+    exchanges: [UdfExchange; 2],
+    /// Symbol types for the search box.
+    symbols_types: [UdfSymbolType; 2],
+}
+
+/// The datafeed's configuration.
+#[utoipa::path(get, path = "/udf/config", tag = "udf",
+    responses((status = 200, description = "Configuration", body = UdfConfig)))]
+async fn config() -> Json<UdfConfig> {
+    let exchange = |value, desc| UdfExchange {
+        value,
+        name: if value.is_empty() { "All" } else { value },
+        desc,
+    };
+    Json(UdfConfig {
+        supported_resolutions: RESOLUTIONS,
+        supports_group_request: false,
+        supports_marks: false,
+        supports_search: true,
+        supports_timescale_marks: false,
+        supports_time: true,
+        exchanges: [exchange("", ""), exchange("TICKD", "tickd")],
+        symbols_types: [
+            UdfSymbolType {
+                name: "All types",
+                value: "",
+            },
+            UdfSymbolType {
+                name: "Stock",
+                value: "stock",
+            },
+        ],
     })
 }
 
+/// `GET /udf/symbols`: the Charting Library's `LibrarySymbolInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfSymbolInfo {
+    name: String,
+    ticker: String,
+    full_name: String,
+    description: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: &'static str,
+    timezone: &'static str,
+    exchange: &'static str,
+    listed_exchange: &'static str,
+    minmov: u32,
+    pricescale: u32,
+    has_intraday: bool,
+    has_seconds: bool,
+    has_daily: bool,
+    intraday_multipliers: [&'static str; 5],
+    seconds_multipliers: [&'static str; 1],
+    supported_resolutions: [&'static str; 7],
+    volume_precision: u32,
+    data_status: &'static str,
+}
+
+fn info(symbol: &str) -> UdfSymbolInfo {
+    UdfSymbolInfo {
+        name: symbol.to_owned(),
+        ticker: symbol.to_owned(),
+        full_name: format!("TICKD:{symbol}"),
+        description: symbol.to_owned(),
+        kind: "stock",
+        session: "24x7",
+        timezone: "Etc/UTC",
+        exchange: "TICKD",
+        listed_exchange: "TICKD",
+        minmov: 1,
+        pricescale: 100,
+        has_intraday: true,
+        has_seconds: true,
+        has_daily: true,
+        intraday_multipliers: ["1", "5", "15", "60", "240"],
+        seconds_multipliers: ["1"],
+        supported_resolutions: RESOLUTIONS,
+        volume_precision: 0,
+        data_status: "streaming",
+    }
+}
+
+/// One symbol's information (`EXCHANGE:SYMBOL` or `SYMBOL`).
+#[utoipa::path(get, path = "/udf/symbols", tag = "udf",
+    params(("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "`AAPL` or `TICKD:AAPL`")),
+    responses(
+        (status = 200, description = "Symbol information", body = UdfSymbolInfo),
+        (status = 400, description = "Missing or malformed symbol", body = ErrorBody),
+        (status = 404, description = "Unknown symbol", body = ErrorBody),
+    ))]
 async fn symbol_info(
     State(s): State<HttpState>,
     Query(q): Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UdfSymbolInfo>, ApiError> {
     let raw = q.get("symbol").map(String::as_str);
     let raw = raw.map(|r| r.rsplit(':').next().unwrap_or(r));
     let symbol = symbol_param("symbol", raw)?;
@@ -102,7 +221,28 @@ async fn symbol_info(
     Ok(Json(info(symbol.as_str())))
 }
 
-async fn search(State(s): State<HttpState>, Query(q): Params) -> Json<Value> {
+/// One match of `/udf/search`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfSearchResult {
+    symbol: String,
+    full_name: String,
+    description: String,
+    exchange: &'static str,
+    ticker: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// Symbols whose name contains `query` (case-insensitive).
+#[utoipa::path(get, path = "/udf/search", tag = "udf",
+    params(
+        ("query" = Option<String>, Query, description = "Part of a symbol"),
+        ("limit" = Option<u32>, Query, description = "At most this many (default 30)"),
+        ("type" = Option<String>, Query, description = "Ignored (every instrument is a stock)"),
+        ("exchange" = Option<String>, Query, description = "Ignored (one exchange)"),
+    ),
+    responses((status = 200, description = "Matches", body = Vec<UdfSearchResult>)))]
+async fn search(State(s): State<HttpState>, Query(q): Params) -> Json<Vec<UdfSearchResult>> {
     let query = q
         .get("query")
         .map(|v| v.to_ascii_uppercase())
@@ -111,7 +251,7 @@ async fn search(State(s): State<HttpState>, Query(q): Params) -> Json<Value> {
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(30);
-    let found: Vec<Value> = s
+    let found = s
         .services
         .instruments(None)
         .iter()
@@ -119,10 +259,17 @@ async fn search(State(s): State<HttpState>, Query(q): Params) -> Json<Value> {
         .take(limit)
         .map(|i| {
             let n = i.symbol.as_str();
-            json!({"symbol": n, "full_name": format!("TICKD:{n}"), "description": n, "exchange": "TICKD", "ticker": n, "type": "stock"})
+            UdfSearchResult {
+                symbol: n.to_owned(),
+                full_name: format!("TICKD:{n}"),
+                description: n.to_owned(),
+                exchange: "TICKD",
+                ticker: n.to_owned(),
+                kind: "stock",
+            }
         })
         .collect();
-    Json(Value::Array(found))
+    Json(found)
 }
 
 fn secs(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
@@ -135,7 +282,59 @@ fn secs(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError
         .transpose()
 }
 
-async fn history(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+/// `GET /udf/history`: bars as columns (`s` = `ok`), or `no_data` with the time of the newest
+/// earlier bar in `nextTime` when there is one.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct UdfHistory {
+    /// `ok` or `no_data`.
+    s: &'static str,
+    /// Bar open times, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<Vec<u64>>,
+    /// Opens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    o: Option<Vec<Value>>,
+    /// Highs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    h: Option<Vec<Value>>,
+    /// Lows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    l: Option<Vec<Value>>,
+    /// Closes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    c: Option<Vec<Value>>,
+    /// Volumes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<f64>>)]
+    v: Option<Vec<Value>>,
+    /// With `no_data`: the open time (Unix seconds) of the newest bar before `from`.
+    #[serde(rename = "nextTime", skip_serializing_if = "Option::is_none")]
+    next_time: Option<u64>,
+}
+
+/// Bars of one symbol in `[from, to)`, or the last `countback` before `to`; the in-progress bar
+/// is included.
+#[utoipa::path(get, path = "/udf/history", tag = "udf",
+    params(
+        ("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "`AAPL` or `TICKD:AAPL`"),
+        ("resolution" = Resolution, Query, description = "1S 1 5 15 60 240 1D"),
+        ("from" = Option<i64>, Query, description = "Unix seconds"),
+        ("to" = Option<i64>, Query, description = "Unix seconds (exclusive)"),
+        ("countback" = Option<u32>, Query, description = "The last this many bars before `to`, whatever `from` says"),
+    ),
+    responses(
+        (status = 200, description = "Bars or no_data", body = UdfHistory),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 404, description = "Unknown symbol", body = ErrorBody),
+    ))]
+async fn history(
+    State(s): State<HttpState>,
+    Query(q): Params,
+) -> Result<Json<UdfHistory>, ApiError> {
     let raw = q.get("symbol").map(String::as_str);
     let raw = raw.map(|r| r.rsplit(':').next().unwrap_or(r));
     let symbol = symbol_param("symbol", raw)?;
@@ -178,24 +377,28 @@ async fn history(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Va
             .query(0, &spec)
             .ok()
             .and_then(|a| a.candles.last().map(|c| c.ts_open / 1_000_000_000));
-        return Ok(Json(match next {
-            Some(t) => json!({"s": "no_data", "nextTime": t}),
-            None => json!({"s": "no_data"}),
+        return Ok(Json(UdfHistory {
+            s: "no_data",
+            next_time: next,
+            ..UdfHistory::default()
         }));
     }
-    let col =
-        |f: fn(&tickd_protocol::CandleRecord) -> Value| list.iter().map(f).collect::<Vec<_>>();
-    Ok(Json(json!({
-        "s": "ok",
-        "t": list.iter().map(|c| c.ts_open / 1_000_000_000).collect::<Vec<_>>(),
-        "o": col(|c| num_price(c.ohlc()[0])),
-        "h": col(|c| num_price(c.ohlc()[1])),
-        "l": col(|c| num_price(c.ohlc()[2])),
-        "c": col(|c| num_price(c.ohlc()[3])),
-        "v": col(|c| num_qty(c.volume())),
-    })))
+    let col = |f: fn(&tickd_protocol::CandleRecord) -> Value| Some(list.iter().map(f).collect());
+    Ok(Json(UdfHistory {
+        s: "ok",
+        t: Some(list.iter().map(|c| c.ts_open / 1_000_000_000).collect()),
+        o: col(|c| num_price(c.ohlc()[0])),
+        h: col(|c| num_price(c.ohlc()[1])),
+        l: col(|c| num_price(c.ohlc()[2])),
+        c: col(|c| num_price(c.ohlc()[3])),
+        v: col(|c| num_qty(c.volume())),
+        next_time: None,
+    }))
 }
 
+/// The server's time, Unix seconds, as plain text.
+#[utoipa::path(get, path = "/udf/time", tag = "udf",
+    responses((status = 200, description = "Unix seconds", body = String, content_type = "text/plain")))]
 async fn time() -> String {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -203,7 +406,57 @@ async fn time() -> String {
         .to_string()
 }
 
-async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+/// A symbol's values in `/udf/quotes` (empty for a symbol that is not known).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct UdfQuoteValues {
+    /// The symbol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    short_name: Option<String>,
+    /// The exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<&'static str>,
+    /// Last trade price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    lp: Option<Value>,
+    /// Best bid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    bid: Option<Value>,
+    /// Best ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    ask: Option<Value>,
+}
+
+/// One symbol in `/udf/quotes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfQuote {
+    /// `ok` or `error` (unknown or malformed symbol).
+    s: &'static str,
+    /// The name as asked.
+    n: String,
+    /// The values.
+    v: UdfQuoteValues,
+}
+
+/// `GET /udf/quotes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UdfQuotes {
+    /// Always `ok`; each symbol has its own status.
+    s: &'static str,
+    /// One entry per symbol asked.
+    d: Vec<UdfQuote>,
+}
+
+/// Last price and top of book of several symbols.
+#[utoipa::path(get, path = "/udf/quotes", tag = "udf",
+    params(("symbols" = String, Query, description = "Comma-separated symbols")),
+    responses(
+        (status = 200, description = "Quotes", body = UdfQuotes),
+        (status = 400, description = "Missing parameter", body = ErrorBody),
+    ))]
+async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<UdfQuotes>, ApiError> {
     let list = q
         .get("symbols")
         .ok_or_else(|| ApiError::bad_parameter("missing parameter symbols"))?;
@@ -217,17 +470,25 @@ async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Val
             Some((sym, Ok((trade, quote, _)))) => {
                 let tr = trade.and_then(|t| t.trade());
                 let qu = quote.and_then(|t| t.quote());
-                json!({"s": "ok", "n": raw, "v": {
-                    "short_name": sym.as_str(),
-                    "exchange": "TICKD",
-                    "lp": tr.map_or(Value::Null, |t| num_price(t.price)),
-                    "bid": qu.map_or(Value::Null, |q| num_price(q.bid_px)),
-                    "ask": qu.map_or(Value::Null, |q| num_price(q.ask_px)),
-                }})
+                UdfQuote {
+                    s: "ok",
+                    n: raw.to_owned(),
+                    v: UdfQuoteValues {
+                        short_name: Some(sym.as_str().to_owned()),
+                        exchange: Some("TICKD"),
+                        lp: Some(tr.map_or(Value::Null, |t| num_price(t.price))),
+                        bid: Some(qu.map_or(Value::Null, |q| num_price(q.bid_px))),
+                        ask: Some(qu.map_or(Value::Null, |q| num_price(q.ask_px))),
+                    },
+                }
             }
-            _ => json!({"s": "error", "n": raw, "v": {}}),
+            _ => UdfQuote {
+                s: "error",
+                n: raw.to_owned(),
+                v: UdfQuoteValues::default(),
+            },
         };
         d.push(entry);
     }
-    Ok(Json(json!({"s": "ok", "d": d})))
+    Ok(Json(UdfQuotes { s: "ok", d }))
 }

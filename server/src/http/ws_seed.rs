@@ -230,7 +230,7 @@ impl Dialect for Seed {
     }
 
     fn candle(&self, epoch: Epoch, seq: u64, symbol: &Symbol, c: &CandleRecord) -> String {
-        let mut data = candle_json(c);
+        let mut data = serde_json::to_value(candle_json(c)).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut data {
             m.insert("symbol".into(), json!(symbol.as_str()));
             let interval = Interval::from_secs(c.interval_s).map_or("?", Interval::name);

@@ -145,3 +145,25 @@ pub async fn ticks(client: &mut tickd_client::Client, n: usize) -> Vec<tickd_pro
     }
     out
 }
+
+/// A Python that can import `module` (`$TICKD_PYTHON`, default `python3`), or `None` after
+/// saying why. Panics instead when `TICKD_REQUIRE_PYTHON_CLIENTS=1` (set by `.ci/test`).
+pub fn python_with(module: &str, pip_name: &str) -> Option<String> {
+    let py = std::env::var("TICKD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&py)
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(py);
+    }
+    let required = std::env::var("TICKD_REQUIRE_PYTHON_CLIENTS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{py} cannot import {module}: pip install {pip_name} (or run .ci/test)"
+    );
+    eprintln!("skipped: {py} cannot import {module} (pip install {pip_name})");
+    None
+}
