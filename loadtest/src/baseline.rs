@@ -1,3 +1,4 @@
 //! The systems users would pick instead, driven with the same payloads and rates as tickd.
 
+pub(crate) mod bare_hyper;
 pub(crate) mod bare_quinn;

@@ -4,6 +4,8 @@
 //!
 //! `tickd-loadtest quic-fanout` — N QUIC subscribers: throughput of a backlog delivered to all of
 //! them, and end-to-end latency at a fixed rate, for tickd and a bare quinn server.
+//! `tickd-loadtest rest` — `GET /price/latest` at 50 connections (wrk), tickd and a minimal
+//! hyper server.
 //!
 //! Build first: `cargo build --release -p tickd-server -p tickd-loadtest` (the load test starts
 //! the `tickd` built beside it).
@@ -16,14 +18,13 @@ mod report;
 mod scenario;
 mod tickd;
 mod tls;
+mod wrk;
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
-
-use crate::report::median;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -46,9 +47,28 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// REST `/price/latest` under wrk vs a minimal hyper server.
+    Rest {
+        #[command(flatten)]
+        args: scenario::rest::Args,
+        /// Write the results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// 10,000 WebSockets held with heartbeats while data flows; memory per socket.
+    WsHold {
+        #[command(flatten)]
+        args: scenario::ws_hold::Args,
+        /// Write the results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// The bare quinn baseline server (started by the scenarios).
     #[command(hide = true)]
     BareQuinnServer(baseline::bare_quinn::ServerArgs),
+    /// The minimal hyper baseline server (started by the scenarios).
+    #[command(hide = true)]
+    BareHyperServer(baseline::bare_hyper::ServerArgs),
 }
 
 /// A directory removed on drop.
@@ -68,56 +88,59 @@ impl Drop for TempDir {
     }
 }
 
-async fn quic_fanout(
-    args: scenario::quic_fanout::Args,
+/// Prints a scenario's rows and writes its JSON (rows, load, every repetition).
+fn finish<O: serde::Serialize>(
+    scenario: &str,
+    load_average: f64,
+    rows: &[report::Row],
+    outcomes: &[O],
     json: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let dir = TempDir::new()?;
-    let load_before = process::load_average();
-    let outcomes = scenario::quic_fanout::run(&args, &dir.0).await?;
-    let tput_t = median(outcomes.iter().map(|o| o.tickd.records_per_s).collect());
-    let tput_b = median(
-        outcomes
-            .iter()
-            .map(|o| o.bare_quinn.records_per_s)
-            .collect(),
-    );
-    let p99_t = median(
-        outcomes
-            .iter()
-            .map(|o| o.tickd.latency.p99_ns as f64)
-            .collect(),
-    );
-    let p99_b = median(
-        outcomes
-            .iter()
-            .map(|o| o.bare_quinn.latency.p99_ns as f64)
-            .collect(),
-    );
     println!(
-        "QUIC fan-out to {} subscribers, medians of {} interleaved repetitions (load average {load_before:.2})",
-        args.subscribers, args.repeat
+        "{scenario}: medians of {} interleaved repetitions (load average {load_average:.2})",
+        outcomes.len()
     );
-    println!(
-        "throughput: tickd {tput_t:.0} records/s, bare quinn {tput_b:.0} -> {:.2}x (target >= 0.8)",
-        tput_t / tput_b
-    );
-    println!(
-        "p99 at {} ticks/s: tickd {p99_t:.0} ns, bare quinn {p99_b:.0} ns -> {:.2}x (target <= 1.5)",
-        args.rate,
-        p99_t / p99_b
-    );
+    for row in rows {
+        row.print();
+    }
     if let Some(path) = json {
         let v = serde_json::json!({
-            "scenario": "quic-fanout",
-            "load_average": load_before,
-            "subscribers": args.subscribers,
+            "scenario": scenario,
+            "load_average": load_average,
+            "rows": rows,
             "repetitions": outcomes,
         });
         std::fs::write(&path, format!("{v:#}\n"))
             .with_context(|| format!("write {}", path.display()))?;
     }
     Ok(())
+}
+
+async fn quic_fanout(
+    args: scenario::quic_fanout::Args,
+    json: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let load = process::load_average();
+    let outcomes = scenario::quic_fanout::run(&args, &dir.0).await?;
+    let rows = scenario::quic_fanout::rows(&args, &outcomes);
+    finish("quic-fanout", load, &rows, &outcomes, json)
+}
+
+async fn rest(args: scenario::rest::Args, json: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let load = process::load_average();
+    let outcomes = scenario::rest::run(&args, &dir.0).await?;
+    let rows = scenario::rest::rows(&args, &outcomes);
+    finish("rest", load, &rows, &outcomes, json)
+}
+
+async fn ws_hold(args: scenario::ws_hold::Args, json: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = TempDir::new()?;
+    let load = process::load_average();
+    let outcome = scenario::ws_hold::run(&args, &dir.0).await?;
+    let rows = scenario::ws_hold::rows(&args, &outcome);
+    finish("ws-hold", load, &rows, &[outcome], json)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -127,6 +150,9 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::QuicFanout { args, json } => rt.block_on(quic_fanout(args, json)),
+        Command::Rest { args, json } => rt.block_on(rest(args, json)),
+        Command::WsHold { args, json } => rt.block_on(ws_hold(args, json)),
         Command::BareQuinnServer(args) => rt.block_on(baseline::bare_quinn::serve(args)),
+        Command::BareHyperServer(args) => rt.block_on(baseline::bare_hyper::serve(args)),
     }
 }

@@ -64,6 +64,11 @@ impl ServerProcess {
         Ok(())
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// CPU time (user + system) the process has used so far, ns.
     pub(crate) fn cpu_ns(&self) -> u64 {
         cpu_ns(self.child.id()).unwrap_or(0)

@@ -45,3 +45,83 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[(values.len() - 1) / 2]
 }
+
+/// One target of the suite: what was measured against what, and whether it is met.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Row {
+    /// The path measured (`QUIC, 10 subscribers`).
+    pub(crate) path: String,
+    /// The figure (`throughput`, `p99`).
+    pub(crate) figure: String,
+    /// The target as written in issue 7 (`>= 0.8x bare quinn`).
+    pub(crate) target: String,
+    /// tickd's figure, with its unit.
+    pub(crate) tickd: String,
+    /// The baseline's figure, with its unit (empty for an absolute target).
+    pub(crate) baseline: String,
+    /// tickd ÷ baseline (0 for an absolute target).
+    pub(crate) ratio: f64,
+    /// Whether the target is met.
+    pub(crate) met: bool,
+}
+
+impl Row {
+    /// Prints the row as one line.
+    pub(crate) fn print(&self) {
+        let ratio = if self.ratio > 0.0 {
+            format!(" -> {:.2}x", self.ratio)
+        } else {
+            String::new()
+        };
+        let vs = if self.baseline.is_empty() {
+            String::new()
+        } else {
+            format!(" vs {}", self.baseline)
+        };
+        println!(
+            "{} {}: tickd {}{vs}{ratio} (target {}): {}",
+            self.path,
+            self.figure,
+            self.tickd,
+            self.target,
+            if self.met { "met" } else { "NOT met" }
+        );
+    }
+}
+
+/// `n` with thousands separators and no decimals.
+pub(crate) fn count(n: f64) -> String {
+    let digits = format!("{:.0}", n.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration in ns as µs or ms text.
+pub(crate) fn dur(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.0} µs", ns / 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_as_people_write_them() {
+        assert_eq!(count(1_234_567.4), "1,234,567");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(dur(391_000.0), "391 µs");
+        assert_eq!(dur(1_500_000.0), "1.50 ms");
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.0);
+    }
+}

@@ -1,3 +1,5 @@
 //! Load-test scenarios, one module each.
 
 pub(crate) mod quic_fanout;
+pub(crate) mod rest;
+pub(crate) mod ws_hold;

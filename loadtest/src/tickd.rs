@@ -1,5 +1,6 @@
-//! tickd under test: `tickd serve` as its own process (built beside this binary), no synthetic
-//! feed, no journal, every listener on a free loopback port, TLS from the run's certificate.
+//! tickd under test: `tickd serve` as its own process (built beside this binary), no journal,
+//! every listener on a free loopback port, TLS from the run's certificate; no synthetic feed
+//! unless the scenario's extra arguments start one.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,12 +15,17 @@ use crate::tls::Identity;
 pub(crate) struct Tickd {
     pub(crate) process: ServerProcess,
     pub(crate) quic: SocketAddr,
+    pub(crate) http: SocketAddr,
     shm_dir: PathBuf,
 }
 
 impl Tickd {
-    /// Starts tickd with its state under `dir`.
-    pub(crate) async fn start(dir: &Path, identity: &Identity) -> anyhow::Result<Self> {
+    /// Starts tickd with its state under `dir`; `extra` arguments come last (so they win).
+    pub(crate) async fn start(
+        dir: &Path,
+        identity: &Identity,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let tcp: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
         let quic: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
         let http: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
@@ -28,43 +34,49 @@ impl Tickd {
         } else {
             dir.join("shm")
         };
-        let args: Vec<String> = [
-            "serve",
-            "--synthetic",
-            "off",
-            "--no-journal",
-            "--ring-slots",
-            "4194304",
-            "--log-format",
-            "json",
-            "--max-connections-per-ip",
-            "100000",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain([
-            "--tcp".into(),
-            tcp.to_string(),
-            "--quic".into(),
-            quic.to_string(),
-            "--http".into(),
-            http.to_string(),
-            "--shm-dir".into(),
-            shm_dir.display().to_string(),
-            "--data-dir".into(),
-            dir.join("data").display().to_string(),
-            "--tls-cert".into(),
-            identity.cert_path.display().to_string(),
-            "--tls-key".into(),
-            identity.key_path.display().to_string(),
-        ])
-        .collect();
+        let synthetic: &[&str] = if extra.contains(&"--synthetic") {
+            &[]
+        } else {
+            &["--synthetic", "off"]
+        };
+        let args: Vec<String> = ["serve"]
+            .iter()
+            .chain(synthetic)
+            .chain(&[
+                "--no-journal",
+                "--ring-slots",
+                "4194304",
+                "--log-format",
+                "json",
+                "--max-connections-per-ip",
+                "100000",
+            ])
+            .map(|s| (*s).to_owned())
+            .chain([
+                "--tcp".into(),
+                tcp.to_string(),
+                "--quic".into(),
+                quic.to_string(),
+                "--http".into(),
+                http.to_string(),
+                "--shm-dir".into(),
+                shm_dir.display().to_string(),
+                "--data-dir".into(),
+                dir.join("data").display().to_string(),
+                "--tls-cert".into(),
+                identity.cert_path.display().to_string(),
+                "--tls-key".into(),
+                identity.key_path.display().to_string(),
+            ])
+            .chain(extra.iter().map(|s| (*s).to_owned()))
+            .collect();
         let mut process = ServerProcess::spawn("tickd", &sibling("tickd")?, &args)?;
         process.wait_tcp(tcp).await?;
         process.wait_tcp(http).await?;
         Ok(Self {
             process,
             quic,
+            http,
             shm_dir,
         })
     }

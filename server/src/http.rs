@@ -35,9 +35,22 @@ use utoipa_axum::routes;
 
 use crate::services::Services;
 
-/// What every handler gets.
+/// What every handler gets: one shared [`HttpShared`] (axum clones the state per request, so
+/// it is a single `Arc`).
 #[derive(Clone, Debug)]
-pub struct HttpState {
+pub struct HttpState(std::sync::Arc<HttpShared>);
+
+impl std::ops::Deref for HttpState {
+    type Target = HttpShared;
+
+    fn deref(&self) -> &HttpShared {
+        &self.0
+    }
+}
+
+/// The bridge's readers, limits and shutdown signal.
+#[derive(Debug)]
+pub struct HttpShared {
     /// The shared readers.
     pub services: Services,
     /// When the server started (for `uptime_s`).
@@ -50,6 +63,8 @@ pub struct HttpState {
     pub max_websockets: usize,
     /// Tokens, roles and rate limits.
     pub guard: std::sync::Arc<guard::Guard>,
+    /// `/openapi.json`, rendered once by [`router`].
+    pub openapi: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl HttpState {
@@ -59,7 +74,7 @@ impl HttpState {
         config: &crate::config::ServerConfig,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        Self {
+        Self(std::sync::Arc::new(HttpShared {
             services,
             started: Instant::now(),
             shutdown,
@@ -69,7 +84,8 @@ impl HttpState {
                 std::sync::Arc::clone(&config.session.auth),
                 config.http_rate,
             )),
-        }
+            openapi: std::sync::OnceLock::new(),
+        }))
     }
 }
 
@@ -235,15 +251,20 @@ pub fn router(state: HttpState) -> axum::Router {
     .to_pretty_json()
     .map(bytes::Bytes::from)
     .unwrap_or_default();
-    rest.route("/ws", axum::routing::get(ws_seed_upgrade))
+    let _ = state.openapi.set(spec);
+    let mut app = rest
+        .route("/ws", axum::routing::get(ws_seed_upgrade))
         .route("/ws/{stream}", axum::routing::get(ws_binance_upgrade))
-        .route("/stream", axum::routing::get(ws_combined_upgrade))
-        .layer(axum::Extension(OpenApiJson(spec)))
-        .layer(axum::middleware::from_fn_with_state(
+        .route("/stream", axum::routing::get(ws_combined_upgrade));
+    // A layer costs a service clone per request: the guard is left out when it has nothing
+    // to check (no tokens, no rate limit).
+    if state.guard.checks_tokens() || state.guard.limits_rate() {
+        app = app.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,
-        ))
-        .layer(axum::middleware::from_fn(track))
+        ));
+    }
+    app.layer(axum::middleware::from_fn(track))
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,
@@ -273,7 +294,7 @@ async fn ws_seed_upgrade(
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let permit = ws_permit(&s)?;
-    Ok(upgrade.on_upgrade(move |socket| {
+    Ok(ws::configure(upgrade).on_upgrade(move |socket| {
         ws::serve(
             socket,
             s,
@@ -313,7 +334,8 @@ fn ws_binance(
             message,
         })?;
     let permit = ws_permit(&s)?;
-    Ok(upgrade.on_upgrade(move |socket| ws::serve(socket, s, Box::new(dialect), subs, permit)))
+    Ok(ws::configure(upgrade)
+        .on_upgrade(move |socket| ws::serve(socket, s, Box::new(dialect), subs, permit)))
 }
 
 async fn ws_binance_upgrade(
@@ -335,17 +357,15 @@ async fn ws_combined_upgrade(
     ws_binance(s, upgrade, names, true)
 }
 
-/// The rendered OpenAPI document.
-#[derive(Clone, Debug)]
-struct OpenApiJson(bytes::Bytes);
-
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
-async fn openapi_json(axum::Extension(spec): axum::Extension<OpenApiJson>) -> impl IntoResponse {
+async fn openapi_json(
+    axum::extract::State(s): axum::extract::State<HttpState>,
+) -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        spec.0,
+        s.openapi.get().cloned().unwrap_or_default(),
     )
 }
 
@@ -371,11 +391,13 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .cloned();
     let start = Instant::now();
     let response = next.run(req).await;
     crate::metrics::http_request(
-        route,
+        route
+            .as_ref()
+            .map_or("unmatched", axum::extract::MatchedPath::as_str),
         response.status().as_u16(),
         start.elapsed().as_secs_f64(),
     );
@@ -412,6 +434,10 @@ pub async fn start(
         let stop = async move {
             let _ = shutdown.changed().await;
         };
+        // Answers go out at once (no Nagle delay behind an unacknowledged segment).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await

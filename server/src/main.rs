@@ -81,6 +81,11 @@ fn main() -> anyhow::Result<()> {
     };
     let config = ServerConfig::load(args)?;
     init_logs(config.log_format);
+    // Every client connection and WebSocket is a file descriptor: take the hard limit.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open files"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tickd-io")

@@ -35,6 +35,20 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Drains histogram samples into their buckets every 5 s until `shutdown` fires. Without it the
+/// exporter keeps every sample until the next scrape: memory grows with the request rate on a
+/// server nobody scrapes.
+pub async fn upkeep(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let Some(handle) = install() else { return };
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = every.tick() => handle.run_upkeep(),
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
 /// The exposition text, after refreshing the state gauges from `services`.
 pub fn render(services: &Services) -> String {
     let Some(handle) = install() else {
@@ -77,9 +91,25 @@ pub fn connection(transport: &'static str, delta: f64) {
     metrics::gauge!("tickd_connections", "transport" => transport).increment(delta);
 }
 
-/// Records one HTTP request's latency by route.
-pub fn http_request(route: String, status: u16, seconds: f64) {
-    metrics::histogram!("tickd_http_request_duration_seconds", "route" => route, "status" => status.to_string()).record(seconds);
+/// Histogram handles by route, then status: registering a labelled metric hashes and looks up
+/// its key in the recorder, too slow to do per request.
+static HTTP_HANDLES: std::sync::LazyLock<dashmap::DashMap<String, Vec<(u16, metrics::Histogram)>>> =
+    std::sync::LazyLock::new(dashmap::DashMap::new);
+
+/// Records one HTTP request's latency by route (the matched pattern) and status.
+pub fn http_request(route: &str, status: u16, seconds: f64) {
+    if let Some(by_status) = HTTP_HANDLES.get(route)
+        && let Some((_, h)) = by_status.iter().find(|(s, _)| *s == status)
+    {
+        h.record(seconds);
+        return;
+    }
+    let h = metrics::histogram!("tickd_http_request_duration_seconds", "route" => route.to_owned(), "status" => status.to_string());
+    h.record(seconds);
+    HTTP_HANDLES
+        .entry(route.to_owned())
+        .or_default()
+        .push((status, h));
 }
 
 /// A WebSocket opened.

@@ -46,7 +46,7 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
         std::sync::Arc::clone(&connections),
     )?;
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
+    let mut tasks = vec![tokio::spawn(crate::metrics::upkeep(shutdown_rx.clone()))];
     let mut tcp = None;
     if let Some(addr) = config.tcp {
         if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {

@@ -173,6 +173,34 @@ impl Services {
         }
     }
 
+    /// Last trade and quote of `ids`, consistent at the head, without the candle book's lock
+    /// (which every HTTP request for a price would otherwise contend on with the sequencer).
+    ///
+    /// The sequencer writes a batch's latest cells, each versioned by its tick's seq, before it
+    /// publishes the batch's head (Release; our Acquire load in `head` pairs with it). So once
+    /// `head` = H is loaded, every cell write with seq <= H is visible, and a cell whose
+    /// version is <= H holds the newest value it had at H. A cell newer than H (a batch not yet
+    /// published) means trying again; `None` after a few tries (the caller takes the lock).
+    fn latest_at_head(&self, ids: &[InstrumentId]) -> Option<SnapshotData> {
+        let mut words = [0u64; LATEST_CELL_WORDS];
+        let mut snap = SnapshotData::default();
+        'retry: for _ in 0..4 {
+            snap.seq = self.ticks.head();
+            snap.ticks.clear();
+            for &id in ids {
+                for kind in [TickKind::Trade, TickKind::Quote] {
+                    match self.latest.read(latest_cell(id, kind), &mut words) {
+                        Some(version) if version > snap.seq => continue 'retry,
+                        Some(_) => snap.ticks.push(TickRecord::from_words(&words)),
+                        None => {}
+                    }
+                }
+            }
+            return Some(snap);
+        }
+        None
+    }
+
     /// Last trade and quote of `ids` (all if `None`) and their latest candles of `intervals`
     /// (in progress, else the last closed),
     /// consistent at one seq: taken under the candle book's lock, which the sequencer holds
@@ -186,6 +214,11 @@ impl Services {
                 &all
             }
         };
+        if intervals.is_empty()
+            && let Some(snap) = self.latest_at_head(ids)
+        {
+            return snap;
+        }
         let book = self
             .shared
             .book

@@ -145,8 +145,11 @@ async fn python_binance_reads_klines_and_a_trade_stream() {
 /// Runs schemathesis against the server's `/openapi.json`, with the checks the bridge
 /// promises: no 5xx, and every status, content type, header and body as documented.
 async fn schemathesis(py: &str, http: std::net::SocketAddr, headers: &[&str]) {
+    // schemathesis keeps a cache in its working directory: not in the source tree.
+    let cwd = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(py);
-    cmd.args(["-m", "schemathesis.cli", "run"])
+    cmd.current_dir(cwd.path())
+        .args(["-m", "schemathesis.cli", "run"])
         .arg(format!("http://{http}/openapi.json"))
         .args([
             "--checks",

@@ -351,3 +351,43 @@ async fn silent_sockets_are_closed_with_a_reason_and_the_socket_cap_is_enforced(
     drop(live);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() {
+    // Trades every 50 ms: the stream is never quiet for a heartbeat interval (100 ms), so only
+    // pings (answered by the library) keep the socket past the idle timeout (600 ms).
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".into()),
+        synthetic_rate: Some(20),
+        no_journal: true,
+        heartbeat_ms: Some(100),
+        idle_timeout_ms: Some(600),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let mut ws = connect(http, "/ws").await;
+    ws.send(Message::text(
+        r#"{"type":"subscribe","data":{"symbols":["AAPL"],"channels":["trades"]}}"#,
+    ))
+    .await
+    .unwrap();
+    let start = std::time::Instant::now();
+    let (mut trades, mut pings) = (0, 0);
+    while start.elapsed() < Duration::from_millis(2_000) {
+        let msg = tokio::time::timeout(Duration::from_secs(2), ws.next())
+            .await
+            .expect("a message within 2 s")
+            .expect("socket open")
+            .unwrap();
+        match msg {
+            Message::Text(t) if t.as_str().contains(r#""type":"trade""#) => trades += 1,
+            Message::Ping(_) => pings += 1,
+            Message::Close(frame) => panic!("closed after {:?}: {frame:?}", start.elapsed()),
+            _ => {}
+        }
+    }
+    assert!(trades >= 10, "{trades} trades");
+    assert!(pings >= 5, "{pings} pings");
+    server.stop().await;
+}

@@ -22,7 +22,7 @@ use tickd_protocol::{Selection, Seq, SlowConsumerPolicy, Start, Subscribe};
 use crate::baseline::bare_quinn::BareClient;
 use crate::process::{ServerProcess, free_port, self_cpu_ns, sibling};
 use crate::record::{histogram, now_ns, symbols, tick};
-use crate::report::{Latency, Measured};
+use crate::report::{Latency, Measured, Row, count, dur, median};
 use crate::tickd::Tickd;
 use crate::tls::Identity;
 
@@ -230,7 +230,7 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ve
     let mut outcomes = Vec::new();
     for rep in 0..args.repeat {
         let tickd = {
-            let t = Tickd::start(&dir.join(format!("tickd-{rep}")), &identity).await?;
+            let t = Tickd::start(&dir.join(format!("tickd-{rep}")), &identity, &[]).await?;
             let (rate, server_cpu, client_cpu) = tickd_throughput(&t, &identity, args)
                 .await
                 .context("tickd throughput")?;
@@ -283,4 +283,34 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ve
         });
     }
     Ok(outcomes)
+}
+
+/// The targets: throughput ≥ 0.8× bare quinn; p99 ≤ 1.5× the bare quinn relay.
+pub(crate) fn rows(args: &Args, outcomes: &[Outcome]) -> Vec<Row> {
+    let med = |f: fn(&Outcome) -> f64| median(outcomes.iter().map(f).collect());
+    let tput_t = med(|o| o.tickd.records_per_s);
+    let tput_b = med(|o| o.bare_quinn.records_per_s);
+    let p99_t = med(|o| o.tickd.latency.p99_ns as f64);
+    let p99_b = med(|o| o.bare_quinn.latency.p99_ns as f64);
+    let path = format!("QUIC, {} subscribers", args.subscribers);
+    vec![
+        Row {
+            path: path.clone(),
+            figure: "throughput".into(),
+            target: ">= 0.8x bare quinn".into(),
+            tickd: format!("{} ticks/s", count(tput_t)),
+            baseline: format!("{} ticks/s", count(tput_b)),
+            ratio: tput_t / tput_b,
+            met: tput_t / tput_b >= 0.8,
+        },
+        Row {
+            path,
+            figure: format!("p99 at {} ticks/s", count(args.rate as f64)),
+            target: "<= 1.5x bare quinn relay".into(),
+            tickd: dur(p99_t),
+            baseline: dur(p99_b),
+            ratio: p99_t / p99_b,
+            met: p99_t / p99_b <= 1.5,
+        },
+    ]
 }

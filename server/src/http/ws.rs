@@ -11,8 +11,10 @@
 //! have one) and continues from the oldest record still held; one that cannot take a batch within
 //! [`SEND_TIMEOUT`] is closed with code 1008 and the reason.
 //!
-//! Liveness: the server pings every heartbeat interval and closes a socket that has sent nothing
-//! (pongs included) for the idle timeout, with code 1001 and the reason.
+//! Liveness: the server pings a client it has heard nothing from for a heartbeat interval (however
+//! busy the stream), sends the dialect's heartbeat message when the stream has been quiet for one,
+//! and closes a socket that has sent nothing (pongs included) for the idle timeout, with code 1001
+//! and the reason.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,8 +28,25 @@ use tickd_protocol::{CandleRecord, Epoch, Symbol, TickKind, TickRecord};
 
 use super::HttpState;
 
-/// Ticks read from the ring per wake-up.
-pub const BATCH: usize = 1_024;
+/// Ticks read from the ring per wake-up (16 KiB of buffer per socket: with 10,000 sockets,
+/// per-socket buffers are most of the server's memory).
+pub const BATCH: usize = 256;
+/// Candle updates read from the candle ring per pass (the buffer exists only on sockets that
+/// subscribe to candles).
+const CANDLE_BATCH: usize = 64;
+/// Bytes tungstenite reads from the socket at a time (its default, 128 KiB, is allocated per
+/// socket up front; clients send only small JSON requests).
+pub const READ_BUFFER: usize = 4 * 1024;
+/// Largest message or frame a client may send (subscribe requests are well under it).
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// Applies the bridge's WebSocket limits to an upgrade.
+pub fn configure(upgrade: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+}
 /// Longest the server waits for the client's Close after sending its own.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// Longest a batch may take to be written before the socket counts as a slow consumer.
@@ -165,12 +184,13 @@ pub async fn serve(
     let idle = Duration::from_nanos(services.session.idle_timeout_ns.max(1_000_000));
     let mut names = Names::default();
     let mut tick_buf = vec![[0u64; TICK_SLOT_WORDS]; BATCH];
-    let mut candle_buf = vec![[0u64; CANDLE_SLOT_WORDS]; 256];
+    let mut candle_buf: Vec<[u64; CANDLE_SLOT_WORDS]> = Vec::new();
     let mut out: Vec<String> = Vec::new();
     let mut quotes: HashMap<u32, TickRecord> = HashMap::new();
     let mut candle_updates: HashMap<(u32, u32), CandleRecord> = HashMap::new();
     let mut last_rx = tokio::time::Instant::now();
     let mut last_tx = tokio::time::Instant::now();
+    let mut last_ping = tokio::time::Instant::now();
     let end = loop {
         // Deliver what is available, one bounded batch at a time.
         let mut more = false;
@@ -213,6 +233,9 @@ pub async fn serve(
             }
         }
         if subs.wants_candles() {
+            if candle_buf.is_empty() {
+                candle_buf.resize(CANDLE_BATCH, [0; CANDLE_SLOT_WORDS]);
+            }
             loop {
                 match candles.read_batch(&mut candle_buf) {
                     Ok(0) => break,
@@ -257,7 +280,10 @@ pub async fn serve(
                 ),
             );
         }
+        // A heartbeat message when the stream has been quiet; a ping when the client has been
+        // (a busy stream still pings a client that only listens, so its pongs keep it open).
         let next_beat = last_tx + heartbeat;
+        let next_ping = last_rx.max(last_ping) + heartbeat;
         tokio::select! {
             msg = socket.recv() => {
                 last_rx = tokio::time::Instant::now();
@@ -285,16 +311,22 @@ pub async fn serve(
                     break End::Close(1001, "the server is shutting down".into());
                 }
             }
-            () = tokio::time::sleep_until(next_beat) => {
-                let head = services.head().0;
-                out.extend(dialect.heartbeat(epoch, head));
-                if let Err(end) = send_all(&mut socket, &mut out).await {
-                    break end;
+            () = tokio::time::sleep_until(next_beat.min(next_ping)) => {
+                let now = tokio::time::Instant::now();
+                if now >= next_beat {
+                    let head = services.head().0;
+                    out.extend(dialect.heartbeat(epoch, head));
+                    if let Err(end) = send_all(&mut socket, &mut out).await {
+                        break end;
+                    }
+                    last_tx = now;
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    break End::Gone;
+                if now >= next_ping {
+                    if socket.send(Message::Ping(Default::default())).await.is_err() {
+                        break End::Gone;
+                    }
+                    last_ping = now;
                 }
-                last_tx = tokio::time::Instant::now();
             }
             _ = shutdown.changed() => break End::Close(1001, "the server is shutting down".into()),
         }
