@@ -419,7 +419,9 @@ pub async fn start(
         .with_context(|| format!("bind HTTP {addr}"))?;
     let local = listener.local_addr()?;
     let guard = std::sync::Arc::clone(&state.guard);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // The peer address (an extension per request) only when the guard limits rates by it.
+    let per_ip = guard.limits_rate();
+    let app = router(state);
     let mut forget_stop = shutdown.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -438,10 +440,17 @@ pub async fn start(
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
+        let served = if per_ip {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        } else {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        };
+        if let Err(e) = served {
             tracing::error!("HTTP bridge stopped: {e}");
         }
     });

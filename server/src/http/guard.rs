@@ -105,15 +105,12 @@ fn rate_limited(wait: std::time::Duration, whom: &str) -> Response {
 }
 
 /// The middleware.
-pub async fn guard(
-    State(s): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn guard(State(s): State<HttpState>, req: Request, next: Next) -> Response {
     let g = &s.guard;
     // The limiters' own clocks: making a clock per request costs a CPUID (slow in a VM).
+    // The peer address is there whenever a per-IP limiter is (`start` serves with it then).
     if let Some(l) = &g.per_ip
+        && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
         && let Err(not_until) = l.check_key(&peer.ip())
     {
         crate::metrics::http_rate_limited("ip");
