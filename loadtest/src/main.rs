@@ -63,6 +63,12 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Every scenario with its defaults: writes `results.json` and `REPORT.md` under `--out`.
+    Suite {
+        /// Where the results go.
+        #[arg(long, default_value = "loadtest/results")]
+        out: PathBuf,
+    },
     /// The bare quinn baseline server (started by the scenarios).
     #[command(hide = true)]
     BareQuinnServer(baseline::bare_quinn::ServerArgs),
@@ -88,59 +94,109 @@ impl Drop for TempDir {
     }
 }
 
-/// Prints a scenario's rows and writes its JSON (rows, load, every repetition).
-fn finish<O: serde::Serialize>(
-    scenario: &str,
-    load_average: f64,
-    rows: &[report::Row],
-    outcomes: &[O],
-    json: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    println!(
-        "{scenario}: medians of {} interleaved repetitions (load average {load_average:.2})",
-        outcomes.len()
-    );
-    for row in rows {
-        row.print();
-    }
-    if let Some(path) = json {
-        let v = serde_json::json!({
+/// A scenario's result: its target rows, and its JSON (rows, load average, every repetition).
+struct Ran {
+    rows: Vec<report::Row>,
+    json: serde_json::Value,
+}
+
+impl Ran {
+    fn new<O: serde::Serialize>(
+        scenario: &str,
+        load_average: f64,
+        rows: Vec<report::Row>,
+        outcomes: &[O],
+    ) -> Self {
+        println!(
+            "{scenario}: medians of {} interleaved repetitions (load average {load_average:.2})",
+            outcomes.len()
+        );
+        for row in &rows {
+            row.print();
+        }
+        let json = serde_json::json!({
             "scenario": scenario,
             "load_average": load_average,
             "rows": rows,
             "repetitions": outcomes,
         });
-        std::fs::write(&path, format!("{v:#}\n"))
-            .with_context(|| format!("write {}", path.display()))?;
+        Self { rows, json }
     }
-    Ok(())
+
+    /// Writes the JSON to `path`, if given.
+    fn write(&self, path: Option<PathBuf>) -> anyhow::Result<()> {
+        if let Some(path) = path {
+            write(&path, &format!("{:#}\n", self.json))?;
+        }
+        Ok(())
+    }
 }
 
-async fn quic_fanout(
-    args: scenario::quic_fanout::Args,
-    json: Option<PathBuf>,
-) -> anyhow::Result<()> {
+fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
+
+async fn quic_fanout(args: scenario::quic_fanout::Args) -> anyhow::Result<Ran> {
     let dir = TempDir::new()?;
     let load = process::load_average();
     let outcomes = scenario::quic_fanout::run(&args, &dir.0).await?;
     let rows = scenario::quic_fanout::rows(&args, &outcomes);
-    finish("quic-fanout", load, &rows, &outcomes, json)
+    Ok(Ran::new("quic-fanout", load, rows, &outcomes))
 }
 
-async fn rest(args: scenario::rest::Args, json: Option<PathBuf>) -> anyhow::Result<()> {
+async fn rest(args: scenario::rest::Args) -> anyhow::Result<Ran> {
     let dir = TempDir::new()?;
     let load = process::load_average();
     let outcomes = scenario::rest::run(&args, &dir.0).await?;
     let rows = scenario::rest::rows(&args, &outcomes);
-    finish("rest", load, &rows, &outcomes, json)
+    Ok(Ran::new("rest", load, rows, &outcomes))
 }
 
-async fn ws_hold(args: scenario::ws_hold::Args, json: Option<PathBuf>) -> anyhow::Result<()> {
+async fn ws_hold(args: scenario::ws_hold::Args) -> anyhow::Result<Ran> {
     let dir = TempDir::new()?;
     let load = process::load_average();
     let outcome = scenario::ws_hold::run(&args, &dir.0).await?;
     let rows = scenario::ws_hold::rows(&args, &outcome);
-    finish("ws-hold", load, &rows, &[outcome], json)
+    Ok(Ran::new("ws-hold", load, rows, &[outcome]))
+}
+
+/// A scenario's options with their defaults.
+fn defaults<A: clap::Args + clap::FromArgMatches>() -> A {
+    #[derive(Parser)]
+    struct With<A: clap::Args + clap::FromArgMatches> {
+        #[command(flatten)]
+        args: A,
+    }
+    With::<A>::parse_from(["tickd-loadtest"]).args
+}
+
+/// Every scenario with its defaults; `out/results.json` and `out/REPORT.md`.
+async fn suite(out: PathBuf) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let load = process::load_average();
+    let quic = quic_fanout(defaults()).await?;
+    let rest = rest(defaults()).await?;
+    let ws = ws_hold(defaults()).await?;
+    let all = [quic, rest, ws];
+    std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
+    let json = serde_json::json!({
+        "load_average_at_start": load,
+        "load_average_at_end": process::load_average(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "scenarios": all.iter().map(|r| &r.json).collect::<Vec<_>>(),
+    });
+    write(&out.join("results.json"), &format!("{json:#}\n"))?;
+    let rows: Vec<&report::Row> = all.iter().flat_map(|r| &r.rows).collect();
+    write(
+        &out.join("REPORT.md"),
+        &report::markdown(&rows, load, process::load_average(), started.elapsed()),
+    )?;
+    println!(
+        "wrote {} and {}",
+        out.join("results.json").display(),
+        out.join("REPORT.md").display()
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -149,9 +205,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::QuicFanout { args, json } => rt.block_on(quic_fanout(args, json)),
-        Command::Rest { args, json } => rt.block_on(rest(args, json)),
-        Command::WsHold { args, json } => rt.block_on(ws_hold(args, json)),
+        Command::QuicFanout { args, json } => rt.block_on(quic_fanout(args))?.write(json),
+        Command::Rest { args, json } => rt.block_on(rest(args))?.write(json),
+        Command::WsHold { args, json } => rt.block_on(ws_hold(args))?.write(json),
+        Command::Suite { out } => rt.block_on(suite(out)),
         Command::BareQuinnServer(args) => rt.block_on(baseline::bare_quinn::serve(args)),
         Command::BareHyperServer(args) => rt.block_on(baseline::bare_hyper::serve(args)),
     }

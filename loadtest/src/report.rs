@@ -89,6 +89,48 @@ impl Row {
     }
 }
 
+/// The suite's Markdown report: one line per target, with the machine's load around the run.
+pub(crate) fn markdown(
+    rows: &[&Row],
+    load_start: f64,
+    load_end: f64,
+    took: std::time::Duration,
+) -> String {
+    let mut md = String::from(
+        "# tickd load test\n\nRegenerate with `cargo build --release -p tickd-server -p tickd-loadtest && \
+         target/release/tickd-loadtest suite` (needs `wrk`). Each server runs as its own process; \
+         figures are medians of interleaved repetitions, and ratios are tickd ÷ the baseline \
+         measured in the same run.\n\n",
+    );
+    md.push_str(&format!(
+        "Load average {load_start:.2} at the start, {load_end:.2} at the end; the run took {:.0} s.\n\n",
+        took.as_secs_f64()
+    ));
+    md.push_str("| path | figure | target | tickd | baseline | ratio | met |\n|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let ratio = if r.ratio > 0.0 {
+            format!("{:.2}×", r.ratio)
+        } else {
+            "—".into()
+        };
+        let baseline = if r.baseline.is_empty() {
+            "—"
+        } else {
+            &r.baseline
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {ratio} | {} |\n",
+            r.path,
+            r.figure,
+            r.target,
+            r.tickd,
+            baseline,
+            if r.met { "yes" } else { "**no**" }
+        ));
+    }
+    md
+}
+
 /// `n` with thousands separators and no decimals.
 pub(crate) fn count(n: f64) -> String {
     let digits = format!("{:.0}", n.max(0.0));
@@ -123,5 +165,26 @@ mod tests {
         assert_eq!(dur(1_500_000.0), "1.50 ms");
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn the_report_has_a_line_per_target() {
+        let row = Row {
+            path: "REST".into(),
+            figure: "p99".into(),
+            target: "<= 1 ms".into(),
+            tickd: "1.51 ms".into(),
+            baseline: "1.21 ms".into(),
+            ratio: 1.248,
+            met: false,
+        };
+        let md = markdown(&[&row], 1.5, 1.75, std::time::Duration::from_secs(300));
+        assert!(
+            md.contains("Load average 1.50 at the start, 1.75 at the end; the run took 300 s.")
+        );
+        assert!(
+            md.ends_with("| REST | p99 | <= 1 ms | 1.51 ms | 1.21 ms | 1.25× | **no** |\n"),
+            "{md}"
+        );
     }
 }
