@@ -41,8 +41,8 @@ pub(crate) struct Args {
     /// Duration of the latency run, seconds.
     #[arg(long, default_value_t = 3)]
     pub(crate) seconds: u64,
-    /// Repetitions, tickd and the baseline interleaved.
-    #[arg(long, default_value_t = 2)]
+    /// Repetitions, tickd and the baseline interleaved (odd: the median is one of them).
+    #[arg(long, default_value_t = 3)]
     pub(crate) repeat: usize,
 }
 

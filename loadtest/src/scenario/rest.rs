@@ -36,8 +36,8 @@ pub(crate) struct Args {
     /// tickd's synthetic feed meanwhile, ticks/s.
     #[arg(long, default_value_t = 1_000)]
     pub(crate) feed_rate: u32,
-    /// Repetitions, tickd and the baseline interleaved.
-    #[arg(long, default_value_t = 2)]
+    /// Repetitions, tickd and the baseline interleaved (odd: the median is one of them).
+    #[arg(long, default_value_t = 3)]
     pub(crate) repeat: usize,
 }
 
