@@ -58,6 +58,8 @@ pub(crate) struct Outcome {
     pub(crate) server_rss_held_bytes: u64,
     pub(crate) server_bytes_per_socket: f64,
     pub(crate) server_cpu_share: f64,
+    /// The load generator's CPU per trade received, ns (its own cost, for the ≤ 100 ns budget).
+    pub(crate) client_cpu_ns_per_trade: f64,
     pub(crate) client_rss_bytes: u64,
     /// The first close a client saw before the end (code and reason), if any.
     pub(crate) first_close: Option<String>,
@@ -197,7 +199,7 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ou
     let open = counters.open.load(Ordering::Relaxed);
     let rss_held = rss_bytes(pid).unwrap_or(0);
     let server_cpu = t.process.cpu_ns().saturating_sub(cpu0) as f64;
-    let _ = self_cpu_ns().saturating_sub(client_cpu0);
+    let client_cpu = self_cpu_ns().saturating_sub(client_cpu0) as f64;
     let trades = counters.trades.load(Ordering::Relaxed) - trades0;
     let pings = counters.pings.load(Ordering::Relaxed) - pings0;
     let client_rss = rss_bytes(std::process::id()).unwrap_or(0);
@@ -219,6 +221,7 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ou
         server_rss_held_bytes: rss_held,
         server_bytes_per_socket: rss_held.saturating_sub(rss_idle) as f64 / open.max(1) as f64,
         server_cpu_share: server_cpu / (hold * 1e9),
+        client_cpu_ns_per_trade: client_cpu / trades.max(1) as f64,
         client_rss_bytes: client_rss,
         first_close: counters
             .first_close

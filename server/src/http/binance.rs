@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::HttpState;
-use super::seed::{latest, query_candles};
+use super::seed::{instrument, latest_of, query_candles};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -218,25 +218,23 @@ async fn ticker_price(
     State(s): State<HttpState>,
     Query(q): Params,
 ) -> Result<Json<TickerPrices>, BinanceError> {
-    let one = |sym: &Symbol| TickerPrice {
+    let one = |sym: &Symbol, id| TickerPrice {
         symbol: sym.as_str().to_owned(),
-        price: latest(&s, sym)
-            .ok()
-            .and_then(|(trade, _, _)| trade?.trade())
+        price: latest_of(&s, id)
+            .0
+            .and_then(|t| t.trade())
             .map(|t| price(t.price)),
     };
     match symbol_of(&q)? {
         Some(sym) => {
-            s.services
-                .resolve(0, std::slice::from_ref(&sym))
-                .map_err(|_| invalid_symbol())?;
-            Ok(Json(TickerPrices::One(one(&sym))))
+            let id = instrument(&s, &sym).map_err(|_| invalid_symbol())?;
+            Ok(Json(TickerPrices::One(one(&sym, id))))
         }
         None => Ok(Json(TickerPrices::All(
             s.services
                 .instruments(None)
                 .iter()
-                .map(|i| one(&i.symbol))
+                .map(|i| one(&i.symbol, i.id))
                 .filter(|t| t.price.is_some())
                 .collect(),
         ))),

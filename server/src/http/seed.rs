@@ -10,7 +10,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use serde_json::Value;
-use tickd_protocol::{CandleRecord, Interval, Price, QuerySpec, TickKind, TickRecord, UnixNanos};
+use tickd_protocol::{
+    CandleRecord, InstrumentId, Interval, Price, QuerySpec, TickKind, TickRecord, UnixNanos,
+};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -139,13 +141,33 @@ pub(crate) fn latest(
     s: &HttpState,
     symbol: &tickd_protocol::Symbol,
 ) -> Result<(Option<TickRecord>, Option<TickRecord>, u64), ApiError> {
-    let ids = s
-        .services
+    Ok(latest_of(s, instrument(s, symbol)?))
+}
+
+/// The instrument id of `symbol`.
+///
+/// # Errors
+///
+/// 404 for an unknown symbol.
+pub(crate) fn instrument(
+    s: &HttpState,
+    symbol: &tickd_protocol::Symbol,
+) -> Result<InstrumentId, ApiError> {
+    s.services
         .resolve(0, std::slice::from_ref(symbol))
-        .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
-    let snap = s.services.snapshot(Some(&ids), &[]);
+        // One id per symbol asked: one symbol in, one id out.
+        .map(|ids| ids[0])
+        .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))
+}
+
+/// Last trade and last quote of instrument `id`, and the seq they are valid at.
+pub(crate) fn latest_of(
+    s: &HttpState,
+    id: InstrumentId,
+) -> (Option<TickRecord>, Option<TickRecord>, u64) {
+    let snap = s.services.snapshot(Some(&[id]), &[]);
     let pick = |k: TickKind| snap.ticks.iter().find(|t| t.kind == k as u8).copied();
-    Ok((pick(TickKind::Trade), pick(TickKind::Quote), snap.seq))
+    (pick(TickKind::Trade), pick(TickKind::Quote), snap.seq)
 }
 
 /// `GET /price/latest`: the last trade and the top of book. Prices and sizes are exact decimal
@@ -424,11 +446,8 @@ async fn quote(
     Path(symbol): Path<String>,
 ) -> Result<Json<MarketQuote>, ApiError> {
     let symbol = symbol_param("symbol", Some(&symbol))?;
-    let (trade, quote, _) = latest(&s, &symbol)?;
-    let ids = s
-        .services
-        .resolve(0, std::slice::from_ref(&symbol))
-        .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
+    let id = instrument(&s, &symbol)?;
+    let (trade, quote, _) = latest_of(&s, id);
     let days = {
         let book = s
             .services
@@ -437,7 +456,7 @@ async fn quote(
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         book.candles(
-            ids[0],
+            id,
             Interval::D1,
             UnixNanos(0),
             UnixNanos(u64::MAX),
