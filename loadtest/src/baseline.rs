@@ -2,3 +2,5 @@
 
 pub(crate) mod bare_hyper;
 pub(crate) mod bare_quinn;
+pub(crate) mod nats;
+pub(crate) mod redis;

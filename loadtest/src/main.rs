@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod baseline;
+mod pace;
 mod process;
 mod record;
 mod report;
@@ -43,6 +44,14 @@ enum Command {
     QuicFanout {
         #[command(flatten)]
         args: scenario::quic_fanout::Args,
+        /// Write the results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// TCP fan-out to 1, 10 and 100 subscribers vs NATS and Redis pub/sub.
+    TcpFanout {
+        #[command(flatten)]
+        args: scenario::tcp_fanout::Args,
         /// Write the results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -104,12 +113,12 @@ impl Ran {
     fn new<O: serde::Serialize>(
         scenario: &str,
         load_average: f64,
+        repetitions: usize,
         rows: Vec<report::Row>,
         outcomes: &[O],
     ) -> Self {
         println!(
-            "{scenario}: medians of {} interleaved repetitions (load average {load_average:.2})",
-            outcomes.len()
+            "{scenario}: medians of {repetitions} interleaved repetitions (load average {load_average:.2})"
         );
         for row in &rows {
             row.print();
@@ -141,7 +150,15 @@ async fn quic_fanout(args: scenario::quic_fanout::Args) -> anyhow::Result<Ran> {
     let load = process::load_average();
     let outcomes = scenario::quic_fanout::run(&args, &dir.0).await?;
     let rows = scenario::quic_fanout::rows(&args, &outcomes);
-    Ok(Ran::new("quic-fanout", load, rows, &outcomes))
+    Ok(Ran::new("quic-fanout", load, args.repeat, rows, &outcomes))
+}
+
+async fn tcp_fanout(args: scenario::tcp_fanout::Args) -> anyhow::Result<Ran> {
+    let dir = TempDir::new()?;
+    let load = process::load_average();
+    let runs = scenario::tcp_fanout::run(&args, &dir.0).await?;
+    let rows = scenario::tcp_fanout::rows(&args, &runs);
+    Ok(Ran::new("tcp-fanout", load, args.repeat, rows, &runs))
 }
 
 async fn rest(args: scenario::rest::Args) -> anyhow::Result<Ran> {
@@ -149,7 +166,7 @@ async fn rest(args: scenario::rest::Args) -> anyhow::Result<Ran> {
     let load = process::load_average();
     let outcomes = scenario::rest::run(&args, &dir.0).await?;
     let rows = scenario::rest::rows(&args, &outcomes);
-    Ok(Ran::new("rest", load, rows, &outcomes))
+    Ok(Ran::new("rest", load, args.repeat, rows, &outcomes))
 }
 
 async fn ws_hold(args: scenario::ws_hold::Args) -> anyhow::Result<Ran> {
@@ -157,7 +174,7 @@ async fn ws_hold(args: scenario::ws_hold::Args) -> anyhow::Result<Ran> {
     let load = process::load_average();
     let outcome = scenario::ws_hold::run(&args, &dir.0).await?;
     let rows = scenario::ws_hold::rows(&args, &outcome);
-    Ok(Ran::new("ws-hold", load, rows, &[outcome]))
+    Ok(Ran::new("ws-hold", load, 1, rows, &[outcome]))
 }
 
 /// A scenario's options with their defaults.
@@ -174,10 +191,11 @@ fn defaults<A: clap::Args + clap::FromArgMatches>() -> A {
 async fn suite(out: PathBuf) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let load = process::load_average();
+    let tcp = tcp_fanout(defaults()).await?;
     let quic = quic_fanout(defaults()).await?;
     let rest = rest(defaults()).await?;
     let ws = ws_hold(defaults()).await?;
-    let all = [quic, rest, ws];
+    let all = [tcp, quic, rest, ws];
     std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
     let json = serde_json::json!({
         "load_average_at_start": load,
@@ -206,6 +224,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::QuicFanout { args, json } => rt.block_on(quic_fanout(args))?.write(json),
+        Command::TcpFanout { args, json } => rt.block_on(tcp_fanout(args))?.write(json),
         Command::Rest { args, json } => rt.block_on(rest(args))?.write(json),
         Command::WsHold { args, json } => rt.block_on(ws_hold(args))?.write(json),
         Command::Suite { out } => rt.block_on(suite(out)),

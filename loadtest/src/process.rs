@@ -93,13 +93,22 @@ const CLK_TCK: u64 = 100;
 /// User + system CPU of `pid`, ns, from `/proc/<pid>/stat` (fields 14 and 15, after the
 /// parenthesised command name).
 pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
+    parse_cpu_ns(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_cpu_ns(stat: &str) -> Option<u64> {
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // `rest` starts at field 3 (state): utime is field 14, stime field 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) * (1_000_000_000 / CLK_TCK))
+}
+
+/// The calling thread's CPU (user + system), ns, from `/proc/thread-self/stat`.
+pub(crate) fn thread_cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    parse_cpu_ns(&stat).unwrap_or(0)
 }
 
 /// This process's own CPU (user + system), ns.
@@ -146,4 +155,19 @@ pub(crate) fn sibling(name: &str) -> anyhow::Result<std::path::PathBuf> {
         path.display()
     );
     Ok(path)
+}
+
+/// An installed program (a baseline server from apt): searched on `PATH`, then in the `sbin`
+/// directories Debian installs daemons to.
+pub(crate) fn installed(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(Into::into))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!(
+                "{name} not found: install it with loadtest/install.sh (apt-get install {name})"
+            )
+        })
 }

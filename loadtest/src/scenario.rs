@@ -2,4 +2,5 @@
 
 pub(crate) mod quic_fanout;
 pub(crate) mod rest;
+pub(crate) mod tcp_fanout;
 pub(crate) mod ws_hold;

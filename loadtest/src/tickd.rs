@@ -14,6 +14,7 @@ use crate::tls::Identity;
 /// A running tickd.
 pub(crate) struct Tickd {
     pub(crate) process: ServerProcess,
+    pub(crate) tcp: SocketAddr,
     pub(crate) quic: SocketAddr,
     pub(crate) http: SocketAddr,
     shm_dir: PathBuf,
@@ -75,6 +76,7 @@ impl Tickd {
         process.wait_tcp(http).await?;
         Ok(Self {
             process,
+            tcp,
             quic,
             http,
             shm_dir,

@@ -1,0 +1,412 @@
+//! TCP fan-out: tickd's TCP subscribers beside NATS and Redis pub/sub, each server its own
+//! process, the same 64-byte ticks at the same fixed rate, in the same run.
+//!
+//! For each subscriber count `n` the publish rate is `deliveries / n` ticks/s (at most
+//! `max_rate`): with the defaults, 1 subscriber at 100k ticks/s, 10 at 100k (1M deliveries/s)
+//! and 100 at 10k (1M deliveries/s). One publisher, on a thread of its own, sends a batch every
+//! millisecond ([`crate::pace`]): to tickd one `Publish` of the batch, acknowledged; to NATS a
+//! message per tick and a flush; to Redis a pipeline of `PUBLISH`es. Every subscriber takes every
+//! symbol and records latency against the schedule (coordinated-omission corrected) and raw.
+//!
+//! Measured per run: ticks delivered and lost, server CPU per delivered tick (from `/proc`,
+//! publishing included, as users pay for it), the load generator's CPU per received tick (the
+//! publisher thread's own CPU taken out), server memory.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use tickd_client::{Client, Event};
+use tickd_protocol::{Selection, SlowConsumerPolicy, Start, Subscribe};
+
+use crate::baseline::{nats, redis};
+use crate::pace::{Recorder, Schedule, spawn_publisher};
+use crate::process::{ServerProcess, self_cpu_ns};
+use crate::record::{now_ns, symbols, tick};
+use crate::report::{Latency, Row, count, dur, median};
+use crate::tickd::Tickd;
+use crate::tls::Identity;
+
+/// Scenario options.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    /// Subscriber counts to run.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    pub(crate) subscribers: Vec<usize>,
+    /// Deliveries per second to aim for: the publish rate is this ÷ subscribers.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) deliveries: u64,
+    /// The highest publish rate, ticks/s.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) max_rate: u64,
+    /// Seconds of publishing per run.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) seconds: u64,
+    /// Repetitions, the systems interleaved (odd: the median is one of them).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) repeat: usize,
+}
+
+impl Args {
+    fn rate(&self, subscribers: usize) -> u64 {
+        (self.deliveries / subscribers.max(1) as u64).min(self.max_rate)
+    }
+}
+
+/// The systems compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum System {
+    Tickd,
+    Nats,
+    Redis,
+}
+
+const SYSTEMS: [System; 3] = [System::Tickd, System::Nats, System::Redis];
+
+/// A receiver stops after this long without a tick (the rest counts as lost).
+const IDLE: Duration = Duration::from_secs(2);
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Delivery {
+    pub(crate) system: System,
+    pub(crate) repetition: usize,
+    pub(crate) subscribers: usize,
+    pub(crate) rate: u64,
+    /// Ticks every subscriber should have had, summed.
+    pub(crate) expected: u64,
+    pub(crate) delivered: u64,
+    pub(crate) lost: u64,
+    pub(crate) server_cpu_ns_per_delivery: f64,
+    pub(crate) client_cpu_ns_per_delivery: f64,
+    pub(crate) publisher_cpu_ns_per_tick: f64,
+    pub(crate) server_rss_bytes: u64,
+    /// Receive − due time (coordinated-omission corrected).
+    pub(crate) latency: Latency,
+    /// Receive − `ts_event` (when the batch was made).
+    pub(crate) latency_raw: Latency,
+}
+
+enum Receiver {
+    Tickd(Box<Client>),
+    Nats(nats::Subscriber),
+    Redis(redis::Subscriber),
+}
+
+impl Receiver {
+    async fn connect(system: System, addr: SocketAddr) -> anyhow::Result<Self> {
+        Ok(match system {
+            System::Tickd => {
+                let mut c = Client::connect(addr).await?;
+                c.subscribe(Subscribe {
+                    request_id: 0,
+                    selection: Selection::All,
+                    trades: true,
+                    quotes: true,
+                    candles: vec![],
+                    start: Start::Latest,
+                    snapshot: false,
+                    policy: SlowConsumerPolicy::Drop,
+                    datagrams: false,
+                })
+                .await?;
+                Self::Tickd(Box::new(c))
+            }
+            System::Nats => Self::Nats(nats::Subscriber::connect(addr).await?),
+            System::Redis => Self::Redis(redis::Subscriber::connect(addr).await?),
+        })
+    }
+
+    async fn receive(self, schedule: Schedule) -> anyhow::Result<Recorder> {
+        match self {
+            Self::Tickd(c) => tickd_receive(*c, schedule).await,
+            Self::Nats(s) => s.receive(schedule, IDLE).await,
+            Self::Redis(s) => s.receive(schedule, IDLE).await,
+        }
+    }
+}
+
+/// Receives until every tick of the schedule, a gap, or [`IDLE`] without a tick.
+async fn tickd_receive(mut c: Client, schedule: Schedule) -> anyhow::Result<Recorder> {
+    let mut rec = Recorder::new(schedule);
+    while rec.received < schedule.total() {
+        match tokio::time::timeout(IDLE, c.next_event()).await {
+            Ok(Ok(Some(Event::Ticks { ticks, .. }))) => {
+                let now = now_ns();
+                for t in &ticks {
+                    rec.record(now, t.ts_event, t.body[2]);
+                }
+            }
+            Ok(Ok(Some(Event::Gap(_)) | None)) | Err(_) => break,
+            Ok(Ok(Some(_))) => {}
+            Ok(Err(e)) => return Err(e.into()),
+        }
+    }
+    Ok(rec)
+}
+
+/// Publishes the schedule to tickd: one acknowledged `Publish` per batch.
+async fn tickd_publish(addr: SocketAddr, schedule: Schedule) -> anyhow::Result<()> {
+    let mut c = Client::connect(addr).await?;
+    let symbols = symbols();
+    let mut ticks = Vec::new();
+    for b in 0..schedule.batches() {
+        schedule.wait_for(b);
+        let ts = now_ns();
+        ticks.clear();
+        ticks.extend(schedule.batch(b).map(|i| tick(i, ts)));
+        c.publish(symbols.clone(), &ticks).await?;
+    }
+    Ok(())
+}
+
+async fn publish(system: System, addr: SocketAddr, schedule: Schedule) -> anyhow::Result<()> {
+    match system {
+        System::Tickd => tickd_publish(addr, schedule).await,
+        System::Nats => nats::publish(addr, schedule).await,
+        System::Redis => redis::publish(addr, schedule).await,
+    }
+}
+
+/// A system's server, running.
+enum Server {
+    Tickd(Tickd),
+    Other(ServerProcess, SocketAddr),
+}
+
+impl Server {
+    async fn start(
+        system: System,
+        dir: &std::path::Path,
+        identity: &Identity,
+    ) -> anyhow::Result<Self> {
+        Ok(match system {
+            System::Tickd => Self::Tickd(Tickd::start(dir, identity, &[]).await?),
+            System::Nats => {
+                let (p, a) = nats::start().await?;
+                Self::Other(p, a)
+            }
+            System::Redis => {
+                let (p, a) = redis::start().await?;
+                Self::Other(p, a)
+            }
+        })
+    }
+
+    fn process(&self) -> &ServerProcess {
+        match self {
+            Self::Tickd(t) => &t.process,
+            Self::Other(p, _) => p,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Self::Tickd(t) => t.tcp,
+            Self::Other(_, a) => *a,
+        }
+    }
+}
+
+async fn run_one(
+    system: System,
+    subscribers: usize,
+    rate: u64,
+    args: &Args,
+    dir: &std::path::Path,
+    identity: &Identity,
+) -> anyhow::Result<Delivery> {
+    let server = Server::start(system, dir, identity).await?;
+    let addr = server.addr();
+    let mut receivers = Vec::with_capacity(subscribers);
+    for _ in 0..subscribers {
+        receivers.push(Receiver::connect(system, addr).await?);
+    }
+    let schedule = Schedule::new(rate, args.seconds, Duration::from_millis(300));
+    let (server_cpu0, client_cpu0) = (server.process().cpu_ns(), self_cpu_ns());
+    let tasks: Vec<_> = receivers
+        .into_iter()
+        .map(|r| tokio::spawn(r.receive(schedule)))
+        .collect();
+    let publisher_cpu = spawn_publisher(move || publish(system, addr, schedule))
+        .await
+        .context("publisher")?;
+    let mut all = Recorder::new(schedule);
+    for task in tasks {
+        all.add(&task.await??)?;
+    }
+    let server_cpu = server.process().cpu_ns().saturating_sub(server_cpu0) as f64;
+    let client_cpu = self_cpu_ns()
+        .saturating_sub(client_cpu0)
+        .saturating_sub(publisher_cpu) as f64;
+    let expected = schedule.total() * subscribers as u64;
+    let delivered = all.received.max(1) as f64;
+    Ok(Delivery {
+        system,
+        repetition: 0,
+        subscribers,
+        rate,
+        expected,
+        delivered: all.received,
+        lost: expected.saturating_sub(all.received),
+        server_cpu_ns_per_delivery: server_cpu / delivered,
+        client_cpu_ns_per_delivery: client_cpu / delivered,
+        publisher_cpu_ns_per_tick: publisher_cpu as f64 / schedule.total() as f64,
+        server_rss_bytes: server.process().rss_bytes(),
+        latency: Latency::of(&all.corrected),
+        latency_raw: Latency::of(&all.raw),
+    })
+}
+
+/// Runs every subscriber count against every system, `repeat` times interleaved.
+pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Vec<Delivery>> {
+    let identity = Identity::generate(dir)?;
+    let mut runs = Vec::new();
+    for rep in 0..args.repeat {
+        for &n in &args.subscribers {
+            let rate = args.rate(n);
+            for system in SYSTEMS {
+                let dir = dir.join(format!("tickd-tcp-{rep}-{n}"));
+                let mut d = run_one(system, n, rate, args, &dir, &identity)
+                    .await
+                    .with_context(|| format!("{system:?}, {n} subscribers at {rate} ticks/s"))?;
+                d.repetition = rep;
+                eprintln!(
+                    "tcp-fanout rep {rep}: {system:?} {n} subs at {rate}/s: {} of {} delivered, \
+                     server {:.0} ns/delivery, client {:.0} ns, p50 {} p99 {} (raw p50 {} p99 {})",
+                    d.delivered,
+                    d.expected,
+                    d.server_cpu_ns_per_delivery,
+                    d.client_cpu_ns_per_delivery,
+                    dur(d.latency.p50_ns as f64),
+                    dur(d.latency.p99_ns as f64),
+                    dur(d.latency_raw.p50_ns as f64),
+                    dur(d.latency_raw.p99_ns as f64),
+                );
+                runs.push(d);
+            }
+        }
+    }
+    Ok(runs)
+}
+
+/// The median over repetitions of `f` for `system` at `subscribers`.
+fn med(runs: &[Delivery], system: System, subscribers: usize, f: fn(&Delivery) -> f64) -> f64 {
+    median(
+        runs.iter()
+            .filter(|d| d.system == system && d.subscribers == subscribers)
+            .map(f)
+            .collect(),
+    )
+}
+
+/// The targets: fan-out CPU against NATS, single-subscriber latency against Redis, lossless
+/// delivery at 1M deliveries/s, and the load generator's own cost.
+pub(crate) fn rows(args: &Args, runs: &[Delivery]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for &n in args.subscribers.iter().filter(|&&n| n > 1) {
+        let t = med(runs, System::Tickd, n, |d| d.server_cpu_ns_per_delivery);
+        let b = med(runs, System::Nats, n, |d| d.server_cpu_ns_per_delivery);
+        rows.push(Row {
+            path: format!(
+                "TCP fan-out, {n} subscribers at {} ticks/s",
+                count(args.rate(n) as f64)
+            ),
+            figure: "server CPU per delivered tick".into(),
+            target: "<= 0.3x NATS and <= 60 ns".into(),
+            tickd: format!("{t:.0} ns"),
+            baseline: format!("{b:.0} ns"),
+            ratio: t / b,
+            met: t / b <= 0.3 && t <= 60.0,
+        });
+    }
+    if args.subscribers.contains(&1) {
+        let path = format!(
+            "TCP, 1 subscriber at {} ticks/s",
+            count(args.rate(1) as f64)
+        );
+        for (figure, target, limit, f) in [
+            (
+                "p50 (CO-corrected)",
+                "<= 0.5x Redis pub/sub",
+                0.5,
+                (|d: &Delivery| d.latency.p50_ns as f64) as fn(&Delivery) -> f64,
+            ),
+            (
+                "p99 (CO-corrected)",
+                "<= 0.75x Redis pub/sub",
+                0.75,
+                |d: &Delivery| d.latency.p99_ns as f64,
+            ),
+        ] {
+            let t = med(runs, System::Tickd, 1, f);
+            let b = med(runs, System::Redis, 1, f);
+            rows.push(Row {
+                path: path.clone(),
+                figure: figure.into(),
+                target: target.into(),
+                tickd: dur(t),
+                baseline: dur(b),
+                ratio: t / b,
+                met: t / b <= limit,
+            });
+        }
+    }
+    // The 1M deliveries/s target: the first run at the largest delivery rate.
+    let most = args
+        .subscribers
+        .iter()
+        .map(|&n| args.rate(n) * n as u64)
+        .max();
+    if let Some(&n) = args
+        .subscribers
+        .iter()
+        .find(|&&n| Some(args.rate(n) * n as u64) == most)
+    {
+        let worst_loss = |system| {
+            runs.iter()
+                .filter(|d| d.system == system && d.subscribers == n)
+                .map(|d| d.lost)
+                .max()
+                .unwrap_or(0)
+        };
+        let p99 = |system| med(runs, system, n, |d| d.latency.p99_ns as f64);
+        let (lost_t, p99_t) = (worst_loss(System::Tickd), p99(System::Tickd));
+        rows.push(Row {
+            path: format!(
+                "TCP, {} deliveries/s ({n} subscribers × {} ticks/s)",
+                count((args.rate(n) * n as u64) as f64),
+                count(args.rate(n) as f64)
+            ),
+            figure: "ticks lost (worst run), p99 (CO-corrected)".into(),
+            target: "lossless, p99 <= 2 ms".into(),
+            tickd: format!("{} lost, p99 {}", count(lost_t as f64), dur(p99_t)),
+            baseline: format!(
+                "NATS {} lost, p99 {}",
+                count(worst_loss(System::Nats) as f64),
+                dur(p99(System::Nats))
+            ),
+            ratio: 0.0,
+            met: lost_t == 0 && p99_t <= 2e6,
+        });
+    }
+    // The load generator's own cost, per subscriber count.
+    for &n in &args.subscribers {
+        let own = med(runs, System::Tickd, n, |d| d.client_cpu_ns_per_delivery);
+        rows.push(Row {
+            path: format!(
+                "load generator, tickd TCP, {n} subscribers at {} ticks/s",
+                count(args.rate(n) as f64)
+            ),
+            figure: "own CPU per received tick".into(),
+            target: "<= 100 ns".into(),
+            tickd: format!("{own:.0} ns"),
+            baseline: String::new(),
+            ratio: 0.0,
+            met: own <= 100.0,
+        });
+    }
+    rows
+}
