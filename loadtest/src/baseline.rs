@@ -2,5 +2,6 @@
 
 pub(crate) mod bare_hyper;
 pub(crate) mod bare_quinn;
+pub(crate) mod iceoryx2;
 pub(crate) mod nats;
 pub(crate) mod redis;

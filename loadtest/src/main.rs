@@ -48,6 +48,14 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// shm ring polling reader vs iceoryx2: one-way latency and throughput.
+    Shm {
+        #[command(flatten)]
+        args: scenario::shm::Args,
+        /// Write the results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// TCP fan-out to 1, 10 and 100 subscribers vs NATS and Redis pub/sub.
     TcpFanout {
         #[command(flatten)]
@@ -81,6 +89,12 @@ enum Command {
     /// The bare quinn baseline server (started by the scenarios).
     #[command(hide = true)]
     BareQuinnServer(baseline::bare_quinn::ServerArgs),
+    /// Writes a tickd ring (started by the shm scenario).
+    #[command(hide = true)]
+    ShmWriter(scenario::shm::StreamArgs),
+    /// The iceoryx2 baseline publisher (started by the shm scenario).
+    #[command(hide = true)]
+    Iceoryx2Publisher(scenario::shm::StreamArgs),
     /// The minimal hyper baseline server (started by the scenarios).
     #[command(hide = true)]
     BareHyperServer(baseline::bare_hyper::ServerArgs),
@@ -153,6 +167,14 @@ async fn quic_fanout(args: scenario::quic_fanout::Args) -> anyhow::Result<Ran> {
     Ok(Ran::new("quic-fanout", load, args.repeat, rows, &outcomes))
 }
 
+async fn shm(args: scenario::shm::Args) -> anyhow::Result<Ran> {
+    let dir = TempDir::new()?;
+    let load = process::load_average();
+    let outcomes = scenario::shm::run(&args, &dir.0).await?;
+    let rows = scenario::shm::rows(&args, &outcomes);
+    Ok(Ran::new("shm", load, args.repeat, rows, &outcomes))
+}
+
 async fn tcp_fanout(args: scenario::tcp_fanout::Args) -> anyhow::Result<Ran> {
     let dir = TempDir::new()?;
     let load = process::load_average();
@@ -191,11 +213,12 @@ fn defaults<A: clap::Args + clap::FromArgMatches>() -> A {
 async fn suite(out: PathBuf) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let load = process::load_average();
+    let shm = shm(defaults()).await?;
     let tcp = tcp_fanout(defaults()).await?;
     let quic = quic_fanout(defaults()).await?;
     let rest = rest(defaults()).await?;
     let ws = ws_hold(defaults()).await?;
-    let all = [tcp, quic, rest, ws];
+    let all = [shm, tcp, quic, rest, ws];
     std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
     let json = serde_json::json!({
         "load_average_at_start": load,
@@ -224,6 +247,9 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::QuicFanout { args, json } => rt.block_on(quic_fanout(args))?.write(json),
+        Command::Shm { args, json } => rt.block_on(shm(args))?.write(json),
+        Command::ShmWriter(args) => scenario::shm::write(args),
+        Command::Iceoryx2Publisher(args) => baseline::iceoryx2::publish(args),
         Command::TcpFanout { args, json } => rt.block_on(tcp_fanout(args))?.write(json),
         Command::Rest { args, json } => rt.block_on(rest(args))?.write(json),
         Command::WsHold { args, json } => rt.block_on(ws_hold(args))?.write(json),

@@ -40,11 +40,24 @@ impl Schedule {
     /// `rate` ticks/s for `seconds`, a batch every millisecond (or one tick per batch below
     /// 1,000 ticks/s), starting `lead` from now.
     pub(crate) fn new(rate: u64, seconds: u64, lead: Duration) -> Self {
+        Self::at(now_ns() + lead.as_nanos() as u64, rate, seconds)
+    }
+
+    /// As [`Schedule::new`], starting at `start_ns` on the wall clock (a schedule shared
+    /// between processes).
+    pub(crate) fn at(start_ns: u64, rate: u64, seconds: u64) -> Self {
+        let (wall, now) = (now_ns(), Instant::now());
+        let start = if start_ns >= wall {
+            now + Duration::from_nanos(start_ns - wall)
+        } else {
+            now.checked_sub(Duration::from_nanos(wall - start_ns))
+                .unwrap_or(now)
+        };
         let rate = rate.max(1);
         let per_batch = (rate / 1_000).max(1);
         Self {
-            start_ns: now_ns() + lead.as_nanos() as u64,
-            start: Instant::now() + lead,
+            start_ns,
+            start,
             per_batch,
             interval: Duration::from_nanos(per_batch * 1_000_000_000 / rate),
             total: rate * seconds,

@@ -2,5 +2,6 @@
 
 pub(crate) mod quic_fanout;
 pub(crate) mod rest;
+pub(crate) mod shm;
 pub(crate) mod tcp_fanout;
 pub(crate) mod ws_hold;

@@ -83,7 +83,12 @@ impl Mapping {
         file.set_permissions(Permissions::from_mode(FILE_MODE))
             .map_err(io("chmod"))?;
         file.set_len(len).map_err(io("resize"))?;
-        let map = MmapOptions::new().map_raw(&file).map_err(io("map"))?;
+        // Populated: every page is allocated and mapped now, so the writer's first lap takes no
+        // page fault on the hot path (a fault per 64 records otherwise).
+        let map = MmapOptions::new()
+            .populate()
+            .map_raw(&file)
+            .map_err(io("map"))?;
         let mapping = Self {
             map,
             path: path.to_owned(),
@@ -136,7 +141,9 @@ impl Mapping {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
+            // Populated: a reader takes no page fault as it first crosses each page.
             let map = MmapOptions::new()
+                .populate()
                 .map_raw_read_only(&file)
                 .map_err(io("map"))?;
             let mut mapping = Self {
