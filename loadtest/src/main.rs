@@ -13,6 +13,7 @@
 
 mod baseline;
 mod pace;
+mod plot;
 mod process;
 mod record;
 mod report;
@@ -120,6 +121,7 @@ impl Drop for TempDir {
 /// A scenario's result: its target rows, and its JSON (rows, load average, every repetition).
 struct Ran {
     rows: Vec<report::Row>,
+    charts: Vec<report::Chart>,
     json: serde_json::Value,
 }
 
@@ -143,7 +145,16 @@ impl Ran {
             "rows": rows,
             "repetitions": outcomes,
         });
-        Self { rows, json }
+        Self {
+            rows,
+            charts: Vec::new(),
+            json,
+        }
+    }
+
+    fn with_charts(mut self, charts: Vec<report::Chart>) -> Self {
+        self.charts = charts;
+        self
     }
 
     /// Writes the JSON to `path`, if given.
@@ -164,7 +175,8 @@ async fn quic_fanout(args: scenario::quic_fanout::Args) -> anyhow::Result<Ran> {
     let load = process::load_average();
     let outcomes = scenario::quic_fanout::run(&args, &dir.0).await?;
     let rows = scenario::quic_fanout::rows(&args, &outcomes);
-    Ok(Ran::new("quic-fanout", load, args.repeat, rows, &outcomes))
+    let charts = scenario::quic_fanout::charts(&args, &outcomes);
+    Ok(Ran::new("quic-fanout", load, args.repeat, rows, &outcomes).with_charts(charts))
 }
 
 async fn shm(args: scenario::shm::Args) -> anyhow::Result<Ran> {
@@ -172,7 +184,8 @@ async fn shm(args: scenario::shm::Args) -> anyhow::Result<Ran> {
     let load = process::load_average();
     let outcomes = scenario::shm::run(&args, &dir.0).await?;
     let rows = scenario::shm::rows(&args, &outcomes);
-    Ok(Ran::new("shm", load, args.repeat, rows, &outcomes))
+    let charts = scenario::shm::charts(&args, &outcomes);
+    Ok(Ran::new("shm", load, args.repeat, rows, &outcomes).with_charts(charts))
 }
 
 async fn tcp_fanout(args: scenario::tcp_fanout::Args) -> anyhow::Result<Ran> {
@@ -180,7 +193,8 @@ async fn tcp_fanout(args: scenario::tcp_fanout::Args) -> anyhow::Result<Ran> {
     let load = process::load_average();
     let runs = scenario::tcp_fanout::run(&args, &dir.0).await?;
     let rows = scenario::tcp_fanout::rows(&args, &runs);
-    Ok(Ran::new("tcp-fanout", load, args.repeat, rows, &runs))
+    let charts = scenario::tcp_fanout::charts(&args, &runs);
+    Ok(Ran::new("tcp-fanout", load, args.repeat, rows, &runs).with_charts(charts))
 }
 
 async fn rest(args: scenario::rest::Args) -> anyhow::Result<Ran> {
@@ -228,9 +242,25 @@ async fn suite(out: PathBuf) -> anyhow::Result<()> {
     });
     write(&out.join("results.json"), &format!("{json:#}\n"))?;
     let rows: Vec<&report::Row> = all.iter().flat_map(|r| &r.rows).collect();
+    let charts: Vec<&report::Chart> = all.iter().flat_map(|r| &r.charts).collect();
+    for c in &charts {
+        plot::latency(&out.join(format!("{}.svg", c.stem)), &c.title, &c.series)?;
+    }
+    let throughput: Vec<&report::Row> = rows
+        .iter()
+        .filter(|r| r.ratio > 0.0 && (r.figure.contains("throughput") || r.figure == "requests/s"))
+        .copied()
+        .collect();
+    plot::throughput(&out.join("throughput.svg"), &throughput)?;
     write(
         &out.join("REPORT.md"),
-        &report::markdown(&rows, load, process::load_average(), started.elapsed()),
+        &report::markdown(
+            &rows,
+            &charts,
+            load,
+            process::load_average(),
+            started.elapsed(),
+        ),
     )?;
     println!(
         "wrote {} and {}",

@@ -3,8 +3,13 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+/// Quantiles of [`Latency::curve`].
+const CURVE: [f64; 12] = [
+    0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 1.0,
+];
+
 /// A latency distribution's summary, ns.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Latency {
     pub(crate) p50_ns: u64,
     pub(crate) p90_ns: u64,
@@ -12,6 +17,8 @@ pub(crate) struct Latency {
     pub(crate) p999_ns: u64,
     pub(crate) max_ns: u64,
     pub(crate) samples: u64,
+    /// `(quantile, ns)` from the minimum to the maximum, for plots.
+    pub(crate) curve: Vec<(f64, u64)>,
 }
 
 impl Latency {
@@ -23,6 +30,7 @@ impl Latency {
             p999_ns: h.value_at_quantile(0.999),
             max_ns: h.max(),
             samples: h.len(),
+            curve: CURVE.iter().map(|&q| (q, h.value_at_quantile(q))).collect(),
         }
     }
 }
@@ -44,6 +52,21 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     }
     values.sort_by(f64::total_cmp);
     values[(values.len() - 1) / 2]
+}
+
+/// The item whose `key` is the median of all (the lower middle for an even count).
+pub(crate) fn median_item<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
+    let mut sorted: Vec<&T> = items.iter().collect();
+    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// A latency chart for the report: file stem, title, and a series per system.
+#[derive(Debug, Clone)]
+pub(crate) struct Chart {
+    pub(crate) stem: String,
+    pub(crate) title: String,
+    pub(crate) series: Vec<crate::plot::Series>,
 }
 
 /// One target of the suite: what was measured against what, and whether it is met.
@@ -92,6 +115,7 @@ impl Row {
 /// The suite's Markdown report: one line per target, with the machine's load around the run.
 pub(crate) fn markdown(
     rows: &[&Row],
+    charts: &[&Chart],
     load_start: f64,
     load_end: f64,
     took: std::time::Duration,
@@ -127,6 +151,13 @@ pub(crate) fn markdown(
             baseline,
             if r.met { "yes" } else { "**no**" }
         ));
+    }
+    if !charts.is_empty() {
+        md.push_str("\n![throughput ratios](throughput.svg)\n");
+        md.push_str("\n## Latency distributions\n\nThe median repetition of each system.\n");
+        for c in charts {
+            md.push_str(&format!("\n![{}]({}.svg)\n", c.title, c.stem));
+        }
     }
     md
 }
@@ -178,7 +209,7 @@ mod tests {
             ratio: 1.248,
             met: false,
         };
-        let md = markdown(&[&row], 1.5, 1.75, std::time::Duration::from_secs(300));
+        let md = markdown(&[&row], &[], 1.5, 1.75, std::time::Duration::from_secs(300));
         assert!(
             md.contains("Load average 1.50 at the start, 1.75 at the end; the run took 300 s.")
         );

@@ -22,7 +22,7 @@ use tickd_protocol::{Selection, Seq, SlowConsumerPolicy, Start, Subscribe};
 use crate::baseline::bare_quinn::BareClient;
 use crate::process::{ServerProcess, free_port, self_cpu_ns, sibling};
 use crate::record::{histogram, now_ns, symbols, tick};
-use crate::report::{Latency, Measured, Row, count, dur, median};
+use crate::report::{Chart, Latency, Measured, Row, count, dur, median, median_item};
 use crate::tickd::Tickd;
 use crate::tls::Identity;
 
@@ -313,4 +313,25 @@ pub(crate) fn rows(args: &Args, outcomes: &[Outcome]) -> Vec<Row> {
             met: p99_t / p99_b <= 1.5,
         },
     ]
+}
+
+/// The latency distributions of the median repetition (by p99) of each system.
+pub(crate) fn charts(args: &Args, outcomes: &[Outcome]) -> Vec<Chart> {
+    let tickd = median_item(outcomes, |o| o.tickd.latency.p99_ns as f64);
+    let bare = median_item(outcomes, |o| o.bare_quinn.latency.p99_ns as f64);
+    let (Some(tickd), Some(bare)) = (tickd, bare) else {
+        return Vec::new();
+    };
+    vec![Chart {
+        stem: format!("latency-quic-{}", args.subscribers),
+        title: format!(
+            "QUIC, {} subscribers at {} ticks/s",
+            args.subscribers,
+            count(args.rate as f64)
+        ),
+        series: vec![
+            ("tickd".into(), tickd.tickd.latency.clone()),
+            ("bare quinn relay".into(), bare.bare_quinn.latency.clone()),
+        ],
+    }]
 }

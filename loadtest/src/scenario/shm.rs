@@ -28,7 +28,7 @@ use crate::baseline::iceoryx2;
 use crate::pace::{Recorder, Schedule};
 use crate::process::{ServerProcess, sibling};
 use crate::record::{now_ns, tick};
-use crate::report::{Latency, Row, count, median};
+use crate::report::{Chart, Latency, Row, count, median, median_item};
 
 /// Ring slots: room for the whole throughput run.
 const RING_SLOTS: u64 = 1 << 21;
@@ -360,4 +360,24 @@ pub(crate) fn rows(args: &Args, outcomes: &[Outcome]) -> Vec<Row> {
             met: tput_t / tput_b >= 10.0,
         },
     ]
+}
+
+/// The one-way latency distributions of the median repetition (by p50) of each system.
+pub(crate) fn charts(args: &Args, outcomes: &[Outcome]) -> Vec<Chart> {
+    let tickd = median_item(outcomes, |o| o.tickd_latency.p50_ns as f64);
+    let ice = median_item(outcomes, |o| o.iceoryx2_latency.p50_ns as f64);
+    let (Some(tickd), Some(ice)) = (tickd, ice) else {
+        return Vec::new();
+    };
+    vec![Chart {
+        stem: "latency-shm".into(),
+        title: format!("shm one-way latency, {} records/s", count(args.rate as f64)),
+        series: vec![
+            (
+                "tickd ring, polling reader".into(),
+                tickd.tickd_latency.clone(),
+            ),
+            ("iceoryx2".into(), ice.iceoryx2_latency.clone()),
+        ],
+    }]
 }

@@ -24,7 +24,7 @@ use crate::baseline::{nats, redis};
 use crate::pace::{Recorder, Schedule, spawn_publisher};
 use crate::process::{ServerProcess, self_cpu_ns};
 use crate::record::{now_ns, symbols, tick};
-use crate::report::{Latency, Row, count, dur, median};
+use crate::report::{Chart, Latency, Row, count, dur, median, median_item};
 use crate::tickd::Tickd;
 use crate::tls::Identity;
 
@@ -409,4 +409,32 @@ pub(crate) fn rows(args: &Args, runs: &[Delivery]) -> Vec<Row> {
         });
     }
     rows
+}
+
+/// A CO-corrected latency chart per subscriber count: the median repetition (by p99) of each
+/// system.
+pub(crate) fn charts(args: &Args, runs: &[Delivery]) -> Vec<Chart> {
+    args.subscribers
+        .iter()
+        .map(|&n| Chart {
+            stem: format!("latency-tcp-{n}"),
+            title: format!(
+                "TCP, {n} subscriber{} at {} ticks/s (CO-corrected)",
+                if n == 1 { "" } else { "s" },
+                count(args.rate(n) as f64)
+            ),
+            series: SYSTEMS
+                .iter()
+                .filter_map(|&system| {
+                    let of: Vec<Delivery> = runs
+                        .iter()
+                        .filter(|d| d.system == system && d.subscribers == n)
+                        .cloned()
+                        .collect();
+                    let d = median_item(&of, |d| d.latency.p99_ns as f64)?;
+                    Some((format!("{system:?}"), d.latency.clone()))
+                })
+                .collect(),
+        })
+        .collect()
 }
