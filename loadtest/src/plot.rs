@@ -183,6 +183,7 @@ mod tests {
             baseline: String::new(),
             ratio: 0.76,
             met: false,
+            limit: "",
         };
         throughput(&dir.join("throughput.svg"), &[&row])?;
         let svg = std::fs::read_to_string(dir.join("throughput.svg"))?;

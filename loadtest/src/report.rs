@@ -86,6 +86,9 @@ pub(crate) struct Row {
     pub(crate) ratio: f64,
     /// Whether the target is met.
     pub(crate) met: bool,
+    /// What limits the figure when the target is not met (from profiles of earlier runs).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) limit: &'static str,
 }
 
 impl Row {
@@ -152,6 +155,21 @@ pub(crate) fn markdown(
             if r.met { "yes" } else { "**no**" }
         ));
     }
+    let missed: Vec<&&Row> = rows.iter().filter(|r| !r.met).collect();
+    if !missed.is_empty() {
+        md.push_str("\n## Targets not met, and what limits them\n\n");
+        for r in missed {
+            let limit = if r.limit.is_empty() {
+                "not yet known"
+            } else {
+                r.limit
+            };
+            md.push_str(&format!(
+                "- **{} — {}** ({}): {limit}\n",
+                r.path, r.figure, r.target
+            ));
+        }
+    }
     if !charts.is_empty() {
         md.push_str("\n![throughput ratios](throughput.svg)\n");
         md.push_str("\n## Latency distributions\n\nThe median repetition of each system.\n");
@@ -208,13 +226,21 @@ mod tests {
             baseline: "1.21 ms".into(),
             ratio: 1.248,
             met: false,
+            limit: "wrk on one of two cores",
         };
         let md = markdown(&[&row], &[], 1.5, 1.75, std::time::Duration::from_secs(300));
         assert!(
             md.contains("Load average 1.50 at the start, 1.75 at the end; the run took 300 s.")
         );
         assert!(
-            md.ends_with("| REST | p99 | <= 1 ms | 1.51 ms | 1.21 ms | 1.25× | **no** |\n"),
+            md.contains(
+                "| REST | p99 | <= 1 ms | 1.51 ms | 1.21 ms | 1.25× | **no** |\n\n\
+                 ## Targets not met, and what limits them\n\n"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.ends_with("- **REST — p99** (<= 1 ms): wrk on one of two cores\n"),
             "{md}"
         );
     }

@@ -254,5 +254,6 @@ pub(crate) fn rows(args: &Args, o: &Outcome) -> Vec<Row> {
         met: o.open_at_end == args.connections as u64
             && o.pings_per_socket >= 1.0
             && o.trades_per_s > 0.0,
+        limit: "",
     }]
 }
