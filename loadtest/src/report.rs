@@ -125,7 +125,7 @@ pub(crate) fn markdown(
 ) -> String {
     let mut md = String::from(
         "# tickd load test\n\nRegenerate with `cargo build --release -p tickd-server -p tickd-loadtest && \
-         target/release/tickd-loadtest suite` (needs `wrk`). Each server runs as its own process; \
+         target/release/tickd-loadtest suite` (after `loadtest/install.sh`: wrk, nats-server, redis-server). Each server runs as its own process; \
          figures are medians of interleaved repetitions, and ratios are tickd ÷ the baseline \
          measured in the same run.\n\n",
     );

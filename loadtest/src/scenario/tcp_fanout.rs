@@ -407,7 +407,8 @@ pub(crate) fn rows(args: &Args, runs: &[Delivery]) -> Vec<Row> {
         let own = med(runs, System::Tickd, n, |d| d.client_cpu_ns_per_delivery);
         rows.push(Row {
             path: format!(
-                "load generator, tickd TCP, {n} subscribers at {} ticks/s",
+                "load generator, tickd TCP, {n} subscriber{} at {} ticks/s",
+                if n == 1 { "" } else { "s" },
                 count(args.rate(n) as f64)
             ),
             figure: "own CPU per received tick".into(),
