@@ -170,6 +170,24 @@ impl Recorder {
         self.record(now, word(8), word(48));
     }
 
+    /// Records every message of `stream` (one tick each, its 64 bytes given by `payload`)
+    /// until the schedule's ticks are in, the stream ends, or `idle` passes without one.
+    pub(crate) async fn receive<M>(
+        mut self,
+        mut stream: impl futures_util::Stream<Item = M> + Unpin,
+        idle: Duration,
+        payload: impl Fn(&M) -> &[u8],
+    ) -> Self {
+        use futures_util::StreamExt;
+        while self.received < self.schedule.total() {
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(msg)) => self.record_bytes(now_ns(), payload(&msg)),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        self
+    }
+
     /// Adds another receiver's figures.
     pub(crate) fn add(&mut self, other: &Self) -> anyhow::Result<()> {
         self.corrected.add(&other.corrected)?;

@@ -55,8 +55,11 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The item whose `key` is the median of all (the lower middle for an even count).
-pub(crate) fn median_item<T>(items: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {
-    let mut sorted: Vec<&T> = items.iter().collect();
+pub(crate) fn median_item<'a, T: 'a>(
+    items: impl IntoIterator<Item = &'a T>,
+    key: impl Fn(&T) -> f64,
+) -> Option<&'a T> {
+    let mut sorted: Vec<&T> = items.into_iter().collect();
     sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
     sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use bytes::Bytes;
-use futures_util::StreamExt;
 
 use crate::pace::{Recorder, Schedule};
 use crate::process::{ServerProcess, free_port, installed};
@@ -49,18 +48,12 @@ impl Subscriber {
 
     /// Receives until `schedule.total()` ticks or `idle` without one.
     pub(crate) async fn receive(
-        mut self,
+        self,
         schedule: Schedule,
         idle: std::time::Duration,
     ) -> anyhow::Result<Recorder> {
-        let mut rec = Recorder::new(schedule);
-        while rec.received < schedule.total() {
-            match tokio::time::timeout(idle, self.sub.next()).await {
-                Ok(Some(msg)) => rec.record_bytes(now_ns(), &msg.payload),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok(rec)
+        let rec = Recorder::new(schedule);
+        Ok(rec.receive(self.sub, idle, |m| &m.payload).await)
     }
 }
 

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use futures_util::StreamExt;
 
 use crate::pace::{Recorder, Schedule};
 use crate::process::{ServerProcess, free_port, installed};
@@ -58,18 +57,14 @@ impl Subscriber {
 
     /// Receives until `schedule.total()` ticks or `idle` without one.
     pub(crate) async fn receive(
-        mut self,
+        self,
         schedule: Schedule,
         idle: std::time::Duration,
     ) -> anyhow::Result<Recorder> {
-        let mut rec = Recorder::new(schedule);
-        while rec.received < schedule.total() {
-            match tokio::time::timeout(idle, self.stream.next()).await {
-                Ok(Some(msg)) => rec.record_bytes(now_ns(), msg.get_payload_bytes()),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok(rec)
+        let rec = Recorder::new(schedule);
+        Ok(rec
+            .receive(self.stream, idle, redis::Msg::get_payload_bytes)
+            .await)
     }
 }
 

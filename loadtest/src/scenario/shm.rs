@@ -282,30 +282,28 @@ pub(crate) async fn run(args: &Args, dir: &Path) -> anyhow::Result<Vec<Outcome>>
     };
     let mut outcomes = Vec::new();
     for rep in 0..args.repeat {
-        let stream = |system: &str, mode| StreamArgs {
-            name: match system {
-                "tickd" => ring_dir
-                    .join(format!("tickd-loadtest-{}-{rep}.ring", std::process::id()))
-                    .display()
-                    .to_string(),
-                _ => format!("tickd-loadtest/{}/{rep}/{mode:?}", std::process::id()),
-            },
+        let pid = std::process::id();
+        let ring = ring_dir.join(format!("tickd-loadtest-{pid}-{rep}.ring"));
+        let ring = ring.display().to_string();
+        let service = |mode| format!("tickd-loadtest/{pid}/{rep}/{mode:?}");
+        let stream = |name: String, mode| StreamArgs {
+            name,
             mode,
             rate: args.rate,
             seconds: args.seconds,
             count: args.records.min(RING_SLOTS),
             start_ns: now_ns() + 500_000_000,
         };
-        let s = stream("tickd", Mode::Latency);
+        let s = stream(ring.clone(), Mode::Latency);
         let tickd_lat = blocking(move || read_ring(&s)).await?;
         tickd_lat.check("tickd ring, latency")?;
-        let s = stream("iceoryx2", Mode::Latency);
+        let s = stream(service(Mode::Latency), Mode::Latency);
         let ice_lat = blocking(move || iceoryx2::run(&s, IDLE)).await?;
         ice_lat.check("iceoryx2, latency")?;
-        let s = stream("tickd", Mode::Throughput);
+        let s = stream(ring.clone(), Mode::Throughput);
         let tickd_tput = blocking(move || read_ring(&s)).await?;
         tickd_tput.check("tickd ring, throughput")?;
-        let s = stream("iceoryx2", Mode::Throughput);
+        let s = stream(service(Mode::Throughput), Mode::Throughput);
         let ice_tput = blocking(move || iceoryx2::run(&s, IDLE)).await?;
         ice_tput.check("iceoryx2, throughput")?;
         let o = Outcome {

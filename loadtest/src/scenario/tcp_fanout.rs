@@ -440,12 +440,10 @@ pub(crate) fn charts(args: &Args, runs: &[Delivery]) -> Vec<Chart> {
             series: SYSTEMS
                 .iter()
                 .filter_map(|&system| {
-                    let of: Vec<Delivery> = runs
+                    let of = runs
                         .iter()
-                        .filter(|d| d.system == system && d.subscribers == n)
-                        .cloned()
-                        .collect();
-                    let d = median_item(&of, |d| d.latency.p99_ns as f64)?;
+                        .filter(|d| d.system == system && d.subscribers == n);
+                    let d = median_item(of, |d| d.latency.p99_ns as f64)?;
                     Some((format!("{system:?}"), d.latency.clone()))
                 })
                 .collect(),
