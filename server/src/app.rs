@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use anyhow::Context;
-use crossbeam::channel::{Sender, bounded};
 use tickd_engine::CandleBook;
 
 use crate::clock;
@@ -14,9 +13,10 @@ use crate::config::ServerConfig;
 use crate::feed::replay::{self, ReplaySummary};
 use crate::feed::synthetic::{self, SyntheticConfig};
 use crate::feed::{FeedClock, FeedSender, FeedStats};
+use crate::input::InputTx;
 use crate::instruments::{InstrumentTable, Instruments};
 use crate::journal::{self, Journal};
-use crate::sequencer::{self, Input, Published, Sequencer};
+use crate::sequencer::{self, Published, Sequencer};
 use crate::store::Store;
 
 /// Ticks per batch handed from a feed to the sequencer.
@@ -42,7 +42,7 @@ pub struct Shared {
     /// The journal directory, when journaling (gap fill reads it).
     pub journal_dir: Option<std::path::PathBuf>,
     /// The sequencer's input, for publishers.
-    pub input: Sender<Input>,
+    pub input: InputTx,
 }
 
 /// A running server: its shared state and the threads to stop.
@@ -52,7 +52,7 @@ pub struct Running {
     stop: Arc<AtomicBool>,
     feeds: Vec<JoinHandle<()>>,
     sequencer: Option<JoinHandle<Sequencer>>,
-    tx: Option<Sender<Input>>,
+    tx: Option<InputTx>,
 }
 
 impl std::fmt::Debug for Running {
@@ -104,7 +104,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         );
         seq.set_journal(Journal::open(j.clone(), rec.last_seq)?);
     }
-    let (tx, rx) = bounded::<Input>(QUEUE_BATCHES);
+    let (tx, rx) = crate::input::queue(QUEUE_BATCHES);
     let publish_stats = FeedStats::new("publish");
     let publishers = seq.add_feed(Arc::clone(&publish_stats), FeedClock::Wall);
     let stop = Arc::new(AtomicBool::new(false));

@@ -18,8 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crossbeam::channel::{SendError, Sender};
+use crossbeam::channel::SendError;
 
+use crate::input::InputTx;
 use crate::sequencer::Input;
 use tickd_protocol::{Symbol, TickRecord};
 
@@ -115,7 +116,7 @@ impl FeedStats {
 #[derive(Debug)]
 pub struct FeedSender {
     id: FeedId,
-    tx: Sender<Input>,
+    tx: InputTx,
     local: HashMap<Symbol, u32>,
     new_symbols: Vec<Symbol>,
     ticks: Vec<TickRecord>,
@@ -137,7 +138,7 @@ impl<T> From<SendError<T>> for SequencerGone {
 
 impl FeedSender {
     /// A sender for feed `id` over `tx`, shipping batches of up to `batch_len` ticks.
-    pub fn new(id: FeedId, tx: Sender<Input>, stats: Arc<FeedStats>, batch_len: usize) -> Self {
+    pub fn new(id: FeedId, tx: InputTx, stats: Arc<FeedStats>, batch_len: usize) -> Self {
         Self {
             id,
             tx,

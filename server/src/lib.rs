@@ -9,6 +9,7 @@ pub mod config;
 pub mod conn;
 pub mod feed;
 pub mod http;
+pub mod input;
 pub mod instruments;
 pub mod journal;
 pub mod limits;

@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use crossbeam::channel::{Receiver, RecvTimeoutError};
-
 /// How often an idle sequencer closes candles by the wall clock.
 const IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 use tickd_engine::{CandleBook, Invalid, PublishRequest, validate};
@@ -20,6 +18,7 @@ use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, U
 
 use crate::clock;
 use crate::feed::{Batch, FeedClock, FeedId, FeedStats};
+use crate::input::{InputRx, Next};
 use crate::instruments::Instruments;
 use crate::journal::Journal;
 use crate::store::Store;
@@ -478,7 +477,7 @@ impl Sequencer {
 /// If the thread cannot be spawned.
 pub fn spawn(
     mut sequencer: Sequencer,
-    rx: Receiver<Input>,
+    rx: InputRx,
     publishers: FeedId,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<JoinHandle<Sequencer>> {
@@ -490,20 +489,20 @@ pub fn spawn(
                 if stop.load(Ordering::Relaxed) && rx.is_empty() {
                     break;
                 }
-                match rx.recv_timeout(IDLE_TICK) {
-                    Ok(Input::Batch(batch)) => {
+                match rx.next(IDLE_TICK) {
+                    Next::Input(Input::Batch(batch)) => {
                         let feed = usize::from(batch.feed);
                         sequencer.ingest(&batch, clock::now(), |i, reason| {
                             tracing::debug!(feed, index = i, "rejected tick: {reason}");
                         });
                     }
-                    Ok(Input::Publish { req, reply }) => {
+                    Next::Input(Input::Publish { req, reply }) => {
                         let outcome = sequencer.publish(publishers, &req, clock::now());
                         // The publisher may have gone; its ticks are sequenced either way.
                         let _ = reply.send(outcome);
                     }
-                    Err(RecvTimeoutError::Timeout) => sequencer.on_idle(clock::now()),
-                    Err(RecvTimeoutError::Disconnected) => break,
+                    Next::Idle => sequencer.on_idle(clock::now()),
+                    Next::Closed => break,
                 }
                 if sequencer.journal_failed {
                     break;

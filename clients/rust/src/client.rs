@@ -155,6 +155,9 @@ pub struct Client {
     pending: std::collections::VecDeque<Event>,
     /// When this client last sent a frame (heartbeats keep the connection alive).
     last_sent: Instant,
+    /// The heartbeat timer: one registration, moved only when its due time changes, rather
+    /// than a timer made and dropped on every read.
+    heartbeat: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 pub(crate) fn owned(msg: Message<'_>) -> Result<Event, Answer> {
@@ -271,6 +274,7 @@ impl Client {
             },
             pending: std::collections::VecDeque::new(),
             last_sent: Instant::now(),
+            heartbeat: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
         };
         let hello = Hello {
             request_id: 0,
@@ -320,6 +324,9 @@ impl Client {
                 self.send(&Message::Heartbeat(hb)).await?;
                 continue;
             }
+            if self.heartbeat.deadline() != due {
+                self.heartbeat.as_mut().reset(due);
+            }
             // `read_buf` and `recv` are cancel-safe: losing the race loses no data.
             tokio::select! {
                 read = self.stream.read_buf(&mut self.buf) => match read {
@@ -328,7 +335,7 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 },
                 Some(data) = next_data(&mut self.data) => return data.map(Ok),
-                () = tokio::time::sleep_until(due) => {}
+                () = self.heartbeat.as_mut() => {}
             }
         }
     }

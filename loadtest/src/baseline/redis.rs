@@ -1,6 +1,6 @@
-//! Redis pub/sub (redis-server from apt, persistence off): a channel per symbol
-//! (`ticks.AAPL`), one 64-byte tick per `PUBLISH`, a pipeline per batch; subscribers
-//! `SUBSCRIBE` to every symbol's channel.
+//! Redis pub/sub (redis-server from apt, persistence off): a channel per symbol and kind
+//! (`ticks.AAPL.trade`), one 64-byte tick per `PUBLISH`, a pipeline per batch; subscribers
+//! `SUBSCRIBE` to the channels they take.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::pace::{Recorder, Schedule};
 use crate::process::{ServerProcess, free_port, installed};
-use crate::record::{now_ns, symbols, tick};
+use crate::record::{Interest, Mix, now_ns};
 
 /// Starts `redis-server` on a free loopback port with persistence off.
 pub(crate) async fn start() -> anyhow::Result<(ServerProcess, SocketAddr)> {
@@ -33,54 +33,51 @@ pub(crate) async fn start() -> anyhow::Result<(ServerProcess, SocketAddr)> {
     Ok((server, addr))
 }
 
-fn channels() -> Vec<String> {
-    symbols().iter().map(|s| format!("ticks.{s}")).collect()
-}
-
 fn client(addr: SocketAddr) -> anyhow::Result<redis::Client> {
     redis::Client::open(format!("redis://{addr}/")).context("Redis client")
 }
 
-/// A subscriber to every symbol's channel.
+/// A subscriber to the channels of an [`Interest`].
 pub(crate) struct Subscriber {
     stream: redis::aio::PubSubStream,
 }
 
 impl Subscriber {
-    pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(
+        addr: SocketAddr,
+        mix: &Mix,
+        interest: &Interest,
+    ) -> anyhow::Result<Self> {
         let mut pubsub = client(addr)?.get_async_pubsub().await?;
-        pubsub.subscribe(channels()).await.context("SUBSCRIBE")?;
+        pubsub
+            .subscribe(interest.channels(mix))
+            .await
+            .context("SUBSCRIBE")?;
         Ok(Self {
             stream: pubsub.into_on_message(),
         })
     }
 
-    /// Receives until `schedule.total()` ticks or `idle` without one.
-    pub(crate) async fn receive(
-        self,
-        schedule: Schedule,
-        idle: std::time::Duration,
-    ) -> anyhow::Result<Recorder> {
-        let rec = Recorder::new(schedule);
-        Ok(rec
-            .receive(self.stream, idle, redis::Msg::get_payload_bytes)
-            .await)
+    /// Receives until `expected` ticks or the schedule's deadline.
+    pub(crate) async fn receive(self, schedule: Schedule, expected: u64) -> Recorder {
+        Recorder::new(schedule, expected)
+            .receive(self.stream, redis::Msg::get_payload_bytes)
+            .await
     }
 }
 
 /// Publishes the schedule: each tick a `PUBLISH` on its symbol's channel, a pipeline per batch.
-pub(crate) async fn publish(addr: SocketAddr, schedule: Schedule) -> anyhow::Result<()> {
+pub(crate) async fn publish(addr: SocketAddr, schedule: Schedule, mix: Mix) -> anyhow::Result<()> {
     let mut con = client(addr)?.get_multiplexed_async_connection().await?;
-    let channels = channels();
+    let channels = mix.channels();
     for b in 0..schedule.batches() {
         schedule.wait_for(b);
         let ts = now_ns();
         let mut pipe = redis::pipe();
         for i in schedule.batch(b) {
-            let channel = &channels[(i % channels.len() as u64) as usize];
             pipe.cmd("PUBLISH")
-                .arg(channel)
-                .arg(&tick(i, ts).to_le_bytes()[..])
+                .arg(&channels[mix.channel_of(i)])
+                .arg(&mix.tick(i, ts).to_le_bytes()[..])
                 .ignore();
         }
         pipe.query_async::<()>(&mut con).await?;

@@ -228,7 +228,7 @@ pub(crate) fn poll(
     mut next: impl FnMut(&mut [u64; TICK_SLOT_WORDS]) -> anyhow::Result<bool>,
 ) -> anyhow::Result<Received> {
     let expect = args.expected();
-    let mut rec = Recorder::new(args.schedule());
+    let mut rec = Recorder::new(args.schedule(), expect);
     let mut words = [0u64; TICK_SLOT_WORDS];
     let (mut first, mut idle_since, mut spins) = (None, Instant::now(), 0u32);
     while rec.received < expect {

@@ -3,14 +3,18 @@
 //!
 //! For each subscriber count `n` the publish rate is `deliveries / n` ticks/s (at most
 //! `max_rate`): with the defaults, 1 subscriber at 100k ticks/s, 10 at 100k (1M deliveries/s)
-//! and 100 at 10k (1M deliveries/s). One publisher, on a thread of its own, sends a batch every
-//! millisecond ([`crate::pace`]): to tickd one `Publish` of the batch, acknowledged; to NATS a
-//! message per tick and a flush; to Redis a pipeline of `PUBLISH`es. Every subscriber takes every
-//! symbol and records latency against the schedule (coordinated-omission corrected) and raw.
+//! and 100 at 10k (1M deliveries/s). One publisher, on a thread of its own, sends batches of
+//! `batch` ticks at fixed times ([`crate::pace`]; 100 by default: a batch every millisecond at
+//! 100k ticks/s, every 10 ms at 10k): to tickd one `Publish` of the batch, acknowledged; to NATS
+//! a message per tick and a flush; to Redis a pipeline of `PUBLISH`es. Publishers send `symbols`
+//! symbols of `kinds`; subscribers take the first `subscribe_symbols` of them, of
+//! `subscribe_kinds` (by default everything), and record latency against the schedule
+//! (coordinated-omission corrected) and raw.
 //!
 //! Measured per run: ticks delivered and lost, server CPU per delivered tick (from `/proc`,
 //! publishing included, as users pay for it), the load generator's CPU per received tick (the
-//! publisher thread's own CPU taken out), server memory.
+//! receivers run on a thread of their own, and that thread's CPU is what counts), server
+//! memory.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,9 +25,9 @@ use tickd_client::{Client, Event};
 use tickd_protocol::{Selection, SlowConsumerPolicy, Start, Subscribe};
 
 use crate::baseline::{nats, redis};
-use crate::pace::{Recorder, Schedule, spawn_publisher};
-use crate::process::{ServerProcess, self_cpu_ns};
-use crate::record::{now_ns, symbols, tick};
+use crate::pace::{Recorder, Schedule, on_own_thread, spawn_publisher};
+use crate::process::{ServerProcess, thread_cpu_ns};
+use crate::record::{Interest, Kinds, Mix, now_ns};
 use crate::report::{Chart, Latency, Row, count, dur, median, median_item};
 use crate::tickd::Tickd;
 use crate::tls::Identity;
@@ -46,11 +50,42 @@ pub(crate) struct Args {
     /// Repetitions, the systems interleaved (odd: the median is one of them).
     #[arg(long, default_value_t = 3)]
     pub(crate) repeat: usize,
+    /// Ticks per publish: at 100k ticks/s a publish every millisecond, at 10k every 10 ms
+    /// (0: a publish every millisecond of rate ÷ 1,000 ticks).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) batch: u64,
+    /// Symbols published; tick `i` is for symbol `i % symbols`.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) symbols: u32,
+    /// Kinds published (both: even ticks trades, odd quotes).
+    #[arg(long, value_enum, default_value_t = Kinds::Trades)]
+    pub(crate) kinds: Kinds,
+    /// Symbols each subscriber takes, the first of those published (default: all).
+    #[arg(long)]
+    pub(crate) subscribe_symbols: Option<u32>,
+    /// Kinds each subscriber takes (default: what is published).
+    #[arg(long, value_enum)]
+    pub(crate) subscribe_kinds: Option<Kinds>,
 }
 
 impl Args {
     fn rate(&self, subscribers: usize) -> u64 {
         (self.deliveries / subscribers.max(1) as u64).min(self.max_rate)
+    }
+
+    fn mix(&self) -> Mix {
+        Mix {
+            symbols: self.symbols.max(1),
+            kinds: self.kinds,
+        }
+    }
+
+    fn interest(&self) -> Interest {
+        let all = Interest::all(&self.mix());
+        Interest {
+            symbols: self.subscribe_symbols.unwrap_or(all.symbols),
+            kinds: self.subscribe_kinds.unwrap_or(all.kinds),
+        }
     }
 }
 
@@ -65,9 +100,6 @@ pub(crate) enum System {
 
 const SYSTEMS: [System; 3] = [System::Tickd, System::Nats, System::Redis];
 
-/// A receiver stops after this long without a tick (the rest counts as lost).
-const IDLE: Duration = Duration::from_secs(2);
-
 /// What one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Delivery {
@@ -75,6 +107,8 @@ pub(crate) struct Delivery {
     pub(crate) repetition: usize,
     pub(crate) subscribers: usize,
     pub(crate) rate: u64,
+    /// Ticks per publish.
+    pub(crate) batch: u64,
     /// Ticks every subscriber should have had, summed.
     pub(crate) expected: u64,
     pub(crate) delivered: u64,
@@ -96,15 +130,25 @@ enum Receiver {
 }
 
 impl Receiver {
-    async fn connect(system: System, addr: SocketAddr) -> anyhow::Result<Self> {
+    async fn connect(
+        system: System,
+        addr: SocketAddr,
+        mix: &Mix,
+        interest: &Interest,
+    ) -> anyhow::Result<Self> {
         Ok(match system {
             System::Tickd => {
                 let mut c = Client::connect(addr).await?;
+                let selection = if interest.every_symbol(mix) {
+                    Selection::All
+                } else {
+                    Selection::Symbols(mix.symbols()[..interest.symbols as usize].to_vec())
+                };
                 c.subscribe(Subscribe {
                     request_id: 0,
-                    selection: Selection::All,
-                    trades: true,
-                    quotes: true,
+                    selection,
+                    trades: interest.kinds.trades(),
+                    quotes: interest.kinds.quotes(),
                     candles: vec![],
                     start: Start::Latest,
                     snapshot: false,
@@ -114,59 +158,82 @@ impl Receiver {
                 .await?;
                 Self::Tickd(Box::new(c))
             }
-            System::Nats => Self::Nats(nats::Subscriber::connect(addr).await?),
-            System::Redis => Self::Redis(redis::Subscriber::connect(addr).await?),
+            System::Nats => Self::Nats(nats::Subscriber::connect(addr, mix, interest).await?),
+            System::Redis => Self::Redis(redis::Subscriber::connect(addr, mix, interest).await?),
         })
     }
 
-    async fn receive(self, schedule: Schedule) -> anyhow::Result<Recorder> {
-        match self {
-            Self::Tickd(c) => tickd_receive(*c, schedule).await,
-            Self::Nats(s) => s.receive(schedule, IDLE).await,
-            Self::Redis(s) => s.receive(schedule, IDLE).await,
-        }
+    async fn receive(self, schedule: Schedule, expected: u64) -> anyhow::Result<Recorder> {
+        Ok(match self {
+            Self::Tickd(c) => tickd_receive(*c, schedule, expected).await?,
+            Self::Nats(s) => s.receive(schedule, expected).await,
+            Self::Redis(s) => s.receive(schedule, expected).await,
+        })
     }
 }
 
-/// Receives until every tick of the schedule, a gap, or [`IDLE`] without a tick.
-async fn tickd_receive(mut c: Client, schedule: Schedule) -> anyhow::Result<Recorder> {
-    let mut rec = Recorder::new(schedule);
-    while rec.received < schedule.total() {
-        match tokio::time::timeout(IDLE, c.next_event()).await {
-            Ok(Ok(Some(Event::Ticks { ticks, .. }))) => {
-                let now = now_ns();
-                for t in &ticks {
-                    rec.record(now, t.ts_event, t.body[2]);
-                }
+/// Receives until `expected` ticks, a gap, or the schedule's deadline.
+async fn tickd_receive(
+    mut c: Client,
+    schedule: Schedule,
+    expected: u64,
+) -> anyhow::Result<Recorder> {
+    let mut rec = Recorder::new(schedule, expected);
+    let deadline = tokio::time::Instant::from_std(schedule.deadline());
+    let received = tokio::time::timeout_at(deadline, async {
+        while !rec.done() {
+            match c.next_event().await? {
+                Some(Event::Ticks { ticks, .. }) => rec.record_frame(now_ns(), &ticks),
+                Some(Event::Gap(_)) | None => break,
+                Some(_) => {}
             }
-            Ok(Ok(Some(Event::Gap(_)) | None)) | Err(_) => break,
-            Ok(Ok(Some(_))) => {}
-            Ok(Err(e)) => return Err(e.into()),
         }
+        anyhow::Ok(())
+    })
+    .await;
+    if let Ok(Err(e)) = received {
+        return Err(e);
     }
     Ok(rec)
 }
 
-/// Publishes the schedule to tickd: one acknowledged `Publish` per batch.
-async fn tickd_publish(addr: SocketAddr, schedule: Schedule) -> anyhow::Result<()> {
+/// Makes every symbol of `mix` known to tickd before subscribers name them: a tick each,
+/// before any subscriber starts (so none receives them), numbered past any schedule.
+async fn tickd_register(addr: SocketAddr, mix: &Mix) -> anyhow::Result<()> {
     let mut c = Client::connect(addr).await?;
-    let symbols = symbols();
+    let n = u64::from(mix.symbols);
+    // A multiple of the symbol count: tick `base + k` is for symbol `k`.
+    let base = u64::MAX / 2 / n * n;
+    let ticks: Vec<_> = (0..n).map(|k| mix.tick(base + k, now_ns())).collect();
+    c.publish(mix.symbols(), &ticks).await?;
+    Ok(())
+}
+
+/// Publishes the schedule to tickd: one acknowledged `Publish` per batch.
+async fn tickd_publish(addr: SocketAddr, schedule: Schedule, mix: Mix) -> anyhow::Result<()> {
+    let mut c = Client::connect(addr).await?;
+    let symbols = mix.symbols();
     let mut ticks = Vec::new();
     for b in 0..schedule.batches() {
         schedule.wait_for(b);
         let ts = now_ns();
         ticks.clear();
-        ticks.extend(schedule.batch(b).map(|i| tick(i, ts)));
+        ticks.extend(schedule.batch(b).map(|i| mix.tick(i, ts)));
         c.publish(symbols.clone(), &ticks).await?;
     }
     Ok(())
 }
 
-async fn publish(system: System, addr: SocketAddr, schedule: Schedule) -> anyhow::Result<()> {
+async fn publish(
+    system: System,
+    addr: SocketAddr,
+    schedule: Schedule,
+    mix: Mix,
+) -> anyhow::Result<()> {
     match system {
-        System::Tickd => tickd_publish(addr, schedule).await,
-        System::Nats => nats::publish(addr, schedule).await,
-        System::Redis => redis::publish(addr, schedule).await,
+        System::Tickd => tickd_publish(addr, schedule, mix).await,
+        System::Nats => nats::publish(addr, schedule, mix).await,
+        System::Redis => redis::publish(addr, schedule, mix).await,
     }
 }
 
@@ -220,34 +287,55 @@ async fn run_one(
 ) -> anyhow::Result<Delivery> {
     let server = Server::start(system, dir, identity).await?;
     let addr = server.addr();
-    let mut receivers = Vec::with_capacity(subscribers);
-    for _ in 0..subscribers {
-        receivers.push(Receiver::connect(system, addr).await?);
+    let (mix, interest) = (args.mix(), args.interest());
+    if system == System::Tickd && !interest.every_symbol(&mix) {
+        tickd_register(addr, &mix).await?;
     }
-    let schedule = Schedule::new(rate, args.seconds, Duration::from_millis(300));
-    let (server_cpu0, client_cpu0) = (server.process().cpu_ns(), self_cpu_ns());
-    let tasks: Vec<_> = receivers
-        .into_iter()
-        .map(|r| tokio::spawn(r.receive(schedule)))
-        .collect();
-    let publisher_cpu = spawn_publisher(move || publish(system, addr, schedule))
+    // The receivers connect, then wait for the schedule, on a thread of their own.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<Schedule>();
+    let receiving = on_own_thread("receivers", move || async move {
+        let mut receivers = Vec::with_capacity(subscribers);
+        for _ in 0..subscribers {
+            receivers.push(Receiver::connect(system, addr, &mix, &interest).await?);
+        }
+        let _ = ready_tx.send(());
+        let schedule = go_rx.await.context("no schedule")?;
+        let expected = interest.expected(&mix, schedule.total());
+        let cpu0 = thread_cpu_ns();
+        let tasks: Vec<_> = receivers
+            .into_iter()
+            .map(|r| tokio::spawn(r.receive(schedule, expected)))
+            .collect();
+        let mut all = Recorder::new(schedule, expected * subscribers as u64);
+        for task in tasks {
+            all.add(&task.await??)?;
+        }
+        Ok((all, thread_cpu_ns().saturating_sub(cpu0)))
+    });
+    if ready_rx.await.is_err() {
+        // The thread ended before its receivers were ready: its error says why.
+        receiving.await?;
+        anyhow::bail!("the receivers ended before they connected");
+    }
+    let schedule =
+        Schedule::new(rate, args.seconds, Duration::from_millis(300)).batched(args.batch);
+    let _ = go_tx.send(schedule);
+    let server_cpu0 = server.process().cpu_ns();
+    let publisher_cpu = spawn_publisher(move || publish(system, addr, schedule, mix))
         .await
         .context("publisher")?;
-    let mut all = Recorder::new(schedule);
-    for task in tasks {
-        all.add(&task.await??)?;
-    }
+    let (all, client_cpu) = receiving.await.context("receivers")?;
     let server_cpu = server.process().cpu_ns().saturating_sub(server_cpu0) as f64;
-    let client_cpu = self_cpu_ns()
-        .saturating_sub(client_cpu0)
-        .saturating_sub(publisher_cpu) as f64;
-    let expected = schedule.total() * subscribers as u64;
+    let client_cpu = client_cpu as f64;
+    let expected = all.expected;
     let delivered = all.received.max(1) as f64;
     Ok(Delivery {
         system,
         repetition: 0,
         subscribers,
         rate,
+        batch: schedule.per_batch(),
         expected,
         delivered: all.received,
         lost: expected.saturating_sub(all.received),
