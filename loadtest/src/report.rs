@@ -42,7 +42,11 @@ pub(crate) struct Measured {
     pub(crate) server_cpu_ns_per_record: f64,
     pub(crate) client_cpu_ns_per_record: f64,
     pub(crate) server_rss_bytes: u64,
+    /// Coordinated-omission corrected where the path is paced (receive − due time).
     pub(crate) latency: Latency,
+    /// Receive − the record's own stamp, where it differs from `latency`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) latency_raw: Option<Latency>,
 }
 
 /// The median of `values` (the lower middle for an even count); 0 when empty.

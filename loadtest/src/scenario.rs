@@ -5,3 +5,4 @@ pub(crate) mod rest;
 pub(crate) mod shm;
 pub(crate) mod tcp_fanout;
 pub(crate) mod ws_hold;
+pub(crate) mod ws_receiver;

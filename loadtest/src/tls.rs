@@ -9,6 +9,7 @@ use anyhow::Context;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The run's certificate for `localhost`.
+#[derive(Clone)]
 pub(crate) struct Identity {
     pub(crate) cert: CertificateDer<'static>,
     key: Vec<u8>,

@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use hdrhistogram::Histogram;
 use tokio::io::AsyncReadExt;
 
-use crate::record::{RECORD_LEN, frame, histogram, now_ns, ts_of};
+use crate::pace::Schedule;
+use crate::record::{RECORD_LEN, frame, now_ns};
 use crate::tls::Identity;
 
 /// Records per frame when generating as fast as possible.
@@ -160,10 +160,14 @@ impl BareClient {
         })
     }
 
-    /// Receives `expect` records on the server's stream, recording receive time − stamp.
-    pub(crate) async fn receive(self, expect: u64) -> anyhow::Result<Histogram<u64>> {
+    /// Receives `expect` records on the server's stream, handing each to `on_record` with its
+    /// receive time (ns).
+    pub(crate) async fn receive(
+        self,
+        expect: u64,
+        mut on_record: impl FnMut(u64, &[u8]),
+    ) -> anyhow::Result<()> {
         let mut recv = self.conn.accept_uni().await?;
-        let mut h = histogram();
         let mut buf = BytesMut::with_capacity(1 << 20);
         let mut got = 0u64;
         while got < expect {
@@ -175,7 +179,7 @@ impl BareClient {
                 let now = now_ns();
                 let body = buf.split_to(4 + len);
                 for rec in body[4..].chunks_exact(RECORD_LEN) {
-                    h.saturating_record(now.saturating_sub(ts_of(rec)).max(1));
+                    on_record(now, rec);
                     got += 1;
                 }
             }
@@ -185,23 +189,19 @@ impl BareClient {
         }
         self.conn.close(0u32.into(), b"done");
         anyhow::ensure!(got >= expect, "bare quinn: {got} of {expect} records");
-        Ok(h)
+        Ok(())
     }
 
-    /// Publishes `total` records, a frame of `rate / 1000` every millisecond, each stamped
-    /// when made. Returns the connection, to keep it open until subscribers have it all.
-    pub(crate) async fn publish_paced(mut self, total: u64, rate: u64) -> anyhow::Result<Self> {
-        let per_ms = (rate / 1_000).max(1);
-        let t0 = tokio::time::Instant::now();
-        let (mut sent, mut ms) = (0u64, 0u64);
-        while sent < total {
-            ms += 1;
-            tokio::time::sleep_until(t0 + Duration::from_millis(ms)).await;
-            let n = per_ms.min(total - sent);
+    /// Publishes `schedule`: a frame per batch, stamped when made, at the batch's due time.
+    /// Returns the connection, to keep it open until subscribers have it all.
+    pub(crate) async fn publish(mut self, schedule: Schedule) -> anyhow::Result<Self> {
+        for b in 0..schedule.batches() {
+            schedule.wait_for(b);
+            let batch = schedule.batch(b);
+            let n = (batch.end - batch.start) as usize;
             self.ctl_send
-                .write_chunk(frame(sent, n as usize, now_ns()))
+                .write_chunk(frame(batch.start, n, now_ns()))
                 .await?;
-            sent += n;
         }
         Ok(self)
     }

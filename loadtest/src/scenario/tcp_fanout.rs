@@ -29,6 +29,7 @@ use crate::pace::{Recorder, Schedule, on_own_thread, spawn_publisher};
 use crate::process::{ServerProcess, thread_cpu_ns};
 use crate::record::{Interest, Kinds, Mix, now_ns};
 use crate::report::{Chart, Latency, Row, count, dur, median, median_item};
+use crate::scenario::ws_receiver::WsReceiver;
 use crate::tickd::Tickd;
 use crate::tls::Identity;
 
@@ -66,6 +67,9 @@ pub(crate) struct Args {
     /// Kinds each subscriber takes (default: what is published).
     #[arg(long, value_enum)]
     pub(crate) subscribe_kinds: Option<Kinds>,
+    /// Subscriber counts to run over WebSocket too (tickd's seed dialect; trades only).
+    #[arg(long, value_delimiter = ',', default_value = "1,10")]
+    pub(crate) ws_subscribers: Vec<usize>,
 }
 
 impl Args {
@@ -96,8 +100,12 @@ pub(crate) enum System {
     Tickd,
     Nats,
     Redis,
+    /// tickd publishing over TCP, subscribers on WebSocket (seed dialect, JSON).
+    #[serde(rename = "tickd_ws")]
+    TickdWs,
 }
 
+/// The systems compared at every subscriber count.
 const SYSTEMS: [System; 3] = [System::Tickd, System::Nats, System::Redis];
 
 /// What one run measured.
@@ -127,6 +135,7 @@ enum Receiver {
     Tickd(Box<Client>),
     Nats(nats::Subscriber),
     Redis(redis::Subscriber),
+    Ws(WsReceiver),
 }
 
 impl Receiver {
@@ -160,6 +169,7 @@ impl Receiver {
             }
             System::Nats => Self::Nats(nats::Subscriber::connect(addr, mix, interest).await?),
             System::Redis => Self::Redis(redis::Subscriber::connect(addr, mix, interest).await?),
+            System::TickdWs => Self::Ws(WsReceiver::connect(addr, mix, interest).await?),
         })
     }
 
@@ -168,6 +178,7 @@ impl Receiver {
             Self::Tickd(c) => tickd_receive(*c, schedule, expected).await?,
             Self::Nats(s) => s.receive(schedule, expected).await,
             Self::Redis(s) => s.receive(schedule, expected).await,
+            Self::Ws(s) => s.receive(schedule, expected).await,
         })
     }
 }
@@ -231,7 +242,7 @@ async fn publish(
     mix: Mix,
 ) -> anyhow::Result<()> {
     match system {
-        System::Tickd => tickd_publish(addr, schedule, mix).await,
+        System::Tickd | System::TickdWs => tickd_publish(addr, schedule, mix).await,
         System::Nats => nats::publish(addr, schedule, mix).await,
         System::Redis => redis::publish(addr, schedule, mix).await,
     }
@@ -250,7 +261,7 @@ impl Server {
         identity: &Identity,
     ) -> anyhow::Result<Self> {
         Ok(match system {
-            System::Tickd => Self::Tickd(Tickd::start(dir, identity, &[]).await?),
+            System::Tickd | System::TickdWs => Self::Tickd(Tickd::start(dir, identity, &[]).await?),
             System::Nats => {
                 let (p, a) = nats::start().await?;
                 Self::Other(p, a)
@@ -269,10 +280,19 @@ impl Server {
         }
     }
 
+    /// Where publishers connect.
     fn addr(&self) -> SocketAddr {
         match self {
             Self::Tickd(t) => t.tcp,
             Self::Other(_, a) => *a,
+        }
+    }
+
+    /// Where `system`'s subscribers connect.
+    fn subscribe_addr(&self, system: System) -> SocketAddr {
+        match (self, system) {
+            (Self::Tickd(t), System::TickdWs) => t.http,
+            _ => self.addr(),
         }
     }
 }
@@ -286,9 +306,10 @@ async fn run_one(
     identity: &Identity,
 ) -> anyhow::Result<Delivery> {
     let server = Server::start(system, dir, identity).await?;
-    let addr = server.addr();
+    let (addr, sub_addr) = (server.addr(), server.subscribe_addr(system));
     let (mix, interest) = (args.mix(), args.interest());
-    if system == System::Tickd && !interest.every_symbol(&mix) {
+    // Subscribers that name symbols need them known (WebSocket subscribers always name them).
+    if system == System::TickdWs || (system == System::Tickd && !interest.every_symbol(&mix)) {
         tickd_register(addr, &mix).await?;
     }
     // The receivers connect, then wait for the schedule, on a thread of their own.
@@ -297,7 +318,7 @@ async fn run_one(
     let receiving = on_own_thread("receivers", move || async move {
         let mut receivers = Vec::with_capacity(subscribers);
         for _ in 0..subscribers {
-            receivers.push(Receiver::connect(system, addr, &mix, &interest).await?);
+            receivers.push(Receiver::connect(system, sub_addr, &mix, &interest).await?);
         }
         let _ = ready_tx.send(());
         let schedule = go_rx.await.context("no schedule")?;
@@ -353,9 +374,19 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ve
     let identity = Identity::generate(dir)?;
     let mut runs = Vec::new();
     for rep in 0..args.repeat {
-        for &n in &args.subscribers {
+        let ws = args
+            .ws_subscribers
+            .iter()
+            .filter(|_| !args.interest().kinds.quotes())
+            .map(|&n| (n, System::TickdWs));
+        let runs_of = args
+            .subscribers
+            .iter()
+            .flat_map(|&n| SYSTEMS.iter().map(move |&s| (n, s)))
+            .chain(ws);
+        for (n, system) in runs_of {
             let rate = args.rate(n);
-            for system in SYSTEMS {
+            {
                 let dir = dir.join(format!("tickd-tcp-{rep}-{n}"));
                 let mut d = run_one(system, n, rate, args, &dir, &identity)
                     .await
@@ -490,13 +521,77 @@ pub(crate) fn rows(args: &Args, runs: &[Delivery]) -> Vec<Row> {
             limit: "",
         });
     }
-    // The load generator's own cost, per subscriber count.
-    for &n in &args.subscribers {
-        let own = med(runs, System::Tickd, n, |d| d.client_cpu_ns_per_delivery);
+    // WebSocket subscribers: delivery and latency (no baseline: what users would run instead
+    // is a JSON bridge of their own).
+    for &n in &args.ws_subscribers {
+        if !runs
+            .iter()
+            .any(|d| d.system == System::TickdWs && d.subscribers == n)
+        {
+            continue;
+        }
+        let lost = runs
+            .iter()
+            .filter(|d| d.system == System::TickdWs && d.subscribers == n)
+            .map(|d| d.lost)
+            .max()
+            .unwrap_or(0);
+        let p50 = med(runs, System::TickdWs, n, |d| d.latency.p50_ns as f64);
+        let p99 = med(runs, System::TickdWs, n, |d| d.latency.p99_ns as f64);
+        let cpu = med(runs, System::TickdWs, n, |d| d.server_cpu_ns_per_delivery);
         rows.push(Row {
             path: format!(
-                "load generator, tickd TCP, {n} subscriber{} at {} ticks/s",
-                if n == 1 { "" } else { "s" },
+                "WebSocket (seed dialect JSON), {n} subscriber{} at {} trades/s",
+                plural(n),
+                count(args.rate(n) as f64)
+            ),
+            figure: "ticks lost (worst run); p50, p99 (CO-corrected); server CPU per delivery"
+                .into(),
+            target: "lossless".into(),
+            tickd: format!(
+                "{} lost; {}, {}; {cpu:.0} ns",
+                count(lost as f64),
+                dur(p50),
+                dur(p99)
+            ),
+            baseline: String::new(),
+            ratio: 0.0,
+            met: lost == 0,
+            limit: "",
+        });
+    }
+    // The load generator's own cost, per subscriber count and transport.
+    let own_rows = args
+        .subscribers
+        .iter()
+        .map(|&n| (n, System::Tickd))
+        .chain(args.ws_subscribers.iter().map(|&n| (n, System::TickdWs)));
+    for (n, system) in own_rows {
+        if !runs
+            .iter()
+            .any(|d| d.system == system && d.subscribers == n)
+        {
+            continue;
+        }
+        let own = med(runs, system, n, |d| d.client_cpu_ns_per_delivery);
+        let (transport, limit) = if system == System::TickdWs {
+            (
+                "WebSocket",
+                "tungstenite's cost per message: every trade is its own WebSocket text message \
+                 (frame header, UTF-8 check, a buffer per message), against a frame of many \
+                 ticks on TCP",
+            )
+        } else {
+            (
+                "TCP",
+                "fixed costs per read (an epoll wake-up, a recv, a task poll, about 3 µs) spread \
+                 over the ticks the read carries",
+            )
+        };
+        rows.push(Row {
+            path: format!(
+                "load generator, tickd {transport}, {n} subscriber{} at {} ticks/s",
+                plural(n),
                 count(args.rate(n) as f64)
             ),
             figure: "own CPU per received tick".into(),
@@ -505,12 +600,14 @@ pub(crate) fn rows(args: &Args, runs: &[Delivery]) -> Vec<Row> {
             baseline: String::new(),
             ratio: 0.0,
             met: own <= 100.0,
-            limit: "fixed costs per wake-up (a read, a task wake-up, the idle timer) spread over the \
-                    ticks of one batch: 100 per read at 1 and 10 subscribers, 10 at 100; with one \
-                    subscriber the 10 ms CPU clock of /proc is also coarse against ~50 ms used",
+            limit,
         });
     }
     rows
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// A CO-corrected latency chart per subscriber count: the median repetition (by p99) of each
@@ -527,6 +624,7 @@ pub(crate) fn charts(args: &Args, runs: &[Delivery]) -> Vec<Chart> {
             ),
             series: SYSTEMS
                 .iter()
+                .chain([System::TickdWs].iter())
                 .filter_map(|&system| {
                     let of = runs
                         .iter()
