@@ -440,11 +440,12 @@ pub(crate) fn rows(args: &Args, runs: &[Delivery]) -> Vec<Row> {
             ratio: t / b,
             met: t / b <= 0.3 && t <= 60.0,
             limit: "the kernel: each write to a loopback socket also runs the receiver's TCP input \
-                    and wake-up on the sender's CPU, and perf puts 81% of tickd's CPU in the kernel \
-                    (tickd's own code ~17%, ~24 ns per delivery at 10 subscribers); with one write \
-                    per subscriber per 1 ms batch that floor is ~50 ns per tick at 100-tick \
-                    batches and ~10x that at the 10-tick batches of 100 subscribers; going lower \
-                    needs writes coalesced across batches, which costs latency",
+                    and wake-up on the sender's CPU; perf at 10 subscribers puts 46% of tickd's \
+                    CPU in send (about 60 ns per tick at one 100-tick write per subscriber per \
+                    batch), 25% in thread and task wake-ups (publisher task to sequencer thread \
+                    to subscriber tasks) and about 20% in tickd's own code; going lower needs \
+                    fewer, larger writes (coalescing across batches, which costs latency) or \
+                    fewer wake-ups per batch",
         });
     }
     if args.subscribers.contains(&1) {
