@@ -96,6 +96,13 @@ impl Schedule {
         self.start + self.interval * self.batches() as u32 + GRACE
     }
 
+    /// Runs `receive` until it ends or the [`Schedule::deadline`] passes (`None`): one timer
+    /// for a receiver's whole run, not one per read.
+    pub(crate) async fn until_deadline<T>(&self, receive: impl Future<Output = T>) -> Option<T> {
+        let deadline = tokio::time::Instant::from_std(self.deadline());
+        tokio::time::timeout_at(deadline, receive).await.ok()
+    }
+
     /// Ticks in the run.
     pub(crate) fn total(&self) -> u64 {
         self.total
@@ -233,10 +240,8 @@ impl Recorder {
     pub(crate) fn record_frame(&mut self, now: u64, ticks: &[TickRecord]) {
         let mut rest = ticks;
         while let Some(first) = rest.first() {
-            let (i, batch) = (
-                tick_number(first),
-                self.schedule.batch_of(tick_number(first)),
-            );
+            let i = tick_number(first);
+            let batch = self.schedule.batch_of(i);
             let run = rest
                 .iter()
                 .take_while(|t| {
@@ -267,16 +272,17 @@ impl Recorder {
         payload: impl Fn(&M) -> &[u8],
     ) -> Self {
         use futures_util::StreamExt;
-        let deadline = tokio::time::Instant::from_std(self.schedule.deadline());
-        let _ = tokio::time::timeout_at(deadline, async {
-            while !self.done() {
-                match stream.next().await {
-                    Some(msg) => self.record_bytes(now_ns(), payload(&msg)),
-                    None => break,
+        let schedule = self.schedule;
+        schedule
+            .until_deadline(async {
+                while !self.done() {
+                    match stream.next().await {
+                        Some(msg) => self.record_bytes(now_ns(), payload(&msg)),
+                        None => break,
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
         self
     }
 

@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use tickd_client::Client;
 use tickd_client::quic::Verify;
+use tickd_client::{Client, Event};
 
+use crate::pace::{Recorder, Schedule};
 use crate::process::{ServerProcess, free_port, sibling};
+use crate::record::{Mix, now_ns};
 use crate::tls::Identity;
 
 /// A running tickd.
@@ -94,4 +96,52 @@ impl Drop for Tickd {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.shm_dir);
     }
+}
+
+/// Receives on subscribed client `c` until `expected` ticks, a gap, or the schedule's deadline.
+///
+/// # Errors
+///
+/// If the connection fails.
+pub(crate) async fn receive(
+    mut c: Client,
+    schedule: Schedule,
+    expected: u64,
+) -> anyhow::Result<Recorder> {
+    let mut rec = Recorder::new(schedule, expected);
+    let received = schedule
+        .until_deadline(async {
+            while !rec.done() {
+                match c.next_event().await? {
+                    Some(Event::Ticks { ticks, .. }) => rec.record_frame(now_ns(), &ticks),
+                    Some(Event::Gap(_)) | None => break,
+                    Some(_) => {}
+                }
+            }
+            anyhow::Ok(())
+        })
+        .await;
+    if let Some(Err(e)) = received {
+        return Err(e);
+    }
+    Ok(rec)
+}
+
+/// Publishes `schedule`'s ticks of `mix` on client `c`: one acknowledged `Publish` per batch,
+/// stamped when it is made. For the publisher's own thread ([`crate::pace::spawn_publisher`]).
+///
+/// # Errors
+///
+/// If a publish fails.
+pub(crate) async fn publish(mut c: Client, schedule: Schedule, mix: Mix) -> anyhow::Result<()> {
+    let symbols = mix.symbols();
+    let mut ticks = Vec::new();
+    for b in 0..schedule.batches() {
+        schedule.wait_for(b);
+        let ts = now_ns();
+        ticks.clear();
+        ticks.extend(schedule.batch(b).map(|i| mix.tick(i, ts)));
+        c.publish(symbols.clone(), &ticks).await?;
+    }
+    Ok(())
 }

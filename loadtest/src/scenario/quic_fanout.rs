@@ -25,9 +25,9 @@ use tickd_protocol::{Selection, Seq, SlowConsumerPolicy, Start, Subscribe};
 use crate::baseline::bare_quinn::BareClient;
 use crate::pace::{Recorder, Schedule, spawn_publisher};
 use crate::process::{ServerProcess, free_port, self_cpu_ns, sibling};
-use crate::record::{now_ns, symbols, tick};
+use crate::record::{Mix, now_ns, symbols, tick};
 use crate::report::{Chart, Latency, Measured, Row, count, dur, median, median_item};
-use crate::tickd::Tickd;
+use crate::tickd::{self, Tickd};
 use crate::tls::Identity;
 
 /// Scenario options.
@@ -173,42 +173,14 @@ async fn tickd_latency(t: &Tickd, identity: &Identity, args: &Args) -> anyhow::R
     let schedule = schedule(args);
     let tasks = receivers
         .into_iter()
-        .map(|mut c| {
-            tokio::spawn(async move {
-                let mut rec = Recorder::new(schedule, schedule.total());
-                let deadline = tokio::time::Instant::from_std(schedule.deadline());
-                let _ = tokio::time::timeout_at(deadline, async {
-                    while !rec.done() {
-                        match c.next_event().await? {
-                            Some(Event::Ticks { ticks, .. }) => rec.record_frame(now_ns(), &ticks),
-                            Some(Event::Gap(_)) | None => break,
-                            Some(_) => {}
-                        }
-                    }
-                    anyhow::Ok(())
-                })
-                .await;
-                anyhow::Ok(rec)
-            })
-        })
+        .map(|c| tokio::spawn(tickd::receive(c, schedule, schedule.total())))
         .collect();
     // Connected here: its QUIC endpoint is driven by this runtime, not by the publisher's
     // thread, whose waits for due times block.
-    let mut publisher = t.quic_client(identity).await?;
-    spawn_publisher(move || async move {
-        let symbols = symbols();
-        let mut ticks = Vec::new();
-        for b in 0..schedule.batches() {
-            schedule.wait_for(b);
-            let ts = now_ns();
-            ticks.clear();
-            ticks.extend(schedule.batch(b).map(|i| tick(i, ts)));
-            publisher.publish(symbols.clone(), &ticks).await?;
-        }
-        Ok(())
-    })
-    .await
-    .context("publisher")?;
+    let publisher = t.quic_client(identity).await?;
+    spawn_publisher(move || tickd::publish(publisher, schedule, Mix::default()))
+        .await
+        .context("publisher")?;
     gather(schedule, tasks).await
 }
 
@@ -246,9 +218,9 @@ async fn bare_latency(
         .map(|c| {
             tokio::spawn(async move {
                 let mut rec = Recorder::new(schedule, schedule.total());
-                let deadline = tokio::time::Instant::from_std(schedule.deadline());
                 let received = c.receive(schedule.total(), |now, r| rec.record_bytes(now, r));
-                tokio::time::timeout_at(deadline, received)
+                schedule
+                    .until_deadline(received)
                     .await
                     .context("bare quinn: deadline passed")??;
                 anyhow::Ok(rec)

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
-use tickd_client::{Client, Event};
+use tickd_client::Client;
 use tickd_protocol::{Selection, SlowConsumerPolicy, Start, Subscribe};
 
 use crate::baseline::{nats, redis};
@@ -30,7 +30,7 @@ use crate::process::{ServerProcess, thread_cpu_ns};
 use crate::record::{Interest, Kinds, Mix, now_ns};
 use crate::report::{Chart, Latency, Row, count, dur, median, median_item};
 use crate::scenario::ws_receiver::WsReceiver;
-use crate::tickd::Tickd;
+use crate::tickd::{self, Tickd};
 use crate::tls::Identity;
 
 /// Scenario options.
@@ -175,37 +175,12 @@ impl Receiver {
 
     async fn receive(self, schedule: Schedule, expected: u64) -> anyhow::Result<Recorder> {
         Ok(match self {
-            Self::Tickd(c) => tickd_receive(*c, schedule, expected).await?,
+            Self::Tickd(c) => tickd::receive(*c, schedule, expected).await?,
             Self::Nats(s) => s.receive(schedule, expected).await,
             Self::Redis(s) => s.receive(schedule, expected).await,
             Self::Ws(s) => s.receive(schedule, expected).await,
         })
     }
-}
-
-/// Receives until `expected` ticks, a gap, or the schedule's deadline.
-async fn tickd_receive(
-    mut c: Client,
-    schedule: Schedule,
-    expected: u64,
-) -> anyhow::Result<Recorder> {
-    let mut rec = Recorder::new(schedule, expected);
-    let deadline = tokio::time::Instant::from_std(schedule.deadline());
-    let received = tokio::time::timeout_at(deadline, async {
-        while !rec.done() {
-            match c.next_event().await? {
-                Some(Event::Ticks { ticks, .. }) => rec.record_frame(now_ns(), &ticks),
-                Some(Event::Gap(_)) | None => break,
-                Some(_) => {}
-            }
-        }
-        anyhow::Ok(())
-    })
-    .await;
-    if let Ok(Err(e)) = received {
-        return Err(e);
-    }
-    Ok(rec)
 }
 
 /// Makes every symbol of `mix` known to tickd before subscribers name them: a tick each,
@@ -220,21 +195,6 @@ async fn tickd_register(addr: SocketAddr, mix: &Mix) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Publishes the schedule to tickd: one acknowledged `Publish` per batch.
-async fn tickd_publish(addr: SocketAddr, schedule: Schedule, mix: Mix) -> anyhow::Result<()> {
-    let mut c = Client::connect(addr).await?;
-    let symbols = mix.symbols();
-    let mut ticks = Vec::new();
-    for b in 0..schedule.batches() {
-        schedule.wait_for(b);
-        let ts = now_ns();
-        ticks.clear();
-        ticks.extend(schedule.batch(b).map(|i| mix.tick(i, ts)));
-        c.publish(symbols.clone(), &ticks).await?;
-    }
-    Ok(())
-}
-
 async fn publish(
     system: System,
     addr: SocketAddr,
@@ -242,7 +202,9 @@ async fn publish(
     mix: Mix,
 ) -> anyhow::Result<()> {
     match system {
-        System::Tickd | System::TickdWs => tickd_publish(addr, schedule, mix).await,
+        System::Tickd | System::TickdWs => {
+            tickd::publish(Client::connect(addr).await?, schedule, mix).await
+        }
         System::Nats => nats::publish(addr, schedule, mix).await,
         System::Redis => redis::publish(addr, schedule, mix).await,
     }
@@ -374,11 +336,13 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ve
     let identity = Identity::generate(dir)?;
     let mut runs = Vec::new();
     for rep in 0..args.repeat {
-        let ws = args
-            .ws_subscribers
-            .iter()
-            .filter(|_| !args.interest().kinds.quotes())
-            .map(|&n| (n, System::TickdWs));
+        // WebSocket subscribers take trades only (quotes are conflated per batch there).
+        let ws_counts: &[usize] = if args.interest().kinds.quotes() {
+            &[]
+        } else {
+            &args.ws_subscribers
+        };
+        let ws = ws_counts.iter().map(|&n| (n, System::TickdWs));
         let runs_of = args
             .subscribers
             .iter()

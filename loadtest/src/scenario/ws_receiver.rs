@@ -60,21 +60,21 @@ impl WsReceiver {
     /// Receives until `expected` trades or the schedule's deadline.
     pub(crate) async fn receive(mut self, schedule: Schedule, expected: u64) -> Recorder {
         let mut rec = Recorder::new(schedule, expected);
-        let deadline = tokio::time::Instant::from_std(schedule.deadline());
-        let _ = tokio::time::timeout_at(deadline, async {
-            while !rec.done() {
-                match self.socket.next().await {
-                    Some(Ok(Message::Text(t))) => {
-                        if let Some((number, ts)) = trade_of(&t) {
-                            rec.record(now_ns(), ts, number);
+        schedule
+            .until_deadline(async {
+                while !rec.done() {
+                    match self.socket.next().await {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Some((number, ts)) = trade_of(&t) {
+                                rec.record(now_ns(), ts, number);
+                            }
                         }
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                        Some(Ok(_)) => {}
                     }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                    Some(Ok(_)) => {}
                 }
-            }
-        })
-        .await;
+            })
+            .await;
         rec
     }
 }
