@@ -272,9 +272,14 @@ async fn suite(out: PathBuf) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Command::BareHyperServer(baseline::bare_hyper::ServerArgs {
+        threads: Some(n), ..
+    }) = &cli.command
+    {
+        rt.worker_threads(*n);
+    }
+    let rt = rt.enable_all().build()?;
     match cli.command {
         Command::QuicFanout { args, json } => rt.block_on(quic_fanout(args))?.write(json),
         Command::Shm { args, json } => rt.block_on(shm(args))?.write(json),

@@ -122,6 +122,12 @@ pub struct ServeArgs {
     /// Log format: `human` or `json` [default: human].
     #[arg(long, env = "TICKD_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Threads that run the network listeners (TCP, QUIC, HTTP); the sequencer and each feed
+    /// have a thread of their own besides [default: the number of CPUs]. Fewer than the CPUs
+    /// leaves cores to co-located readers or other processes, and avoids preempting the
+    /// listeners (tail latency) when the machine is shared.
+    #[arg(long, env = "TICKD_IO_THREADS")]
+    pub io_threads: Option<usize>,
 }
 
 /// The TOML file's shape: the flags' names with underscores; all optional.
@@ -149,6 +155,7 @@ struct FileConfig {
     max_connections_per_ip: Option<u32>,
     max_connections_per_token: Option<u32>,
     max_websockets: Option<u32>,
+    io_threads: Option<usize>,
     http_rate: Option<u32>,
     journal_flush: Option<String>,
     journal_segment_mb: Option<u64>,
@@ -233,6 +240,8 @@ pub struct ServerConfig {
     pub max_connections_per_token: u32,
     /// Most open WebSockets.
     pub max_websockets: u32,
+    /// Threads of the network runtime (at least 1).
+    pub io_threads: usize,
     /// HTTP requests per second per client IP and per token (0: unlimited).
     pub http_rate: u32,
     /// TLS certificate (PEM) for QUIC, if configured.
@@ -396,6 +405,11 @@ impl ServerConfig {
                 .max_websockets
                 .or(file.max_websockets)
                 .unwrap_or(20_000),
+            io_threads: args
+                .io_threads
+                .or(file.io_threads)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+                .max(1),
             http_rate: args.http_rate.or(file.http_rate).unwrap_or(0),
             tls_cert: args.tls_cert.or(file.tls_cert),
             tls_key: args.tls_key.or(file.tls_key),
@@ -423,6 +437,10 @@ mod tests {
         assert_eq!(c.shm_dir, PathBuf::from("/dev/shm/tickd"));
         assert_eq!(c.synthetic.unwrap().len(), 5);
         assert_eq!(c.speed, Speed::Recorded);
+        assert_eq!(
+            c.io_threads,
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
     }
 
     #[test]
@@ -431,7 +449,7 @@ mod tests {
         let path = dir.path().join("tickd.toml");
         std::fs::write(
             &path,
-            "tcp = \"127.0.0.1:9000\"\nhttp = \"off\"\nspeed = \"max\"\nreplay = [\"a.csv\"]\n",
+            "tcp = \"127.0.0.1:9000\"\nhttp = \"off\"\nspeed = \"max\"\nreplay = [\"a.csv\"]\nio_threads = 3\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -443,6 +461,7 @@ mod tests {
         assert_eq!(c.tcp, Some("127.0.0.1:9100".parse().unwrap()));
         assert_eq!(c.http, None);
         assert_eq!(c.speed, Speed::Max);
+        assert_eq!(c.io_threads, 3);
         assert!(
             c.synthetic.is_none(),
             "a replay turns the synthetic default off"

@@ -13,6 +13,8 @@
 pub mod binance;
 pub mod binance_ws;
 pub mod guard;
+pub mod json;
+pub mod latency;
 pub mod openapi;
 pub mod seed;
 pub mod udf;
@@ -20,20 +22,20 @@ pub mod ws;
 pub mod ws_seed;
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::Context;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Number, Value};
-use tickd_protocol::{Interval, Price, Quantity, Symbol, UnixNanos};
+use tickd_protocol::{Interval, Symbol, UnixNanos};
 use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::services::Services;
+
+pub use json::{num_price, num_qty};
 
 /// What every handler gets: one shared [`HttpShared`] (axum clones the state per request, so
 /// it is a single `Arc`).
@@ -144,6 +146,15 @@ impl ApiError {
         }
     }
 
+    /// 500: the server failed to render an answer (a bug: the message says what failed).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: message.into(),
+        }
+    }
+
     /// 404: no such symbol.
     pub fn unknown_symbol(symbol: &str) -> Self {
         Self {
@@ -165,19 +176,6 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
-}
-
-/// A price as an exact JSON number (`null` when undefined).
-pub fn num_price(p: Price) -> Value {
-    if p.is_undef() {
-        return Value::Null;
-    }
-    Number::from_str(&format!("{p:#}")).map_or(Value::Null, Value::Number)
-}
-
-/// A quantity as an exact JSON number.
-pub fn num_qty(q: Quantity) -> Value {
-    Number::from_str(&format!("{q:#}")).map_or(Value::Null, Value::Number)
 }
 
 /// RFC 3339 text of a time, with nanoseconds.
@@ -264,7 +262,7 @@ pub fn router(state: HttpState) -> axum::Router {
             guard::guard,
         ));
     }
-    app.layer(axum::middleware::from_fn(track))
+    app.layer(latency::LatencyLayer)
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,
@@ -384,24 +382,6 @@ async fn metrics_text(
         )],
         crate::metrics::render(&s.services),
     )
-}
-
-/// Records each request's latency by matched route (not by raw path: bounded label values).
-async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let start = Instant::now();
-    let response = next.run(req).await;
-    crate::metrics::http_request(
-        route
-            .as_ref()
-            .map_or("unmatched", axum::extract::MatchedPath::as_str),
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 /// Binds `addr` and serves the bridge until `shutdown` fires.

@@ -87,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads)
         .enable_all()
         .thread_name("tickd-io")
         .build()?;

@@ -1,6 +1,6 @@
 //! The minimal hyper baseline for REST: `tickd-loadtest bare-hyper-server` answers every request
 //! with the same bytes (a `/price/latest` body tickd sent), over hyper's HTTP/1.1 with
-//! keep-alive, on a multi-threaded tokio runtime: the least work a JSON server can do per
+//! keep-alive, on a multi-threaded tokio runtime (`--threads` workers): the least work a JSON server can do per
 //! request.
 
 use std::net::SocketAddr;
@@ -21,6 +21,9 @@ pub(crate) struct ServerArgs {
     /// The response body.
     #[arg(long)]
     body: PathBuf,
+    /// Runtime worker threads (tokio's default: one per CPU).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
 }
 
 /// Serves until killed.

@@ -7,16 +7,18 @@ use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use serde_json::Value;
 use tickd_protocol::{
-    CandleRecord, InstrumentId, Interval, Price, QuerySpec, TickKind, TickRecord, UnixNanos,
+    CandleRecord, InstrumentId, Interval, Price, QuerySpec, Symbol, TickKind, TickRecord, UnixNanos,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::json::{AsText, ExactPrice, ExactQty, JsonBody, Rfc3339};
 use super::{
     ApiError, ErrorBody, HttpState, interval_param, num_price, num_qty, rfc3339, symbol_param,
     time_param,
@@ -175,37 +177,48 @@ pub(crate) fn latest_of(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PriceLatest {
     /// The symbol.
-    symbol: String,
+    #[schema(value_type = String)]
+    symbol: AsText<Symbol>,
     /// Last trade price.
     #[schema(value_type = Option<f64>)]
-    price: Value,
+    price: Option<ExactPrice>,
     /// Last trade size.
     #[schema(value_type = Option<f64>)]
-    size: Value,
+    size: Option<ExactQty>,
     /// Best bid price.
     #[schema(value_type = Option<f64>)]
-    bid: Value,
+    bid: Option<ExactPrice>,
     /// Best ask price.
     #[schema(value_type = Option<f64>)]
-    ask: Value,
+    ask: Option<ExactPrice>,
     /// Best bid size.
     #[schema(value_type = Option<f64>)]
-    bid_size: Value,
+    bid_size: Option<ExactQty>,
     /// Best ask size.
     #[schema(value_type = Option<f64>)]
-    ask_size: Value,
+    ask_size: Option<ExactQty>,
     /// `ts_event` of the newer of the two, RFC 3339 with nanoseconds.
-    time: Option<String>,
+    #[schema(value_type = Option<String>)]
+    time: Option<Rfc3339>,
     /// The same time in ms since the Unix epoch (0 when there is none).
     t: u64,
     /// The same time in ns since the Unix epoch, as decimal text.
-    ts_ns: String,
+    #[schema(value_type = String)]
+    ts_ns: AsText<u64>,
     /// Sequence number of that tick.
     seq: u64,
     /// The head sequence number the answer is valid at.
     as_of_seq: u64,
     /// The data epoch (decimal text of a u64).
-    epoch: String,
+    #[schema(value_type = String)]
+    epoch: AsText<u64>,
+}
+
+/// The query of a route that takes only `symbol` (others are ignored). Typed rather than a map:
+/// `/price/latest` is the route clients poll.
+#[derive(Debug, serde::Deserialize)]
+pub struct SymbolQuery {
+    symbol: Option<String>,
 }
 
 /// The last trade and the top of book of one symbol.
@@ -218,28 +231,33 @@ pub struct PriceLatest {
     ))]
 async fn price_latest(
     State(s): State<HttpState>,
-    Query(q): Params,
-) -> Result<Json<PriceLatest>, ApiError> {
-    let symbol = symbol_param("symbol", q.get("symbol").map(String::as_str))?;
+    q: Result<Query<SymbolQuery>, QueryRejection>,
+) -> Result<JsonBody<PriceLatest>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_parameter(e.body_text()))?;
+    let symbol = symbol_param("symbol", q.symbol.as_deref())?;
     let (trade, quote, seq) = latest(&s, &symbol)?;
     let tr = trade.and_then(|t| t.trade());
     let qu = quote.and_then(|t| t.quote());
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
-    Ok(Json(PriceLatest {
-        symbol: symbol.as_str().to_owned(),
-        price: tr.map_or(Value::Null, |t| num_price(t.price)),
-        size: tr.map_or(Value::Null, |t| num_qty(t.size)),
-        bid: qu.map_or(Value::Null, |q| num_price(q.bid_px)),
-        ask: qu.map_or(Value::Null, |q| num_price(q.ask_px)),
-        bid_size: qu.map_or(Value::Null, |q| num_qty(q.bid_sz)),
-        ask_size: qu.map_or(Value::Null, |q| num_qty(q.ask_sz)),
-        time: (ts != 0).then(|| rfc3339(UnixNanos(ts))),
-        t: ts / 1_000_000,
-        ts_ns: ts.to_string(),
-        seq: trade.or(quote).map_or(0, |t| t.seq),
-        as_of_seq: seq,
-        epoch: s.services.epoch().0.to_string(),
-    }))
+    Ok(JsonBody {
+        value: PriceLatest {
+            symbol: AsText(symbol),
+            price: tr.map(|t| ExactPrice(t.price)),
+            size: tr.map(|t| ExactQty(t.size)),
+            bid: qu.map(|q| ExactPrice(q.bid_px)),
+            ask: qu.map(|q| ExactPrice(q.ask_px)),
+            bid_size: qu.map(|q| ExactQty(q.bid_sz)),
+            ask_size: qu.map(|q| ExactQty(q.ask_sz)),
+            time: (ts != 0).then_some(Rfc3339(UnixNanos(ts))),
+            t: ts / 1_000_000,
+            ts_ns: AsText(ts),
+            seq: trade.or(quote).map_or(0, |t| t.seq),
+            as_of_seq: seq,
+            epoch: AsText(s.services.epoch().0),
+        },
+        // About 300 bytes with every field set.
+        capacity: 512,
+    })
 }
 
 /// An OHLCV candle as the seed dialect renders it: exact decimal numbers, times in RFC 3339

@@ -1,0 +1,163 @@
+//! JSON values written straight into a response body: exact decimals, integers as text, and
+//! times, with no `String` or [`serde_json::Value`] per field. For the routes clients poll
+//! (`/price/latest`); the others build [`Value`]s with [`num_price`] and [`num_qty`].
+
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::{Number, Value};
+use tickd_protocol::{Price, Quantity, UnixNanos};
+
+/// Decimal text on the stack: room for an i64 of 1e-9 units (sign, 19 digits, the point).
+struct DecimalText {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl DecimalText {
+    fn of(value: fmt::Arguments<'_>) -> Option<Self> {
+        let mut t = Self {
+            buf: [0; 24],
+            len: 0,
+        };
+        t.write_fmt(value).ok()?;
+        Some(t)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only `write_str` fills the buffer, with whole `str`s.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for DecimalText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes decimal text as a JSON number token (exact: never through a float). serde_json
+/// checks the text is a JSON number; it borrows it, so nothing is allocated.
+fn exact<S: Serializer>(value: fmt::Arguments<'_>, s: S) -> Result<S::Ok, S::Error> {
+    let text = DecimalText::of(value).ok_or_else(|| serde::ser::Error::custom("decimal"))?;
+    let raw: &RawValue = serde_json::from_str(text.as_str()).map_err(serde::ser::Error::custom)?;
+    raw.serialize(s)
+}
+
+/// A price as an exact JSON [`Value`] (`null` when undefined), for routes that build values.
+pub fn num_price(p: Price) -> Value {
+    if p.is_undef() {
+        return Value::Null;
+    }
+    number(format_args!("{p:#}"))
+}
+
+/// A quantity as an exact JSON [`Value`].
+pub fn num_qty(q: Quantity) -> Value {
+    number(format_args!("{q:#}"))
+}
+
+fn number(value: fmt::Arguments<'_>) -> Value {
+    DecimalText::of(value)
+        .and_then(|t| Number::from_str(t.as_str()).ok())
+        .map_or(Value::Null, Value::Number)
+}
+
+/// A price as an exact JSON number (`171.23`), `null` when undefined.
+#[derive(Clone, Copy, Debug)]
+pub struct ExactPrice(pub Price);
+
+impl Serialize for ExactPrice {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_undef() {
+            return s.serialize_none();
+        }
+        exact(format_args!("{:#}", self.0), s)
+    }
+}
+
+/// A quantity as an exact JSON number (`100`, `0.5`).
+#[derive(Clone, Copy, Debug)]
+pub struct ExactQty(pub Quantity);
+
+impl Serialize for ExactQty {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        exact(format_args!("{:#}", self.0), s)
+    }
+}
+
+/// A value as JSON text through its `Display`: a symbol, or a `u64` such as an epoch or a ns
+/// time (`"1795232180627567570"`: JavaScript loses integers above 2^53, so they go as strings).
+#[derive(Clone, Copy, Debug)]
+pub struct AsText<T>(pub T);
+
+impl<T: fmt::Display> Serialize for AsText<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A time as RFC 3339 text with nanoseconds (`"2026-11-21T03:36:20.62756757Z"`).
+#[derive(Clone, Copy, Debug)]
+pub struct Rfc3339(pub UnixNanos);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match jiff::Timestamp::from_nanosecond(i128::from(self.0.0)) {
+            Ok(ts) => s.collect_str(&ts),
+            Err(_) => s.serialize_str(""),
+        }
+    }
+}
+
+/// A `200 application/json` response serialized into one buffer sized for `capacity` bytes
+/// (axum's `Json` starts at 128 bytes and grows).
+pub struct JsonBody<T> {
+    /// The body.
+    pub value: T,
+    /// Bytes to reserve up front.
+    pub capacity: usize,
+}
+
+impl<T: Serialize> IntoResponse for JsonBody<T> {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(self.capacity);
+        match serde_json::to_writer(&mut body, &self.value) {
+            Ok(()) => ([(CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(e) => super::ApiError::internal(format!("render the answer: {e}")).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_numbers_and_text() {
+        let v = serde_json::to_string(&(
+            ExactPrice(Price::from_raw(171_230_000_000)),
+            ExactPrice(Price::from_raw(-5)),
+            ExactPrice(Price::UNDEF),
+            ExactQty(Quantity::from_raw(100_000_000_000)),
+            ExactQty(Quantity::from_raw(u64::MAX)),
+            AsText(u64::MAX),
+            Rfc3339(UnixNanos(1_795_232_180_627_567_570)),
+        ))
+        .expect("serializes");
+        assert_eq!(
+            v,
+            r#"[171.23,-0.000000005,null,100,18446744073.709551615,"18446744073709551615","2026-11-21T03:36:20.62756757Z"]"#
+        );
+    }
+}
