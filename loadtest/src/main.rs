@@ -21,6 +21,7 @@ mod scenario;
 mod tickd;
 mod tls;
 mod wrk;
+mod ws_frames;
 
 use std::path::PathBuf;
 

@@ -206,6 +206,19 @@ pub(crate) struct Recorder {
     pub(crate) raw: Histogram<u64>,
     /// Ticks received.
     pub(crate) received: u64,
+    /// Ticks gathered by [`Self::gather`] and not yet recorded.
+    run: Option<Run>,
+}
+
+/// Ticks received together with equal latencies: the same receive stamp, batch (so due time)
+/// and `ts_event`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    now: u64,
+    ts_event: u64,
+    batch: u64,
+    first: u64,
+    n: u64,
 }
 
 impl Recorder {
@@ -217,6 +230,7 @@ impl Recorder {
             corrected: histogram(),
             raw: histogram(),
             received: 0,
+            run: None,
         }
     }
 
@@ -238,18 +252,39 @@ impl Recorder {
     /// Records a frame of ticks received together at `now`, a histogram entry per run of
     /// ticks with the same batch and `ts_event` (their latencies are equal), not per tick.
     pub(crate) fn record_frame(&mut self, now: u64, ticks: &[TickRecord]) {
-        let mut rest = ticks;
-        while let Some(first) = rest.first() {
-            let i = tick_number(first);
-            let batch = self.schedule.batch_of(i);
-            let run = rest
-                .iter()
-                .take_while(|t| {
-                    t.ts_event == first.ts_event && self.schedule.batch_of(tick_number(t)) == batch
-                })
-                .count();
-            self.record_n(now, first.ts_event, i, run as u64);
-            rest = &rest[run..];
+        for t in ticks {
+            self.gather(now, t.ts_event, tick_number(t));
+        }
+        self.flush();
+    }
+
+    /// Gathers tick `i`, stamped `ts_event`, received at `now`, into the run of ticks with
+    /// equal latencies it continues, or records that run and starts one. [`Self::flush`]
+    /// records the last run; [`Self::done`] and the figures count only what is recorded.
+    pub(crate) fn gather(&mut self, now: u64, ts_event: u64, i: u64) {
+        let batch = self.schedule.batch_of(i);
+        if let Some(run) = &mut self.run
+            && run.now == now
+            && run.ts_event == ts_event
+            && run.batch == batch
+        {
+            run.n += 1;
+            return;
+        }
+        self.flush();
+        self.run = Some(Run {
+            now,
+            ts_event,
+            batch,
+            first: i,
+            n: 1,
+        });
+    }
+
+    /// Records the run [`Self::gather`] was building.
+    pub(crate) fn flush(&mut self) {
+        if let Some(run) = self.run.take() {
+            self.record_n(run.now, run.ts_event, run.first, run.n);
         }
     }
 

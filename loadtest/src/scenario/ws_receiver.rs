@@ -2,26 +2,60 @@
 //! subscribes to trades and records each `trade` message's latency from the two numbers it
 //! needs, `trade_id` (the tick number) and `ts_ns` (`ts_event`), found by scanning the text
 //! rather than parsing the whole JSON, so the load generator stays cheap.
+//!
+//! tungstenite does the opening handshake; the subscription and every frame after it go
+//! through [`crate::ws_frames`], which cuts frames out of one receive buffer in place. The
+//! socket is read without waiting and drained until it would block, then waits for tokio's
+//! readiness. Messages completed by one socket read share the receive stamp taken after that
+//! read, as the TCP receiver stamps a frame.
 
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use anyhow::Context;
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use memchr::memmem::FinderRev;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::handshake::HandshakeError;
 
 use crate::pace::{Recorder, Schedule};
 use crate::record::{Interest, Mix, now_ns};
+use crate::ws_frames::{self, Frame, FrameReader};
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// Receive buffer: room for a few hundred trade messages per read.
+const BUFFER: usize = 256 * 1024;
+
+/// tokio's socket as the blocking-style stream tungstenite's handshake wants: `WouldBlock`
+/// until readable.
+struct Nonblocking(TcpStream);
+
+impl Read for Nonblocking {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+impl Write for Nonblocking {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// A subscribed seed-dialect WebSocket.
 pub(crate) struct WsReceiver {
-    socket: Socket,
+    stream: TcpStream,
+    frames: FrameReader,
 }
 
 impl WsReceiver {
-    /// Connects to `ws://{addr}/ws` and subscribes to the trades of `interest`'s symbols.
+    /// Connects to `ws://{addr}/ws` and subscribes to the trades of `interest`'s symbols,
+    /// within 10 s.
     pub(crate) async fn connect(
         addr: SocketAddr,
         mix: &Mix,
@@ -31,72 +65,156 @@ impl WsReceiver {
             !interest.kinds.quotes(),
             "the WebSocket subscriber takes trades only (quotes are conflated per batch)"
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-            .await
-            .context("WebSocket connect")?;
         let symbols: Vec<String> = mix.symbols()[..interest.symbols as usize]
             .iter()
             .map(ToString::to_string)
             .collect();
+        tokio::time::timeout(Duration::from_secs(10), Self::subscribe(addr, symbols))
+            .await
+            .with_context(|| format!("WebSocket subscription at {addr}: no answer in 10 s"))?
+    }
+
+    async fn subscribe(addr: SocketAddr, symbols: Vec<String>) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .context("WebSocket connect")?;
+        stream.set_nodelay(true)?;
+        let url = format!("ws://{addr}/ws");
+        let mut attempt = tokio_tungstenite::tungstenite::client(url, Nonblocking(stream));
+        // The server sends nothing after its 101 until it is asked: the handshake leaves no
+        // frame bytes behind in tungstenite's buffer.
+        let Nonblocking(mut stream) = loop {
+            match attempt {
+                Ok((ws, _)) => break ws.into_inner(),
+                Err(HandshakeError::Interrupted(mid)) => {
+                    mid.get_ref().get_ref().0.readable().await?;
+                    attempt = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) => anyhow::bail!("WebSocket handshake: {e}"),
+            }
+        };
         let sub = serde_json::json!({
             "type": "subscribe",
             "data": {"symbols": symbols, "channels": ["trades"]},
         });
-        socket.send(Message::text(sub.to_string())).await?;
+        stream
+            .write_all(&ws_frames::client_frame(
+                ws_frames::TEXT,
+                sub.to_string().as_bytes(),
+            ))
+            .await?;
+        let mut me = Self {
+            stream,
+            frames: FrameReader::new(BUFFER),
+        };
         loop {
-            match socket.next().await {
-                Some(Ok(Message::Text(t))) if t.contains("\"subscribed\"") => break,
-                Some(Ok(Message::Text(t))) if t.contains("\"error\"") => {
-                    anyhow::bail!("subscribe refused: {t}")
+            match me.frames.next()? {
+                Some(Frame::Text(t)) if memchr::memmem::find(t, b"\"subscribed\"").is_some() => {
+                    return Ok(me);
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => anyhow::bail!("closed before the subscription was acknowledged"),
+                Some(Frame::Text(t)) if memchr::memmem::find(t, b"\"error\"").is_some() => {
+                    anyhow::bail!("subscribe refused: {}", String::from_utf8_lossy(t))
+                }
+                Some(Frame::Close) => anyhow::bail!("closed before subscribing"),
+                Some(_) => {}
+                None => match me.frames.fill(&me.stream) {
+                    Ok(0) => anyhow::bail!("closed before subscribing"),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        me.stream.readable().await?;
+                    }
+                    Err(e) => return Err(e).context("waiting for the subscription"),
+                },
             }
         }
-        Ok(Self { socket })
     }
 
     /// Receives until `expected` trades or the schedule's deadline.
     pub(crate) async fn receive(mut self, schedule: Schedule, expected: u64) -> Recorder {
         let mut rec = Recorder::new(schedule, expected);
+        let mut stamp = now_ns();
         schedule
             .until_deadline(async {
                 while !rec.done() {
-                    match self.socket.next().await {
-                        Some(Ok(Message::Text(t))) => {
-                            if let Some((number, ts)) = trade_of(&t) {
-                                rec.record(now_ns(), ts, number);
+                    match self.frames.next() {
+                        Ok(Some(Frame::Text(t))) => {
+                            if let Some((number, ts)) = trade_of(t) {
+                                rec.gather(stamp, ts, number);
                             }
                         }
-                        Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-                        Some(Ok(_)) => {}
+                        Ok(Some(Frame::Ping(p))) => {
+                            // Best effort: a pong that would block is dropped (the server
+                            // pings again before it gives up on a quiet client).
+                            let _ = self
+                                .stream
+                                .try_write(&ws_frames::client_frame(ws_frames::PONG, p));
+                        }
+                        Ok(Some(Frame::Close)) | Err(_) => break,
+                        Ok(Some(Frame::Other)) => {}
+                        Ok(None) => {
+                            // Everything received so far is counted before the next read.
+                            rec.flush();
+                            if rec.done() {
+                                break;
+                            }
+                            match self.frames.fill(&self.stream) {
+                                Ok(0) => break,
+                                Ok(_) => stamp = now_ns(),
+                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                    if self.stream.readable().await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                        }
                     }
                 }
             })
             .await;
+        rec.flush();
         rec
     }
 }
 
 /// `(trade_id, ts_ns)` of a seed-dialect `trade` message; `None` for any other message.
-fn trade_of(text: &str) -> Option<(u64, u64)> {
-    if !text.contains("\"type\":\"trade\"") {
-        return None;
+///
+/// tickd writes the keys sorted, so a trade ends with `"type":"trade"}` and its `data` object
+/// ends with `"trade_id":N,"ts_ns":"T"`: one search from the end finds both. Any other layout
+/// takes the general scan.
+fn trade_of(text: &[u8]) -> Option<(u64, u64)> {
+    const TRADE_ID: &[u8] = b"\"trade_id\":";
+    static FROM_END: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(TRADE_ID));
+    if text.ends_with(b"\"type\":\"trade\"}")
+        && let Some(at) = FROM_END.rfind(text)
+        && let Some((number, rest)) = leading_number(&text[at + TRADE_ID.len()..])
+        && let Some((ts, _)) = rest.strip_prefix(b",\"ts_ns\":\"").and_then(leading_number)
+    {
+        return Some((number, ts));
     }
+    memchr::memmem::find(text, b"\"type\":\"trade\"")?;
     Some((
-        number_after(text, "\"trade_id\":")?,
-        number_after(text, "\"ts_ns\":\"")?,
+        leading_number(after(text, TRADE_ID)?)?.0,
+        leading_number(after(text, b"\"ts_ns\":\"")?)?.0,
     ))
 }
 
-/// The decimal number that follows `key` in `text`.
-fn number_after(text: &str, key: &str) -> Option<u64> {
-    let rest = &text[text.find(key)? + key.len()..];
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+/// What follows the first `key` in `text`.
+fn after<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    Some(&text[memchr::memmem::find(text, key)? + key.len()..])
+}
+
+/// The decimal number (at most 19 digits: a u64 that cannot overflow) `text` starts with, and
+/// the rest.
+fn leading_number(text: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let n = text[..digits]
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Some((n, &text[digits..]))
 }
 
 #[cfg(test)]
@@ -106,8 +224,16 @@ mod tests {
     #[test]
     fn a_trade_message_gives_its_number_and_stamp() {
         let text = r#"{"data":{"price":100.00000005,"side":"buy","size":1E-9,"symbol":"MSFT","t":1795229620561,"time":"2026-11-21T02:53:40.561398518Z","trade_id":7,"ts_ns":"1795229620561398518"},"epoch":"1","seq":9,"type":"trade"}"#;
-        assert_eq!(trade_of(text), Some((7, 1_795_229_620_561_398_518)));
-        assert_eq!(trade_of(r#"{"type":"pong"}"#), None);
-        assert_eq!(number_after("\"a\":12,", "\"a\":"), Some(12));
+        assert_eq!(
+            trade_of(text.as_bytes()),
+            Some((7, 1_795_229_620_561_398_518))
+        );
+        let reordered =
+            br#"{"type":"trade","seq":9,"data":{"ts_ns":"1795229620561398518","trade_id":7}}"#;
+        assert_eq!(trade_of(reordered), Some((7, 1_795_229_620_561_398_518)));
+        assert_eq!(trade_of(br#"{"type":"pong"}"#), None);
+        assert_eq!(leading_number(b"12,x"), Some((12, &b",x"[..])));
+        assert_eq!(leading_number(b"x"), None);
+        assert_eq!(leading_number(b"99999999999999999999"), None);
     }
 }
