@@ -105,10 +105,12 @@ fn parse_cpu_ns(stat: &str) -> Option<u64> {
     Some((utime + stime) * (1_000_000_000 / CLK_TCK))
 }
 
-/// The calling thread's CPU (user + system), ns, from `/proc/thread-self/stat`.
+/// The calling thread's CPU (user + system), ns: the scheduler's exact runtime
+/// (`CLOCK_THREAD_CPUTIME_ID`), not `/proc`'s clock ticks, which sample at 10 ms and so
+/// misjudge a thread that runs in short bursts.
 pub(crate) fn thread_cpu_ns() -> u64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    parse_cpu_ns(&stat).unwrap_or(0)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
 }
 
 /// This process's own CPU (user + system), ns.

@@ -125,6 +125,42 @@ impl Mix {
     }
 }
 
+/// The publish mix and each subscriber's interest, as scenario options.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct MixArgs {
+    /// Symbols published; tick `i` is for symbol `i % symbols`.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) symbols: u32,
+    /// Kinds published (both: even ticks trades, odd quotes).
+    #[arg(long, value_enum, default_value_t = Kinds::Trades)]
+    pub(crate) kinds: Kinds,
+    /// Symbols each subscriber takes, the first of those published (default: all).
+    #[arg(long)]
+    pub(crate) subscribe_symbols: Option<u32>,
+    /// Kinds each subscriber takes (default: what is published).
+    #[arg(long, value_enum)]
+    pub(crate) subscribe_kinds: Option<Kinds>,
+}
+
+impl MixArgs {
+    /// What the publisher sends.
+    pub(crate) fn mix(&self) -> Mix {
+        Mix {
+            symbols: self.symbols.max(1),
+            kinds: self.kinds,
+        }
+    }
+
+    /// What each subscriber takes.
+    pub(crate) fn interest(&self) -> Interest {
+        let all = Interest::all(&self.mix());
+        Interest {
+            symbols: self.subscribe_symbols.unwrap_or(all.symbols),
+            kinds: self.subscribe_kinds.unwrap_or(all.kinds),
+        }
+    }
+}
+
 /// What a subscriber takes: the first `symbols` of the publisher's symbols, of `kinds`.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub(crate) struct Interest {
@@ -186,11 +222,6 @@ pub(crate) fn tick_number(t: &TickRecord) -> u64 {
     } else {
         t.body[2]
     }
-}
-
-/// The default [`Mix`]'s symbols.
-pub(crate) fn symbols() -> Vec<Symbol> {
-    Mix::default().symbols()
 }
 
 /// Trade number `i` of the default [`Mix`], stamped `ts` (ns).

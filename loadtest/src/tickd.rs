@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use tickd_client::quic::Verify;
 use tickd_client::{Client, Event};
+use tickd_protocol::{Selection, SlowConsumerPolicy, Start, Subscribe};
 
 use crate::pace::{Recorder, Schedule};
 use crate::process::{ServerProcess, free_port, sibling};
-use crate::record::{Mix, now_ns};
+use crate::record::{Interest, Mix, now_ns};
 use crate::tls::Identity;
 
 /// A running tickd.
@@ -98,6 +99,42 @@ impl Drop for Tickd {
     }
 }
 
+/// The subscription of a subscriber taking `interest` of `mix`, from `start`.
+pub(crate) fn subscription(mix: &Mix, interest: &Interest, start: Start) -> Subscribe {
+    let selection = if interest.every_symbol(mix) {
+        Selection::All
+    } else {
+        Selection::Symbols(mix.symbols()[..interest.symbols as usize].to_vec())
+    };
+    Subscribe {
+        request_id: 0,
+        selection,
+        trades: interest.kinds.trades(),
+        quotes: interest.kinds.quotes(),
+        candles: vec![],
+        start,
+        snapshot: false,
+        policy: SlowConsumerPolicy::Drop,
+        datagrams: false,
+    }
+}
+
+/// Makes every symbol of `mix` known to tickd before subscribers name them: a tick each,
+/// published on `c` before any subscriber starts (so none receives them), numbered past any
+/// schedule.
+///
+/// # Errors
+///
+/// If the publish fails.
+pub(crate) async fn register(c: &mut Client, mix: &Mix) -> anyhow::Result<()> {
+    let n = u64::from(mix.symbols);
+    // A multiple of the symbol count: tick `base + k` is for symbol `k`.
+    let base = u64::MAX / 2 / n * n;
+    let ticks: Vec<_> = (0..n).map(|k| mix.tick(base + k, now_ns())).collect();
+    c.publish(mix.symbols(), &ticks).await?;
+    Ok(())
+}
+
 /// Receives on subscribed client `c` until `expected` ticks, a gap, or the schedule's deadline.
 ///
 /// # Errors
@@ -144,4 +181,39 @@ pub(crate) async fn publish(mut c: Client, schedule: Schedule, mix: Mix) -> anyh
         c.publish(symbols.clone(), &ticks).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Kinds, MixArgs};
+
+    #[test]
+    fn a_narrow_interest_subscribes_by_name_and_kind() {
+        let args = MixArgs {
+            symbols: 10,
+            kinds: Kinds::Both,
+            subscribe_symbols: Some(2),
+            subscribe_kinds: Some(Kinds::Quotes),
+        };
+        let (mix, interest) = (args.mix(), args.interest());
+        let sub = subscription(&mix, &interest, Start::Latest);
+        assert_eq!(
+            sub.selection,
+            Selection::Symbols(mix.symbols()[..2].to_vec())
+        );
+        assert_eq!((sub.trades, sub.quotes), (false, true));
+        // Of ticks 0..100: odd ones are quotes, and 2 of every 10 symbols are taken.
+        assert_eq!(interest.expected(&mix, 100), 10);
+
+        let all = MixArgs {
+            symbols: 5,
+            kinds: Kinds::Trades,
+            subscribe_symbols: None,
+            subscribe_kinds: None,
+        };
+        let sub = subscription(&all.mix(), &all.interest(), Start::Latest);
+        assert_eq!(sub.selection, Selection::All);
+        assert_eq!((sub.trades, sub.quotes), (true, false));
+    }
 }

@@ -13,6 +13,10 @@
 //!   the baseline relays the same frame to every subscriber. The publishers connect on the
 //!   caller's runtime, so their QUIC endpoints keep being driven while the pacing thread
 //!   blocks.
+//! - Both runs publish `--symbols` symbols of `--kinds`; tickd's subscribers subscribe to
+//!   `--subscribe-symbols` of them and `--subscribe-kinds` (default: everything). bare quinn
+//!   has no subscriptions: it relays every tick and its subscribers skip the rest, and
+//!   records/s counts the ticks subscribers take on both.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -20,12 +24,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Serialize;
 use tickd_client::Event;
-use tickd_protocol::{Selection, Seq, SlowConsumerPolicy, Start, Subscribe};
+use tickd_protocol::{Seq, Start};
 
 use crate::baseline::bare_quinn::BareClient;
 use crate::pace::{Recorder, Schedule, spawn_publisher};
 use crate::process::{ServerProcess, free_port, self_cpu_ns, sibling};
-use crate::record::{Mix, now_ns, symbols, tick};
+use crate::record::{MixArgs, now_ns, number_of};
 use crate::report::{Chart, Latency, Measured, Row, count, dur, median, median_item};
 use crate::tickd::{self, Tickd};
 use crate::tls::Identity;
@@ -48,6 +52,14 @@ pub(crate) struct Args {
     /// Repetitions, tickd and the baseline interleaved (odd: the median is one of them).
     #[arg(long, default_value_t = 3)]
     pub(crate) repeat: usize,
+    /// Ticks per publish in the latency run (0: a publish every millisecond of rate ÷ 1,000
+    /// ticks).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) batch: u64,
+    /// What is published and what each subscriber takes. bare quinn has no subscriptions:
+    /// it relays every tick, and its subscribers skip those outside the interest.
+    #[command(flatten)]
+    pub(crate) mix: MixArgs,
 }
 
 /// What one repetition measured.
@@ -57,22 +69,13 @@ pub(crate) struct Outcome {
     pub(crate) bare_quinn: Measured,
 }
 
-fn subscribe(start: Start) -> Subscribe {
-    Subscribe {
-        request_id: 0,
-        selection: Selection::All,
-        trades: true,
-        quotes: true,
-        candles: vec![],
-        start,
-        snapshot: false,
-        policy: SlowConsumerPolicy::Drop,
-        datagrams: false,
-    }
+/// Ticks of the backlog each subscriber takes.
+fn backlog_taken(args: &Args) -> u64 {
+    args.mix.interest().expected(&args.mix.mix(), args.records)
 }
 
-/// Records/s delivered to all subscribers since `start`, and server and client CPU ns per
-/// delivered record since the CPU readings `server_cpu0` and `client_cpu0`.
+/// Records/s delivered to all subscribers since `start` (the ticks they take), and server and
+/// client CPU ns per delivered record since the CPU readings `server_cpu0` and `client_cpu0`.
 fn per_record(
     args: &Args,
     start: Instant,
@@ -80,7 +83,7 @@ fn per_record(
     server_cpu0: u64,
     client_cpu0: u64,
 ) -> (f64, f64, f64) {
-    let delivered = args.subscribers as f64 * args.records as f64;
+    let delivered = args.subscribers as f64 * backlog_taken(args) as f64;
     let rate = delivered / start.elapsed().as_secs_f64();
     let server = (server.cpu_ns() - server_cpu0) as f64 / delivered;
     let client = (self_cpu_ns() - client_cpu0) as f64 / delivered;
@@ -92,37 +95,38 @@ async fn tickd_throughput(
     identity: &Identity,
     args: &Args,
 ) -> anyhow::Result<(f64, f64, f64)> {
+    let (mix, interest) = (args.mix.mix(), args.mix.interest());
     let mut publisher = t.quic_client(identity).await?;
     let mut i = 0u64;
     let mut last = 0;
     while i < args.records {
         let n = (args.records - i).min(4_096);
-        let ticks: Vec<_> = (i..i + n).map(|k| tick(k, now_ns())).collect();
-        last = publisher.publish(symbols(), &ticks).await?.last_seq.0;
+        let ticks: Vec<_> = (i..i + n).map(|k| mix.tick(k, now_ns())).collect();
+        last = publisher.publish(mix.symbols(), &ticks).await?.last_seq.0;
         i += n;
     }
     let epoch = publisher.welcome().epoch;
     let first = last + 1 - args.records;
+    let taken = backlog_taken(args);
     let (server_cpu0, client_cpu0) = (t.process.cpu_ns(), self_cpu_ns());
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.subscribers {
         let mut c = t.quic_client(identity).await?;
         tasks.push(tokio::spawn(async move {
-            c.subscribe(subscribe(Start::Seq {
+            let from = Start::Seq {
                 epoch,
                 seq: Seq(first),
-            }))
-            .await?;
-            let mut seen = first - 1;
-            while seen < last {
+            };
+            c.subscribe(tickd::subscription(&mix, &interest, from))
+                .await?;
+            let mut received = 0;
+            while received < taken {
                 match c.next_event().await? {
-                    Some(Event::Ticks { ticks, .. }) => {
-                        seen = ticks.last().map_or(seen, |t| t.seq);
-                    }
+                    Some(Event::Ticks { ticks, .. }) => received += ticks.len() as u64,
                     Some(Event::Gap(g)) => anyhow::bail!("gap {g:?}"),
                     Some(_) => {}
-                    None => anyhow::bail!("closed after seq {seen}"),
+                    None => anyhow::bail!("closed after {received} of {taken} ticks"),
                 }
             }
             anyhow::Ok(())
@@ -140,17 +144,26 @@ async fn tickd_throughput(
     ))
 }
 
-/// The latency run's schedule: `rate` ticks/s in 1 ms batches, starting shortly.
+/// The latency run's schedule: `rate` ticks/s in batches of `batch` (default: 1 ms), starting
+/// shortly.
 fn schedule(args: &Args) -> Schedule {
-    Schedule::new(args.rate, args.seconds, Duration::from_millis(300))
+    Schedule::new(args.rate, args.seconds, Duration::from_millis(300)).batched(args.batch)
+}
+
+/// Ticks of `schedule` each subscriber takes.
+fn taken(args: &Args, schedule: Schedule) -> u64 {
+    args.mix
+        .interest()
+        .expected(&args.mix.mix(), schedule.total())
 }
 
 /// Adds up the receivers' recorders.
 async fn gather(
     schedule: Schedule,
+    expected: u64,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Recorder>>>,
 ) -> anyhow::Result<Recorder> {
-    let mut all = Recorder::new(schedule, schedule.total() * tasks.len() as u64);
+    let mut all = Recorder::new(schedule, expected * tasks.len() as u64);
     for task in tasks {
         all.add(&task.await??)?;
     }
@@ -164,24 +177,30 @@ async fn gather(
 }
 
 async fn tickd_latency(t: &Tickd, identity: &Identity, args: &Args) -> anyhow::Result<Recorder> {
+    let (mix, interest) = (args.mix.mix(), args.mix.interest());
+    if !interest.every_symbol(&mix) {
+        tickd::register(&mut t.quic_client(identity).await?, &mix).await?;
+    }
     let mut receivers = Vec::new();
     for _ in 0..args.subscribers {
         let mut c = t.quic_client(identity).await?;
-        c.subscribe(subscribe(Start::Latest)).await?;
+        c.subscribe(tickd::subscription(&mix, &interest, Start::Latest))
+            .await?;
         receivers.push(c);
     }
     let schedule = schedule(args);
+    let expected = taken(args, schedule);
     let tasks = receivers
         .into_iter()
-        .map(|c| tokio::spawn(tickd::receive(c, schedule, schedule.total())))
+        .map(|c| tokio::spawn(tickd::receive(c, schedule, expected)))
         .collect();
     // Connected here: its QUIC endpoint is driven by this runtime, not by the publisher's
     // thread, whose waits for due times block.
     let publisher = t.quic_client(identity).await?;
-    spawn_publisher(move || tickd::publish(publisher, schedule, Mix::default()))
+    spawn_publisher(move || tickd::publish(publisher, schedule, mix))
         .await
         .context("publisher")?;
-    gather(schedule, tasks).await
+    gather(schedule, expected, tasks).await
 }
 
 async fn bare_throughput(
@@ -213,12 +232,19 @@ async fn bare_latency(
         receivers.push(BareClient::connect(addr, identity, b'S', 0, 0).await?);
     }
     let schedule = schedule(args);
+    let expected = taken(args, schedule);
+    let (mix, interest) = (args.mix.mix(), args.mix.interest());
     let tasks = receivers
         .into_iter()
         .map(|c| {
             tokio::spawn(async move {
-                let mut rec = Recorder::new(schedule, schedule.total());
-                let received = c.receive(schedule.total(), |now, r| rec.record_bytes(now, r));
+                let mut rec = Recorder::new(schedule, expected);
+                // The relay sends every tick; the subscriber keeps those it takes.
+                let received = c.receive(schedule.total(), |now, r| {
+                    if interest.takes(&mix, number_of(r)) {
+                        rec.record_bytes(now, r);
+                    }
+                });
                 schedule
                     .until_deadline(received)
                     .await
@@ -237,7 +263,7 @@ async fn bare_latency(
         drop(publisher);
         Ok(())
     });
-    let all = gather(schedule, tasks).await;
+    let all = gather(schedule, expected, tasks).await;
     drop(done_tx);
     publishing.await.context("publisher")?;
     all

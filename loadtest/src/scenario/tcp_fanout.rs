@@ -22,12 +22,12 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 use tickd_client::Client;
-use tickd_protocol::{Selection, SlowConsumerPolicy, Start, Subscribe};
+use tickd_protocol::Start;
 
 use crate::baseline::{nats, redis};
 use crate::pace::{Recorder, Schedule, on_own_thread, spawn_publisher};
 use crate::process::{ServerProcess, thread_cpu_ns};
-use crate::record::{Interest, Kinds, Mix, now_ns};
+use crate::record::{Interest, Mix, MixArgs};
 use crate::report::{Chart, Latency, Row, count, dur, median, median_item};
 use crate::scenario::ws_receiver::WsReceiver;
 use crate::tickd::{self, Tickd};
@@ -55,18 +55,9 @@ pub(crate) struct Args {
     /// (0: a publish every millisecond of rate ÷ 1,000 ticks).
     #[arg(long, default_value_t = 100)]
     pub(crate) batch: u64,
-    /// Symbols published; tick `i` is for symbol `i % symbols`.
-    #[arg(long, default_value_t = 5)]
-    pub(crate) symbols: u32,
-    /// Kinds published (both: even ticks trades, odd quotes).
-    #[arg(long, value_enum, default_value_t = Kinds::Trades)]
-    pub(crate) kinds: Kinds,
-    /// Symbols each subscriber takes, the first of those published (default: all).
-    #[arg(long)]
-    pub(crate) subscribe_symbols: Option<u32>,
-    /// Kinds each subscriber takes (default: what is published).
-    #[arg(long, value_enum)]
-    pub(crate) subscribe_kinds: Option<Kinds>,
+    /// What is published and what each subscriber takes.
+    #[command(flatten)]
+    pub(crate) mix: MixArgs,
     /// Subscriber counts to run over WebSocket too (tickd's seed dialect; trades only).
     #[arg(long, value_delimiter = ',', default_value = "1,10")]
     pub(crate) ws_subscribers: Vec<usize>,
@@ -78,18 +69,11 @@ impl Args {
     }
 
     fn mix(&self) -> Mix {
-        Mix {
-            symbols: self.symbols.max(1),
-            kinds: self.kinds,
-        }
+        self.mix.mix()
     }
 
     fn interest(&self) -> Interest {
-        let all = Interest::all(&self.mix());
-        Interest {
-            symbols: self.subscribe_symbols.unwrap_or(all.symbols),
-            kinds: self.subscribe_kinds.unwrap_or(all.kinds),
-        }
+        self.mix.interest()
     }
 }
 
@@ -148,23 +132,8 @@ impl Receiver {
         Ok(match system {
             System::Tickd => {
                 let mut c = Client::connect(addr).await?;
-                let selection = if interest.every_symbol(mix) {
-                    Selection::All
-                } else {
-                    Selection::Symbols(mix.symbols()[..interest.symbols as usize].to_vec())
-                };
-                c.subscribe(Subscribe {
-                    request_id: 0,
-                    selection,
-                    trades: interest.kinds.trades(),
-                    quotes: interest.kinds.quotes(),
-                    candles: vec![],
-                    start: Start::Latest,
-                    snapshot: false,
-                    policy: SlowConsumerPolicy::Drop,
-                    datagrams: false,
-                })
-                .await?;
+                c.subscribe(tickd::subscription(mix, interest, Start::Latest))
+                    .await?;
                 Self::Tickd(Box::new(c))
             }
             System::Nats => Self::Nats(nats::Subscriber::connect(addr, mix, interest).await?),
@@ -181,18 +150,6 @@ impl Receiver {
             Self::Ws(s) => s.receive(schedule, expected).await,
         })
     }
-}
-
-/// Makes every symbol of `mix` known to tickd before subscribers name them: a tick each,
-/// before any subscriber starts (so none receives them), numbered past any schedule.
-async fn tickd_register(addr: SocketAddr, mix: &Mix) -> anyhow::Result<()> {
-    let mut c = Client::connect(addr).await?;
-    let n = u64::from(mix.symbols);
-    // A multiple of the symbol count: tick `base + k` is for symbol `k`.
-    let base = u64::MAX / 2 / n * n;
-    let ticks: Vec<_> = (0..n).map(|k| mix.tick(base + k, now_ns())).collect();
-    c.publish(mix.symbols(), &ticks).await?;
-    Ok(())
 }
 
 async fn publish(
@@ -272,7 +229,7 @@ async fn run_one(
     let (mix, interest) = (args.mix(), args.interest());
     // Subscribers that name symbols need them known (WebSocket subscribers always name them).
     if system == System::TickdWs || (system == System::Tickd && !interest.every_symbol(&mix)) {
-        tickd_register(addr, &mix).await?;
+        tickd::register(&mut Client::connect(addr).await?, &mix).await?;
     }
     // The receivers connect, then wait for the schedule, on a thread of their own.
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
