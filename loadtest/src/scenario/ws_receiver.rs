@@ -11,11 +11,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::Context;
-use memchr::memmem::FinderRev;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::HandshakeError;
@@ -179,16 +177,19 @@ impl WsReceiver {
 
 /// `(trade_id, ts_ns)` of a seed-dialect `trade` message; `None` for any other message.
 ///
-/// tickd writes the keys sorted, so a trade ends with `"type":"trade"}` and its `data` object
-/// ends with `"trade_id":N,"ts_ns":"T"`: one search from the end finds both. Any other layout
-/// takes the general scan.
+/// tickd writes the keys sorted, so a trade ends `..."trade_id":N,"ts_ns":"T"},"epoch":"E",
+/// "seq":S,"type":"trade"}` (no spaces): the `data` object closes at the last `}` but one, and
+/// the two numbers are read backwards from there. Any other layout takes the general scan.
 fn trade_of(text: &[u8]) -> Option<(u64, u64)> {
     const TRADE_ID: &[u8] = b"\"trade_id\":";
-    static FROM_END: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(TRADE_ID));
+    const TS_NS: &[u8] = b",\"ts_ns\":\"";
     if text.ends_with(b"\"type\":\"trade\"}")
-        && let Some(at) = FROM_END.rfind(text)
-        && let Some((number, rest)) = leading_number(&text[at + TRADE_ID.len()..])
-        && let Some((ts, _)) = rest.strip_prefix(b",\"ts_ns\":\"").and_then(leading_number)
+        && let Some(data_end) = memchr::memrchr(b'}', &text[..text.len() - 1])
+        && let Some(ts_text) = text[..data_end].strip_suffix(b"\"")
+        && let Some((ts, ts_at)) = trailing_number(ts_text)
+        && let Some(id_text) = ts_text[..ts_at].strip_suffix(TS_NS)
+        && let Some((number, id_at)) = trailing_number(id_text)
+        && id_text[..id_at].ends_with(TRADE_ID)
     {
         return Some((number, ts));
     }
@@ -197,6 +198,13 @@ fn trade_of(text: &[u8]) -> Option<(u64, u64)> {
         leading_number(after(text, TRADE_ID)?)?.0,
         leading_number(after(text, b"\"ts_ns\":\"")?)?.0,
     ))
+}
+
+/// The decimal number `text` ends with, and where it starts.
+fn trailing_number(text: &[u8]) -> Option<(u64, usize)> {
+    let digits = text.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let at = text.len() - digits;
+    Some((leading_number(&text[at..])?.0, at))
 }
 
 /// What follows the first `key` in `text`.
