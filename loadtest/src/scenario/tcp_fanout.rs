@@ -60,7 +60,8 @@ pub(crate) struct Args {
     /// What is published and what each subscriber takes.
     #[command(flatten)]
     pub(crate) mix: MixArgs,
-    /// Subscriber counts to run over WebSocket too (tickd's seed dialect; trades only).
+    /// Subscriber counts to run over WebSocket too (tickd's seed dialect; trades only; 0 runs
+    /// none).
     #[arg(long, value_delimiter = ',', default_value = "1,10")]
     pub(crate) ws_subscribers: Vec<usize>,
 }
@@ -306,7 +307,8 @@ pub(crate) async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<Ve
             .subscribers
             .iter()
             .flat_map(|&n| SYSTEMS.iter().map(move |&s| (n, s)))
-            .chain(ws);
+            .chain(ws)
+            .filter(|&(n, _)| n > 0);
         for (n, system) in runs_of {
             let rate = args.rate(n);
             {
