@@ -11,8 +11,13 @@ use axum::body::Body;
 use axum::http::{Request, Response};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt;
+use tickd_protocol::{
+    Epoch, InstrumentId, Price, Quantity, Side, Symbol, TickRecord, Trade, UnixNanos,
+};
 use tickd_server::app;
 use tickd_server::config::{ServeArgs, ServerConfig};
+use tickd_server::http::ws::Dialect;
+use tickd_server::http::ws_seed::Seed;
 use tickd_server::http::{HttpState, router};
 use tickd_server::limits::ConnectionLimits;
 use tickd_server::services::Services;
@@ -100,9 +105,39 @@ fn bench(c: &mut Criterion) {
     running.shutdown();
 }
 
+/// One trade as the seed dialect's WebSocket message (what every subscriber's socket costs per
+/// trade), beside copying the same bytes into a new `String` (the least a message can cost).
+fn ws_trade(c: &mut Criterion) {
+    let trade = Trade {
+        price: Price::from_raw(171_230_000_000),
+        size: Quantity::from_raw(100_000_000_000),
+        trade_id: 7,
+        venue: 0,
+        conditions: 0,
+    };
+    let mut tick = TickRecord::new_trade(
+        InstrumentId(0),
+        UnixNanos(1_795_229_620_561_398_518),
+        Side::Buy,
+        &trade,
+    );
+    tick.seq = 9;
+    let symbol = Symbol::new("AAPL").expect("a valid symbol");
+    let epoch = Epoch(1_795_229_000_000_000_000);
+    let text = Seed.trade(epoch, &symbol, &tick);
+    let mut g = c.benchmark_group("ws_trade");
+    g.bench_function("seed_render", |b| {
+        b.iter(|| Seed.trade(epoch, &symbol, std::hint::black_box(&tick)));
+    });
+    g.bench_function("same_bytes_baseline", |b| {
+        b.iter(|| String::from(std::hint::black_box(text.as_str())));
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3));
-    targets = bench
+    targets = bench, ws_trade
 }
 criterion_main!(benches);

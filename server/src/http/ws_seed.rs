@@ -13,14 +13,14 @@
 //! Server messages: `trade`, `quote_update`, `candle`, `gap`, `heartbeat`, `error`
 //! (`{"type":"error","code":"...","message":"..."}`; the socket stays open).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickd_protocol::{CandleRecord, Epoch, Interval, Symbol, TickRecord, UnixNanos};
 
 use super::HttpState;
+use super::json::{AsText, ExactPrice, ExactQty, Rfc3339};
 use super::seed::candle_json;
 use super::ws::{Dialect, Reply, Subs};
-use super::{num_price, num_qty, rfc3339};
 
 /// The `/ws` dialect.
 #[derive(Debug, Default)]
@@ -189,44 +189,40 @@ impl Dialect for Seed {
         let Some(tr) = t.trade() else {
             return String::new();
         };
-        json!({
-            "type": "trade",
-            "epoch": epoch.0.to_string(),
-            "seq": t.seq,
-            "data": {
-                "symbol": symbol.as_str(),
-                "price": num_price(tr.price),
-                "size": num_qty(tr.size),
-                "side": side(t.side),
-                "trade_id": tr.trade_id,
-                "time": rfc3339(UnixNanos(t.ts_event)),
-                "t": t.ts_event / 1_000_000,
-                "ts_ns": t.ts_event.to_string(),
-            }
+        render(&Message {
+            data: TradeData {
+                price: ExactPrice(tr.price),
+                side: side(t.side),
+                size: ExactQty(tr.size),
+                symbol: symbol.as_str(),
+                t: t.ts_event / 1_000_000,
+                time: Rfc3339(UnixNanos(t.ts_event)),
+                trade_id: tr.trade_id,
+                ts_ns: AsText(t.ts_event),
+            },
+            epoch: AsText(epoch.0),
+            seq: t.seq,
+            kind: "trade",
         })
-        .to_string()
     }
 
     fn quote(&self, epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> Option<String> {
         let q = t.quote()?;
-        Some(
-            json!({
-                "type": "quote_update",
-                "epoch": epoch.0.to_string(),
-                "seq": t.seq,
-                "data": {
-                    "symbol": symbol.as_str(),
-                    "bid": num_price(q.bid_px),
-                    "ask": num_price(q.ask_px),
-                    "bid_size": num_qty(q.bid_sz),
-                    "ask_size": num_qty(q.ask_sz),
-                    "time": rfc3339(UnixNanos(t.ts_event)),
-                    "t": t.ts_event / 1_000_000,
-                    "ts_ns": t.ts_event.to_string(),
-                }
-            })
-            .to_string(),
-        )
+        Some(render(&Message {
+            data: QuoteData {
+                ask: ExactPrice(q.ask_px),
+                ask_size: ExactQty(q.ask_sz),
+                bid: ExactPrice(q.bid_px),
+                bid_size: ExactQty(q.bid_sz),
+                symbol: symbol.as_str(),
+                t: t.ts_event / 1_000_000,
+                time: Rfc3339(UnixNanos(t.ts_event)),
+                ts_ns: AsText(t.ts_event),
+            },
+            epoch: AsText(epoch.0),
+            seq: t.seq,
+            kind: "quote_update",
+        }))
     }
 
     fn candle(&self, epoch: Epoch, seq: u64, symbol: &Symbol, c: &CandleRecord) -> String {
@@ -259,10 +255,95 @@ impl Dialect for Seed {
     }
 }
 
+/// A market data message: `{"data":{...},"epoch":"<u64>","seq":N,"type":"..."}`. Fields are
+/// declared in name order, the order the `json!` messages (sorted maps) have always had.
+#[derive(Serialize)]
+struct Message<D> {
+    data: D,
+    epoch: AsText<u64>,
+    seq: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// A `trade` message's data, in name order.
+#[derive(Serialize)]
+struct TradeData<'a> {
+    price: ExactPrice,
+    side: &'static str,
+    size: ExactQty,
+    symbol: &'a str,
+    t: u64,
+    time: Rfc3339,
+    trade_id: u64,
+    ts_ns: AsText<u64>,
+}
+
+/// A `quote_update` message's data, in name order.
+#[derive(Serialize)]
+struct QuoteData<'a> {
+    ask: ExactPrice,
+    ask_size: ExactQty,
+    bid: ExactPrice,
+    bid_size: ExactQty,
+    symbol: &'a str,
+    t: u64,
+    time: Rfc3339,
+    ts_ns: AsText<u64>,
+}
+
+/// A message's text, written into one buffer sized for a trade or quote.
+fn render(message: &impl Serialize) -> String {
+    let mut out = Vec::with_capacity(256);
+    if serde_json::to_writer(&mut out, message).is_err() {
+        return String::new();
+    }
+    // serde_json writes UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn side(s: u8) -> &'static str {
     match s {
         1 => "buy",
         2 => "sell",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickd_protocol::{InstrumentId, Price, Quantity, Quote, Side, Trade};
+
+    use super::*;
+
+    #[test]
+    fn trades_and_quotes_render_exact_numbers_in_name_order() {
+        let (epoch, symbol) = (Epoch(42), Symbol::new("AAPL").unwrap());
+        let ts = UnixNanos(1_795_229_620_561_398_518);
+        let trade = Trade {
+            price: Price::from_raw(171_230_000_000),
+            size: Quantity::from_raw(500_000_000),
+            trade_id: 7,
+            venue: 0,
+            conditions: 0,
+        };
+        let mut t = TickRecord::new_trade(InstrumentId(0), ts, Side::Sell, &trade);
+        t.seq = 9;
+        assert_eq!(
+            Seed.trade(epoch, &symbol, &t),
+            r#"{"data":{"price":171.23,"side":"sell","size":0.5,"symbol":"AAPL","t":1795229620561,"time":"2026-11-21T02:53:40.561398518Z","trade_id":7,"ts_ns":"1795229620561398518"},"epoch":"42","seq":9,"type":"trade"}"#
+        );
+        let quote = Quote {
+            bid_px: Price::from_raw(171_220_000_000),
+            bid_sz: Quantity::from_raw(300_000_000_000),
+            ask_px: Price::UNDEF,
+            ask_sz: Quantity::from_raw(0),
+        };
+        let mut q = TickRecord::new_quote(InstrumentId(0), ts, &quote);
+        q.seq = 10;
+        assert_eq!(
+            Seed.quote(epoch, &symbol, &q).unwrap(),
+            r#"{"data":{"ask":null,"ask_size":0,"bid":171.22,"bid_size":300,"symbol":"AAPL","t":1795229620561,"time":"2026-11-21T02:53:40.561398518Z","ts_ns":"1795229620561398518"},"epoch":"42","seq":10,"type":"quote_update"}"#
+        );
     }
 }
