@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickd_protocol::{CandleRecord, Epoch, Interval, Side, Symbol, TickRecord};
 
@@ -128,13 +128,47 @@ impl Binance {
         }
     }
 
-    fn wrap(&self, stream: &Stream, data: Value) -> String {
-        if self.combined {
-            json!({"stream": stream.name(), "data": data}).to_string()
-        } else {
-            data.to_string()
+    fn wrap(&self, stream: &Stream, data: impl Serialize) -> String {
+        /// `/stream`'s wrapper, in name order (as the `json!` maps always had it).
+        #[derive(Serialize)]
+        struct Combined<T> {
+            data: T,
+            stream: String,
         }
+        let text = if self.combined {
+            serde_json::to_string(&Combined {
+                data,
+                stream: stream.name(),
+            })
+        } else {
+            serde_json::to_string(&data)
+        };
+        text.unwrap_or_default()
     }
+}
+
+/// Binance's trade event, fields in name order (`E M T e m p q s t`, as the `json!` maps always
+/// had it; clients read by name).
+#[derive(Serialize)]
+struct TradeEvent<'a> {
+    #[serde(rename = "E")]
+    event_time: u64,
+    #[serde(rename = "M")]
+    ignore: bool,
+    #[serde(rename = "T")]
+    trade_time: u64,
+    #[serde(rename = "e")]
+    event: &'static str,
+    #[serde(rename = "m")]
+    buyer_is_maker: bool,
+    #[serde(rename = "p")]
+    price: String,
+    #[serde(rename = "q")]
+    quantity: String,
+    #[serde(rename = "s")]
+    symbol: &'a str,
+    #[serde(rename = "t")]
+    trade_id: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,18 +237,18 @@ impl Dialect for Binance {
         let Some(tr) = t.trade() else {
             return String::new();
         };
-        let data = json!({
-            "e": "trade",
-            "E": now_ms(),
-            "s": symbol.as_str(),
-            "t": tr.trade_id,
-            "p": price(tr.price),
-            "q": qty(tr.size),
-            "T": t.ts_event / 1_000_000,
+        let data = TradeEvent {
+            event_time: now_ms(),
+            ignore: true,
+            trade_time: t.ts_event / 1_000_000,
+            event: "trade",
             // The buyer is the maker when the seller was the aggressor.
-            "m": t.side == Side::Sell as u8,
-            "M": true,
-        });
+            buyer_is_maker: t.side == Side::Sell as u8,
+            price: price(tr.price),
+            quantity: qty(tr.size),
+            symbol: symbol.as_str(),
+            trade_id: tr.trade_id,
+        };
         self.wrap(&Stream::Trade(*symbol), data)
     }
 
@@ -261,5 +295,39 @@ impl Dialect for Binance {
 
     fn heartbeat(&self, _epoch: Epoch, _head: u64) -> Option<String> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tickd_protocol::{InstrumentId, Price, Quantity, Trade, UnixNanos};
+
+    use super::*;
+
+    #[test]
+    fn trades_render_binance_fields_raw_and_combined() {
+        let symbol = Symbol::new("AAPL").unwrap();
+        let trade = Trade {
+            price: Price::from_raw(171_230_000_000),
+            size: Quantity::from_raw(500_000_000),
+            trade_id: 7,
+            venue: 0,
+            conditions: 0,
+        };
+        let t = TickRecord::new_trade(
+            InstrumentId(0),
+            UnixNanos(1_795_229_620_561_398_518),
+            Side::Sell,
+            &trade,
+        );
+        let tail = r#","M":true,"T":1795229620561,"e":"trade","m":true,"p":"171.23000000","q":"0.50000000","s":"AAPL","t":7}"#;
+        let raw = Binance::new(false).trade(Epoch(1), &symbol, &t);
+        assert!(raw.starts_with(r#"{"E":"#) && raw.ends_with(tail), "{raw}");
+        let combined = Binance::new(true).trade(Epoch(1), &symbol, &t);
+        let wrapped_tail = format!("{tail},\"stream\":\"aapl@trade\"}}");
+        assert!(
+            combined.starts_with(r#"{"data":{"E":"#) && combined.ends_with(&wrapped_tail),
+            "{combined}"
+        );
     }
 }
