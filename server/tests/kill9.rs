@@ -28,6 +28,14 @@ fn spawn(addr: SocketAddr, dir: &Path) -> Child {
             "off",
             "--journal-flush",
             "batch",
+            // The ticks carry 2023 event times and the wall clock is today: without this, an
+            // idle moment (100 ms without input, which a loaded machine can leave between two
+            // publishes) closes every open candle by the wall clock, and the trades after it
+            // become late corrections (`version` bumps) that a rebuild from the journal, which
+            // has no wall clock, does not repeat. What this test checks is what survives
+            // kill -9, so the wall clock is kept out: ten years of grace.
+            "--candle-grace-ms",
+            "315360000000",
         ])
         .args(["--ring-slots", "65536", "--tcp", &addr.to_string()])
         .arg("--shm-dir")
