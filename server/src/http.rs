@@ -35,8 +35,6 @@ use utoipa_axum::routes;
 
 use crate::services::Services;
 
-pub use json::{num_price, num_qty};
-
 /// What every handler gets: one shared [`HttpShared`] (axum clones the state per request, so
 /// it is a single `Arc`).
 #[derive(Clone, Debug)]
@@ -176,13 +174,6 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
-}
-
-/// RFC 3339 text of a time, with nanoseconds.
-pub fn rfc3339(t: UnixNanos) -> String {
-    jiff::Timestamp::from_nanosecond(i128::from(t.0))
-        .map(|ts| ts.to_string())
-        .unwrap_or_default()
 }
 
 /// Parses a symbol parameter.

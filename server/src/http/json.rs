@@ -1,15 +1,13 @@
-//! JSON values written straight into a response body: exact decimals, integers as text, and
-//! times, with no `String` or [`serde_json::Value`] per field. For the routes clients poll
-//! (`/price/latest`); the others build [`Value`]s with [`num_price`] and [`num_qty`].
+//! JSON values written straight into a response or message body: exact decimals, integers as
+//! text, and times, with no `String` or [`serde_json::Value`] per field. Every dialect renders
+//! prices, sizes and times through these.
 
 use std::fmt::{self, Write as _};
-use std::str::FromStr;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
-use serde_json::{Number, Value};
 use tickd_protocol::{Price, Quantity, UnixNanos};
 
 /// Decimal text on the stack: room for an i64 of 1e-9 units (sign, 19 digits, the point).
@@ -52,25 +50,6 @@ fn exact<S: Serializer>(value: fmt::Arguments<'_>, s: S) -> Result<S::Ok, S::Err
     let text = DecimalText::of(value).ok_or_else(|| serde::ser::Error::custom("decimal"))?;
     let raw: &RawValue = serde_json::from_str(text.as_str()).map_err(serde::ser::Error::custom)?;
     raw.serialize(s)
-}
-
-/// A price as an exact JSON [`Value`] (`null` when undefined), for routes that build values.
-pub fn num_price(p: Price) -> Value {
-    if p.is_undef() {
-        return Value::Null;
-    }
-    number(format_args!("{p:#}"))
-}
-
-/// A quantity as an exact JSON [`Value`].
-pub fn num_qty(q: Quantity) -> Value {
-    number(format_args!("{q:#}"))
-}
-
-fn number(value: fmt::Arguments<'_>) -> Value {
-    DecimalText::of(value)
-        .and_then(|t| Number::from_str(t.as_str()).ok())
-        .map_or(Value::Null, Value::Number)
 }
 
 /// A price as an exact JSON number (`171.23`), `null` when undefined.

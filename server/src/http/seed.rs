@@ -10,7 +10,6 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
-use serde_json::Value;
 use tickd_protocol::{
     CandleRecord, InstrumentId, Interval, Price, QuerySpec, Symbol, TickKind, TickRecord, UnixNanos,
 };
@@ -19,10 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{AsText, ExactPrice, ExactQty, JsonBody, Rfc3339};
-use super::{
-    ApiError, ErrorBody, HttpState, interval_param, num_price, num_qty, rfc3339, symbol_param,
-    time_param,
-};
+use super::{ApiError, ErrorBody, HttpState, interval_param, symbol_param, time_param};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -265,29 +261,30 @@ async fn price_latest(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeedCandle {
     /// Open time, RFC 3339.
-    time: String,
+    #[schema(value_type = String)]
+    time: Rfc3339,
     /// Open time, ms since the Unix epoch.
     t: u64,
     /// First trade price.
     #[schema(value_type = Option<f64>)]
-    open: Value,
+    open: ExactPrice,
     /// Highest trade price.
     #[schema(value_type = Option<f64>)]
-    high: Value,
+    high: ExactPrice,
     /// Lowest trade price.
     #[schema(value_type = Option<f64>)]
-    low: Value,
+    low: ExactPrice,
     /// Last trade price.
     #[schema(value_type = Option<f64>)]
-    close: Value,
+    close: ExactPrice,
     /// Traded quantity.
     #[schema(value_type = Option<f64>)]
-    volume: Value,
+    volume: ExactQty,
     /// Number of trades.
     trades: u64,
     /// Volume-weighted average price (`null` when no volume).
     #[schema(value_type = Option<f64>)]
-    vwap: Value,
+    vwap: Option<ExactPrice>,
     /// Whether the interval has ended (a closed candle never changes).
     closed: bool,
     /// Revision: bumped on every update of this candle.
@@ -297,20 +294,18 @@ pub struct SeedCandle {
 /// A candle as the seed dialect renders it.
 pub(crate) fn candle_json(c: &CandleRecord) -> SeedCandle {
     let [o, h, l, cl] = c.ohlc();
-    let vwap = if c.volume == 0 {
-        Value::Null
-    } else {
-        i64::try_from(c.notional() / i128::from(c.volume))
-            .map_or(Value::Null, |v| num_price(Price::from_raw(v)))
-    };
+    let vwap = (c.volume != 0)
+        .then(|| i64::try_from(c.notional() / i128::from(c.volume)).ok())
+        .flatten()
+        .map(|v| ExactPrice(Price::from_raw(v)));
     SeedCandle {
-        time: rfc3339(UnixNanos(c.ts_open)),
+        time: Rfc3339(UnixNanos(c.ts_open)),
         t: c.ts_open / 1_000_000,
-        open: num_price(o),
-        high: num_price(h),
-        low: num_price(l),
-        close: num_price(cl),
-        volume: num_qty(c.volume()),
+        open: ExactPrice(o),
+        high: ExactPrice(h),
+        low: ExactPrice(l),
+        close: ExactPrice(cl),
+        volume: ExactQty(c.volume()),
         trades: c.trades,
         vwap,
         closed: c.is_closed(),
@@ -375,7 +370,8 @@ pub struct CandlePage {
     /// The candles, oldest first.
     candles: Vec<SeedCandle>,
     /// When paging forward from `start`: the `start` of the next page (`null` on the last).
-    next_start: Option<String>,
+    #[schema(value_type = Option<String>)]
+    next_start: Option<Rfc3339>,
     /// The head sequence number the answer is valid at.
     as_of_seq: u64,
     /// The data epoch (decimal text of a u64).
@@ -407,7 +403,7 @@ async fn candles(
     let limit = limit_param(&q, 500, 5_000)?;
     let (list, more, head) = query_candles(&s, symbol, interval, start, end, limit)?;
     let next_start = match (more, start, list.last()) {
-        (true, Some(_), Some(last)) => Some(rfc3339(UnixNanos(last.ts_open + interval.nanos()))),
+        (true, Some(_), Some(last)) => Some(Rfc3339(UnixNanos(last.ts_open + interval.nanos()))),
         _ => None,
     };
     Ok(Json(CandlePage {
@@ -428,25 +424,26 @@ pub struct MarketQuote {
     symbol: String,
     /// Last trade price.
     #[schema(value_type = Option<f64>)]
-    price: Value,
+    price: Option<ExactPrice>,
     /// Last price minus the previous day's close.
     #[schema(value_type = Option<f64>)]
-    change: Value,
+    change: Option<ExactPrice>,
     /// `change` as a percentage of the previous day's close.
     #[serde(rename = "changePercent")]
     #[schema(value_type = Option<f64>)]
-    change_percent: Value,
+    change_percent: Option<ExactPrice>,
     /// Today's traded quantity (the current 1d candle).
     #[schema(value_type = Option<f64>)]
-    volume: Value,
+    volume: Option<ExactQty>,
     /// `ts_event` of the last trade or quote, RFC 3339.
-    timestamp: Option<String>,
+    #[schema(value_type = Option<String>)]
+    timestamp: Option<Rfc3339>,
     /// Best bid price.
     #[schema(value_type = Option<f64>)]
-    bid: Value,
+    bid: Option<ExactPrice>,
     /// Best ask price.
     #[schema(value_type = Option<f64>)]
-    ask: Value,
+    ask: Option<ExactPrice>,
     /// Sequence number of the last trade or quote.
     seq: u64,
 }
@@ -500,13 +497,13 @@ async fn quote(
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
     Ok(Json(MarketQuote {
         symbol: symbol.as_str().to_owned(),
-        price: last.map_or(Value::Null, num_price),
-        change: change.map_or(Value::Null, num_price),
-        change_percent: change_pct.map_or(Value::Null, num_price),
-        volume: today.map_or(Value::Null, |c| num_qty(c.volume())),
-        timestamp: (ts != 0).then(|| rfc3339(UnixNanos(ts))),
-        bid: qu.map_or(Value::Null, |q| num_price(q.bid_px)),
-        ask: qu.map_or(Value::Null, |q| num_price(q.ask_px)),
+        price: last.map(ExactPrice),
+        change: change.map(ExactPrice),
+        change_percent: change_pct.map(ExactPrice),
+        volume: today.map(|c| ExactQty(c.volume())),
+        timestamp: (ts != 0).then_some(Rfc3339(UnixNanos(ts))),
+        bid: qu.map(|q| ExactPrice(q.bid_px)),
+        ask: qu.map(|q| ExactPrice(q.ask_px)),
         seq: trade.or(quote).map_or(0, |t| t.seq),
     }))
 }

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Serialize;
-use serde_json::Value;
 use tickd_protocol::{Interval, QuerySpec, UnixNanos};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::json::{ExactPrice, ExactQty};
 use super::seed::{latest, query_candles};
-use super::{ApiError, ErrorBody, HttpState, num_price, num_qty, symbol_param};
+use super::{ApiError, ErrorBody, HttpState, symbol_param};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -294,23 +294,23 @@ pub struct UdfHistory {
     /// Opens.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<f64>>)]
-    o: Option<Vec<Value>>,
+    o: Option<Vec<ExactPrice>>,
     /// Highs.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<f64>>)]
-    h: Option<Vec<Value>>,
+    h: Option<Vec<ExactPrice>>,
     /// Lows.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<f64>>)]
-    l: Option<Vec<Value>>,
+    l: Option<Vec<ExactPrice>>,
     /// Closes.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<f64>>)]
-    c: Option<Vec<Value>>,
+    c: Option<Vec<ExactPrice>>,
     /// Volumes.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<f64>>)]
-    v: Option<Vec<Value>>,
+    v: Option<Vec<ExactQty>>,
     /// With `no_data`: the open time (Unix seconds) of the newest bar before `from`.
     #[serde(rename = "nextTime", skip_serializing_if = "Option::is_none")]
     next_time: Option<u64>,
@@ -383,15 +383,15 @@ async fn history(
             ..UdfHistory::default()
         }));
     }
-    let col = |f: fn(&tickd_protocol::CandleRecord) -> Value| Some(list.iter().map(f).collect());
+    let col = |k: usize| Some(list.iter().map(|c| ExactPrice(c.ohlc()[k])).collect());
     Ok(Json(UdfHistory {
         s: "ok",
         t: Some(list.iter().map(|c| c.ts_open / 1_000_000_000).collect()),
-        o: col(|c| num_price(c.ohlc()[0])),
-        h: col(|c| num_price(c.ohlc()[1])),
-        l: col(|c| num_price(c.ohlc()[2])),
-        c: col(|c| num_price(c.ohlc()[3])),
-        v: col(|c| num_qty(c.volume())),
+        o: col(0),
+        h: col(1),
+        l: col(2),
+        c: col(3),
+        v: Some(list.iter().map(|c| ExactQty(c.volume())).collect()),
         next_time: None,
     }))
 }
@@ -418,15 +418,15 @@ pub struct UdfQuoteValues {
     /// Last trade price.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
-    lp: Option<Value>,
+    lp: Option<ExactPrice>,
     /// Best bid.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
-    bid: Option<Value>,
+    bid: Option<ExactPrice>,
     /// Best ask.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
-    ask: Option<Value>,
+    ask: Option<ExactPrice>,
 }
 
 /// One symbol in `/udf/quotes`.
@@ -476,9 +476,16 @@ async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Udf
                     v: UdfQuoteValues {
                         short_name: Some(sym.as_str().to_owned()),
                         exchange: Some("TICKD"),
-                        lp: Some(tr.map_or(Value::Null, |t| num_price(t.price))),
-                        bid: Some(qu.map_or(Value::Null, |q| num_price(q.bid_px))),
-                        ask: Some(qu.map_or(Value::Null, |q| num_price(q.ask_px))),
+                        // `Price::UNDEF` renders `null`: the field is there, empty.
+                        lp: Some(ExactPrice(
+                            tr.map_or(tickd_protocol::Price::UNDEF, |t| t.price),
+                        )),
+                        bid: Some(ExactPrice(
+                            qu.map_or(tickd_protocol::Price::UNDEF, |q| q.bid_px),
+                        )),
+                        ask: Some(ExactPrice(
+                            qu.map_or(tickd_protocol::Price::UNDEF, |q| q.ask_px),
+                        )),
                     },
                 }
             }

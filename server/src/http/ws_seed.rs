@@ -312,7 +312,7 @@ fn side(s: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use tickd_protocol::{InstrumentId, Price, Quantity, Quote, Side, Trade};
+    use tickd_protocol::{CandleRecord, InstrumentId, Price, Quantity, Quote, Side, Trade};
 
     use super::*;
 
@@ -345,5 +345,31 @@ mod tests {
             Seed.quote(epoch, &symbol, &q).unwrap(),
             r#"{"data":{"ask":null,"ask_size":0,"bid":171.22,"bid_size":300,"symbol":"AAPL","t":1795229620561,"time":"2026-11-21T02:53:40.561398518Z","ts_ns":"1795229620561398518"},"epoch":"42","seq":10,"type":"quote_update"}"#
         );
+    }
+
+    #[test]
+    fn candles_render_exact_numbers_in_name_order() {
+        let mut c = CandleRecord {
+            instrument_id: 0,
+            interval_s: 60,
+            ts_open: 1_795_229_580_000_000_000,
+            open: 171_230_000_000,
+            high: 171_500_000_000,
+            low: 171_000_000_000,
+            close: 171_250_000_000,
+            volume: 3_000_000_000,
+            trades: 3,
+            version: 2,
+            ..CandleRecord::default()
+        };
+        c.set_notional(513_750_000_000 * 1_000_000_000);
+        let symbol = Symbol::new("AAPL").unwrap();
+        assert_eq!(
+            Seed.candle(Epoch(42), 11, &symbol, &c),
+            r#"{"data":{"close":171.25,"closed":false,"high":171.5,"interval":"1m","low":171,"open":171.23,"rev":2,"symbol":"AAPL","t":1795229580000,"time":"2026-11-21T02:53:00Z","trades":3,"volume":3,"vwap":171.25},"epoch":"42","seq":11,"type":"candle"}"#
+        );
+        c.volume = 0;
+        let text = Seed.candle(Epoch(42), 11, &symbol, &c);
+        assert!(text.contains(r#""volume":0,"vwap":null"#), "{text}");
     }
 }
