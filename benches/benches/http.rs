@@ -17,10 +17,10 @@ use tickd_protocol::{
 use tickd_server::app;
 use tickd_server::config::{ServeArgs, ServerConfig};
 use tickd_server::http::ws::Dialect;
-use tickd_server::http::ws_seed::Seed;
+use tickd_server::http::ws::seed::Seed;
 use tickd_server::http::{HttpState, router};
-use tickd_server::limits::ConnectionLimits;
-use tickd_server::services::Services;
+use tickd_server::net::Services;
+use tickd_server::net::limits::ConnectionLimits;
 use tower::ServiceExt;
 
 // The server's allocator: allocation is part of the cost measured.

@@ -11,10 +11,10 @@ use tickd_engine::{CandleBook, CandleConfig};
 use tickd_protocol::{
     InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade, UnixNanos,
 };
-use tickd_server::feed::{Batch, FeedClock, FeedStats};
-use tickd_server::instruments::InstrumentTable;
-use tickd_server::sequencer::{Published, Sequencer};
-use tickd_server::store::{Store, StoreConfig};
+use tickd_server::ingest::input::{Batch, FeedClock, FeedStats};
+use tickd_server::ingest::instruments::InstrumentTable;
+use tickd_server::ingest::sequencer::{Published, Sequencer};
+use tickd_server::storage::store::{Store, StoreConfig};
 
 const BATCH: u64 = 4_096;
 

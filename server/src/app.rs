@@ -10,40 +10,21 @@ use tickd_engine::CandleBook;
 
 use crate::clock;
 use crate::config::ServerConfig;
+use crate::feed::FeedSender;
 use crate::feed::replay::{self, ReplaySummary};
 use crate::feed::synthetic::{self, SyntheticConfig};
-use crate::feed::{FeedClock, FeedSender, FeedStats};
-use crate::input::InputTx;
-use crate::instruments::{InstrumentTable, Instruments};
-use crate::journal::{self, Journal};
-use crate::sequencer::{self, Published, Sequencer};
-use crate::store::Store;
+use crate::ingest::input::{self, FeedClock, FeedStats, InputTx};
+use crate::ingest::instruments::{InstrumentTable, Instruments};
+use crate::ingest::sequencer::{self, Published, Sequencer};
+use crate::query::Shared;
+use crate::storage::epoch;
+use crate::storage::journal::{self, Journal};
+use crate::storage::store::Store;
 
 /// Ticks per batch handed from a feed to the sequencer.
 const BATCH_LEN: usize = 4_096;
 /// Batches queued between feeds and the sequencer before feeds block.
 const QUEUE_BATCHES: usize = 64;
-
-/// What network sessions and queries share.
-#[derive(Debug, Clone)]
-pub struct Shared {
-    /// Symbol table.
-    pub instruments: Instruments,
-    /// Candles.
-    pub book: Arc<Mutex<CandleBook>>,
-    /// Head notifications, once per batch.
-    pub published: tokio::sync::watch::Receiver<Published>,
-    /// Per-feed counters.
-    pub feeds: Arc<Vec<Arc<FeedStats>>>,
-    /// The ring's epoch.
-    pub epoch: u64,
-    /// The shm directory.
-    pub shm_dir: std::path::PathBuf,
-    /// The journal directory, when journaling (gap fill reads it).
-    pub journal_dir: Option<std::path::PathBuf>,
-    /// The sequencer's input, for publishers.
-    pub input: InputTx,
-}
 
 /// A running server: its shared state and the threads to stop.
 pub struct Running {
@@ -73,7 +54,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         // The data directory keeps the epoch; the ring restarts just below the oldest
         // journaled seq and is refilled from the journal.
         Some(j) => (
-            load_or_create_epoch(&config.data_dir)?,
+            epoch::load_or_create(&config.data_dir)?,
             journal::first_segment_seq(&j.dir)?.map_or(0, |s| s - 1),
         ),
         // No journal: every start is a new history, so it gets a new epoch (DESIGN.md §2).
@@ -104,7 +85,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         );
         seq.set_journal(Journal::open(j.clone(), rec.last_seq)?);
     }
-    let (tx, rx) = crate::input::queue(QUEUE_BATCHES);
+    let (tx, rx) = input::queue(QUEUE_BATCHES);
     let publish_stats = FeedStats::new("publish");
     let publishers = seq.add_feed(Arc::clone(&publish_stats), FeedClock::Wall);
     let stop = Arc::new(AtomicBool::new(false));
@@ -199,41 +180,6 @@ impl Running {
         if let Some(Ok(seq)) = self.sequencer.take().map(JoinHandle::join) {
             tracing::info!(head = seq.head(), "sequencer stopped");
         }
-    }
-}
-
-/// The epoch kept in `<data dir>/epoch`, created (a new epoch: now in ns) on first start.
-///
-/// # Errors
-///
-/// If the file cannot be read or written, or does not hold a number.
-fn load_or_create_epoch(data_dir: &std::path::Path) -> anyhow::Result<u64> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("create data directory {}", data_dir.display()))?;
-    let path = data_dir.join("epoch");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .with_context(|| format!("{}: not an epoch number", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let journal = data_dir.join("journal");
-            if journal::first_segment_seq(&journal)?.is_some() {
-                anyhow::bail!(
-                    "{} is missing but {} has records: refusing to guess the epoch",
-                    path.display(),
-                    journal.display()
-                );
-            }
-            let epoch = clock::now().0;
-            let tmp = data_dir.join("epoch.tmp");
-            std::fs::write(&tmp, format!("{epoch}\n"))
-                .with_context(|| format!("write {}", tmp.display()))?;
-            std::fs::File::open(&tmp)?.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            Ok(epoch)
-        }
-        Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
     }
 }
 

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use tickd_engine::{Auth, CandleConfig, SessionConfig, Token};
 
-use crate::journal::JournalConfig;
+use crate::storage::journal::JournalConfig;
 use tickd_protocol::Roles;
 use tickd_protocol::Symbol;
 
 use crate::feed::replay::Speed;
-use crate::store::StoreConfig;
+use crate::storage::store::StoreConfig;
 
 /// `tickd serve` flags. Each also reads `TICKD_<NAME>` from the environment, and falls back to
 /// the `--config` file, then to the default shown.

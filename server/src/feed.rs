@@ -1,116 +1,21 @@
 //! Feeds: where ticks come from. Each feed runs on its own thread and hands the sequencer
-//! [`Batch`]es over a bounded crossbeam channel; a full channel blocks the feed (back-pressure),
-//! it never drops.
+//! [`Batch`]es through a [`FeedSender`] over the bounded input queue; a full queue blocks the
+//! feed (back-pressure), it never drops.
 //!
 //! - [`synthetic`]: a random walk for a few symbols (the default feed).
-//! - [`csv`]: the generic CSV replay format (DESIGN.md §11).
-//! - [`algoseek`]: AlgoSeek/Lean equity tick zips, with per-venue quotes consolidated into NBBO
-//!   ticks by [`nbbo`].
-//! - [`replay`]: ordering and pacing of recorded ticks (recorded speed, a multiple, or max).
+//! - [`replay`]: recorded files (generic CSV, AlgoSeek zips, parsed by `tickd-formats`), merged
+//!   in event-time order and paced (recorded speed, a multiple, or max).
 
-pub mod algoseek;
-pub mod csv;
-pub mod nbbo;
 pub mod replay;
 pub mod synthetic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam::channel::SendError;
 
-use crate::input::InputTx;
-use crate::sequencer::Input;
+use crate::ingest::input::{Batch, FeedId, FeedStats, Input, InputTx};
 use tickd_protocol::{Symbol, TickRecord};
-
-/// Index of a feed in the sequencer's feed table.
-pub type FeedId = u16;
-
-/// Ticks from one feed. Each tick's `instrument_id` is the feed's local symbol index: an index
-/// into the concatenation of every `new_symbols` list this feed has sent so far. `seq` and
-/// `ts_recv` are stamped by the sequencer.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// The sending feed.
-    pub feed: FeedId,
-    /// Symbols first used in this batch, in local-index order.
-    pub new_symbols: Vec<Symbol>,
-    /// The ticks, in the feed's order.
-    pub ticks: Vec<TickRecord>,
-    /// The feed has ended: nothing follows this batch.
-    pub end: bool,
-}
-
-/// Whose clock a feed's event times follow, for closing candles (DESIGN.md §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FeedClock {
-    /// Live data: event time tracks the wall clock, so candles close on the wall clock.
-    Wall,
-    /// Recorded data: candles close on the replay's own event time, and all of them once it
-    /// ends, whatever the replay speed.
-    Event,
-}
-
-/// Why a feed skipped a record, for the summary and `stats`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SkipReason {
-    /// Failed validation (`--skip-invalid`).
-    Invalid,
-    /// Flagged suspicious by the data vendor.
-    Suspicious,
-    /// Rejected by the sequencer's validation.
-    Rejected,
-}
-
-/// Counters of one feed, shared by the feed thread, the sequencer and `stats`.
-#[derive(Debug, Default)]
-pub struct FeedStats {
-    /// Feed name (`synthetic`, `replay`, …).
-    pub name: String,
-    /// Records the sequencer accepted.
-    pub ingested: AtomicU64,
-    /// Lines that failed validation and were skipped.
-    pub skipped_invalid: AtomicU64,
-    /// Rows excluded because the vendor flagged them suspicious.
-    pub skipped_suspicious: AtomicU64,
-    /// Records the sequencer rejected.
-    pub rejected: AtomicU64,
-    /// Source rows read (trade and quote rows of the files).
-    pub rows: AtomicU64,
-    /// Whether the feed has finished and the sequencer has sequenced all of it.
-    pub finished: AtomicBool,
-    /// Set when the feed stopped on an error; the message says what and where.
-    pub error: std::sync::Mutex<Option<String>>,
-}
-
-impl FeedStats {
-    /// Fresh counters for feed `name`.
-    pub fn new(name: &str) -> Arc<Self> {
-        Arc::new(Self {
-            name: name.to_owned(),
-            ..Self::default()
-        })
-    }
-
-    /// Adds one to the counter for `reason`.
-    pub fn skip(&self, reason: SkipReason, n: u64) {
-        let c = match reason {
-            SkipReason::Invalid => &self.skipped_invalid,
-            SkipReason::Suspicious => &self.skipped_suspicious,
-            SkipReason::Rejected => &self.rejected,
-        };
-        // Relaxed: independent counters, read only for reporting.
-        c.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Total skipped, all reasons.
-    pub fn skipped(&self) -> u64 {
-        self.skipped_invalid.load(Ordering::Relaxed)
-            + self.skipped_suspicious.load(Ordering::Relaxed)
-            + self.rejected.load(Ordering::Relaxed)
-    }
-}
 
 /// A feed's sending side: assigns local symbol indexes and ships batches.
 #[derive(Debug)]

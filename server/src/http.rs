@@ -11,7 +11,6 @@
 //! numbers (decimal text, never through a float); Binance renders decimal strings.
 
 pub mod binance;
-pub mod binance_ws;
 pub mod guard;
 pub mod json;
 pub mod latency;
@@ -19,7 +18,6 @@ pub mod openapi;
 pub mod seed;
 pub mod udf;
 pub mod ws;
-pub mod ws_seed;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -28,12 +26,13 @@ use anyhow::Context;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tickd_formats::time::ParseTimeError;
 use tickd_protocol::{Interval, Symbol, UnixNanos};
 use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::services::Services;
+use crate::net::Services;
 
 /// What every handler gets: one shared [`HttpShared`] (axum clones the state per request, so
 /// it is a single `Arc`).
@@ -213,14 +212,14 @@ pub fn time_param(name: &str, value: &str) -> Result<UnixNanos, ApiError> {
             .map(UnixNanos)
             .ok_or_else(|| ApiError::bad_parameter(format!("{name}={value}: out of range")));
     }
-    let ts: jiff::Timestamp = value.parse().map_err(|_| {
-        ApiError::bad_parameter(format!(
+    tickd_formats::time::parse_rfc3339(value).map_err(|e| match e {
+        ParseTimeError::Before1970(_) => {
+            ApiError::bad_parameter(format!("{name}={value:?}: before 1970"))
+        }
+        _ => ApiError::bad_parameter(format!(
             "{name}={value:?}: expected RFC 3339 or a Unix time"
-        ))
-    })?;
-    u64::try_from(ts.as_nanosecond())
-        .map(UnixNanos)
-        .map_err(|_| ApiError::bad_parameter(format!("{name}={value:?}: before 1970")))
+        )),
+    })
 }
 
 /// The router of every dialect, and `/openapi.json` built from the same routes.
@@ -287,7 +286,7 @@ async fn ws_seed_upgrade(
         ws::serve(
             socket,
             s,
-            Box::new(ws_seed::Seed),
+            Box::new(ws::seed::Seed),
             ws::Subs::default(),
             permit,
         )
@@ -305,7 +304,7 @@ fn ws_binance(
     let streams = names
         .split('/')
         .filter(|n| !n.is_empty())
-        .map(binance_ws::Stream::parse)
+        .map(ws::binance::Stream::parse)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::bad_parameter)?;
     if streams.is_empty() {
@@ -313,7 +312,7 @@ fn ws_binance(
             "no streams: name them as <symbol>@trade or <symbol>@kline_<interval>",
         ));
     }
-    let mut dialect = binance_ws::Binance::new(combined);
+    let mut dialect = ws::binance::Binance::new(combined);
     let mut subs = ws::Subs::default();
     dialect
         .add(&s, streams, &mut subs)

@@ -1,22 +1,27 @@
-//! The tickd server shell (DESIGN.md §1): configuration, the sequencer thread, feeds, the shm
-//! store and the network listeners. The sans-IO logic lives in `tickd-engine` and
-//! `tickd-protocol`; this crate does the IO around it.
+//! The tickd server shell (DESIGN.md §1): the IO around the sans-IO crates (`tickd-engine`,
+//! `tickd-protocol`), in folders that name the architecture. Data flows one way:
+//!
+//! ```text
+//! feed ──► ingest (queue, sequencer) ──► storage (ring, journal, latest) ──► query ──► net, http
+//! ```
+//!
+//! - [`feed`]: where ticks come from (synthetic walk, recorded files).
+//! - [`ingest`]: the sequencer's input queue and thread, the symbol table.
+//! - [`storage`]: the shm files, the journal and the epoch.
+//! - [`query`]: the read side every door shares.
+//! - [`net`]: TCP and QUIC listeners, limits, TLS, connection drivers.
+//! - [`http`]: the JSON/WebSocket bridge.
+//! - [`app`]: the composition root, the only module that knows every part; [`config`],
+//!   [`metrics`] and [`clock`] serve them all.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod clock;
 pub mod config;
-pub mod conn;
 pub mod feed;
 pub mod http;
-pub mod input;
-pub mod instruments;
-pub mod journal;
-pub mod limits;
+pub mod ingest;
 pub mod metrics;
-pub mod quic;
-pub mod sequencer;
-pub mod serve;
-pub mod services;
-pub mod store;
-pub mod tls;
+pub mod net;
+pub mod query;
+pub mod storage;

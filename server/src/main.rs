@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let running = app::start(&config)?;
-        let listeners = tickd_server::serve::start(&config, &running.shared).await?;
+        let listeners = tickd_server::net::listener::start(&config, &running.shared).await?;
         shutdown_signal().await;
         tracing::info!("shutting down");
         listeners.stop().await;

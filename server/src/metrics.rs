@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::services::Services;
+use crate::net::Services;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -54,10 +54,10 @@ pub fn render(services: &Services) -> String {
     let Some(handle) = install() else {
         return String::new();
     };
-    metrics::gauge!("tickd_head_seq").set(services.head().0 as f64);
-    metrics::gauge!("tickd_instruments").set(services.instruments(None).len() as f64);
+    metrics::gauge!("tickd_head_seq").set(services.query.head().0 as f64);
+    metrics::gauge!("tickd_instruments").set(services.query.instruments(None).len() as f64);
     metrics::gauge!("tickd_connections_open").set(services.limits.total() as f64);
-    for f in services.shared.feeds.iter() {
+    for f in services.query.shared.feeds.iter() {
         let feed = f.name.clone();
         metrics::counter!("tickd_ingested_total", "feed" => feed.clone())
             .absolute(f.ingested.load(Ordering::Relaxed));

@@ -145,7 +145,7 @@ fn the_week_replays_with_exact_candles() {
         .unwrap();
     rt.block_on(async {
         let running = tickd_server::app::start(&config).unwrap();
-        let listeners = tickd_server::serve::start(&config, &running.shared)
+        let listeners = tickd_server::net::listener::start(&config, &running.shared)
             .await
             .unwrap();
         let feed = running.shared.feeds[0].clone();

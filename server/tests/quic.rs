@@ -27,7 +27,8 @@ async fn quic_serves_the_same_records_and_takes_publishes() {
     server.wait_feeds().await;
     let quic = server.listeners.as_ref().unwrap().quic.unwrap();
     let identity =
-        tickd_server::tls::load_or_create(&server.shm.path().join("data"), None, None).unwrap();
+        tickd_server::net::tls::load_or_create(&server.shm.path().join("data"), None, None)
+            .unwrap();
     let fingerprint = identity.fingerprint.clone();
 
     let mut tcp = Client::connect(server.addr).await.unwrap();
@@ -131,7 +132,7 @@ async fn resuming_over_quic_fills_from_the_journal_with_no_hole() {
     server.wait_feeds().await;
     let quic = server.listeners.as_ref().unwrap().quic.unwrap();
     let fingerprint =
-        tickd_server::tls::load_or_create(&server.shm.path().join("data"), None, None)
+        tickd_server::net::tls::load_or_create(&server.shm.path().join("data"), None, None)
             .unwrap()
             .fingerprint;
     let mut q = Client::connect_quic(
@@ -171,7 +172,7 @@ async fn datagram_mode_sends_conflated_quotes_as_datagrams() {
     let server = TestServer::start(args).await;
     let quic = server.listeners.as_ref().unwrap().quic.unwrap();
     let fingerprint =
-        tickd_server::tls::load_or_create(&server.shm.path().join("data"), None, None)
+        tickd_server::net::tls::load_or_create(&server.shm.path().join("data"), None, None)
             .unwrap()
             .fingerprint;
     let mut q = Client::connect_quic(quic, "localhost", Verify::Fingerprint(fingerprint), None)

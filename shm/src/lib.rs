@@ -66,5 +66,5 @@ pub use layout::{FileKind, HEADER_BYTES, LAYOUT_VERSION, MAGIC};
 pub use mapping::FILE_MODE;
 pub use table::TableError;
 #[cfg(not(shm_loom))]
-pub use table::{TableReader, TableWriter};
+pub use table::{StalledWriter, TableReader, TableWriter};
 pub use wait::WaitStrategy;

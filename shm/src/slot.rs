@@ -15,6 +15,7 @@
 use crate::sync::atomic::{
     AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, fence,
 };
+#[cfg(test)]
 use crate::sync::spin_hint;
 
 /// What a read of message `n` found.
@@ -99,33 +100,57 @@ impl<const W: usize> Slot<W> {
         }
     }
 
-    /// Copies whatever complete message the slot holds into `out` (with `out[0]` = its `n`),
-    /// retrying while a write is in progress. `None` if the slot was never written.
-    pub(crate) fn read_latest(&self, out: &mut [u64; W]) -> Option<u64> {
-        loop {
-            // SYNC(S2): pairs with the publishing Release store in `write`.
-            let before = self.words[0].load(Acquire);
-            if before == 0 {
-                return None;
-            }
-            if !before.is_multiple_of(2) {
-                spin_hint();
-                continue;
-            }
-            for (dst, src) in out[1..].iter_mut().zip(&self.words[1..]) {
-                // Relaxed: validated by the stamp re-check below.
-                *dst = src.load(Relaxed);
-            }
-            // SYNC(S1): as in `read`.
-            fence(Acquire);
-            if self.words[0].load(Relaxed) == before {
-                let n = stamp_seq(before);
-                out[0] = n;
-                return Some(n);
-            }
-            spin_hint();
+    /// One attempt to copy whatever complete message the slot holds into `out` (with `out[0]` =
+    /// its `n`). [`Latest::Busy`] when a write was in progress during the attempt: the caller
+    /// decides how long to retry (a writer killed mid-write leaves the slot busy for good).
+    pub(crate) fn try_read_latest(&self, out: &mut [u64; W]) -> Latest {
+        // SYNC(S2): pairs with the publishing Release store in `write`.
+        let before = self.words[0].load(Acquire);
+        if before == 0 {
+            return Latest::Never;
+        }
+        if !before.is_multiple_of(2) {
+            return Latest::Busy(before);
+        }
+        for (dst, src) in out[1..].iter_mut().zip(&self.words[1..]) {
+            // Relaxed: validated by the stamp re-check below.
+            *dst = src.load(Relaxed);
+        }
+        // SYNC(S1): as in `read`.
+        fence(Acquire);
+        let after = self.words[0].load(Relaxed);
+        if after == before {
+            let n = stamp_seq(before);
+            out[0] = n;
+            Latest::Copied(n)
+        } else {
+            Latest::Busy(after)
         }
     }
+
+    /// [`Slot::try_read_latest`] retried while a write is in progress, without bound: only for
+    /// a writer known to be alive (tests and loom models).
+    #[cfg(test)]
+    pub(crate) fn read_latest(&self, out: &mut [u64; W]) -> Option<u64> {
+        loop {
+            match self.try_read_latest(out) {
+                Latest::Never => return None,
+                Latest::Copied(n) => return Some(n),
+                Latest::Busy(_) => spin_hint(),
+            }
+        }
+    }
+}
+
+/// What one [`Slot::try_read_latest`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Latest {
+    /// Never written.
+    Never,
+    /// Message `n` copied whole.
+    Copied(u64),
+    /// A write was in progress; the stamp seen.
+    Busy(u64),
 }
 
 #[cfg(all(test, not(shm_loom)))]

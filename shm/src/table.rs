@@ -14,6 +14,8 @@ use std::time::Duration;
 use crate::layout::FileKind;
 #[cfg(not(shm_loom))]
 use crate::mapping::{Mapping, Shape};
+#[cfg(not(shm_loom))]
+use crate::slot::Latest;
 use crate::slot::{Slot, stamp_seq};
 #[cfg(not(shm_loom))]
 use crate::{ConfigError, CreateError, OpenError};
@@ -112,12 +114,36 @@ impl<const W: usize> TableWriter<W> {
     }
 }
 
+/// A cell stayed mid-write for a reader's whole stall timeout: its writer stopped between the
+/// busy stamp and the publish (killed with `kill -9`, or stopped by a debugger). The cell reads
+/// again once a writer rewrites it (a restarted tickd recreates the table).
+#[cfg(not(shm_loom))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cell {index} stayed mid-write (stamp {stamp}) for {waited:?}: its writer stopped mid-write, \
+     probably killed; the cell reads again once a writer rewrites it"
+)]
+pub struct StalledWriter {
+    /// The cell.
+    pub index: u64,
+    /// The busy stamp seen last (odd: `2 × version + 1`).
+    pub stamp: u64,
+    /// How long the reader retried.
+    pub waited: Duration,
+}
+
 /// A read-only view of a table, in any process.
 #[cfg(not(shm_loom))]
 #[derive(Debug)]
 pub struct TableReader<const W: usize> {
     map: Mapping,
+    stall_timeout: Duration,
 }
+
+/// Busy retries that only spin before a reader starts yielding and watching the clock: a write
+/// takes nanoseconds, so a live writer finishes within these unless it was preempted.
+#[cfg(not(shm_loom))]
+const SPINS: u32 = 128;
 
 #[cfg(not(shm_loom))]
 impl<const W: usize> TableReader<W> {
@@ -129,15 +155,59 @@ impl<const W: usize> TableReader<W> {
     pub fn open(path: &Path, timeout: Duration) -> Result<Self, OpenError> {
         Ok(Self {
             map: Mapping::open(path, FileKind::Table, W, timeout)?,
+            stall_timeout: Self::DEFAULT_STALL_TIMEOUT,
         })
     }
 
+    /// How long [`TableReader::read`] retries a cell that stays mid-write, by default: far longer
+    /// than a preempted writer's pause, short enough that a reader of a killed writer moves on.
+    pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_millis(250);
+
+    /// Sets how long [`TableReader::read`] retries a cell that stays mid-write.
+    pub fn set_stall_timeout(&mut self, timeout: Duration) {
+        self.stall_timeout = timeout;
+    }
+
     /// Copies cell `index` into `out` (word 0 = its version) and returns the version; `None`
-    /// if the cell was never written or `index` is out of range. Retries while a write is in
-    /// progress (a few ns).
-    pub fn read(&self, index: u64, out: &mut [u64; W]) -> Option<u64> {
+    /// if the cell was never written or `index` is out of range.
+    ///
+    /// While a write is in progress it retries: spinning for the first 128 tries (a write
+    /// takes nanoseconds), then yielding the CPU, for up to the stall timeout
+    /// ([`TableReader::DEFAULT_STALL_TIMEOUT`] unless set). Never blocks the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`StalledWriter`] if the cell stayed mid-write for the whole stall timeout: its writer
+    /// was killed between the busy stamp and the publish. Other cells still read.
+    pub fn read(&self, index: u64, out: &mut [u64; W]) -> Result<Option<u64>, StalledWriter> {
         let cells = self.map.slots::<W>();
-        cells.get(usize::try_from(index).ok()?)?.read_latest(out)
+        let Some(cell) = usize::try_from(index).ok().and_then(|i| cells.get(i)) else {
+            return Ok(None);
+        };
+        let mut tries = 0u32;
+        let mut started = None;
+        loop {
+            let stamp = match cell.try_read_latest(out) {
+                Latest::Never => return Ok(None),
+                Latest::Copied(version) => return Ok(Some(version)),
+                Latest::Busy(stamp) => stamp,
+            };
+            tries = tries.saturating_add(1);
+            if tries <= SPINS {
+                std::hint::spin_loop();
+                continue;
+            }
+            let started = *started.get_or_insert_with(std::time::Instant::now);
+            let waited = started.elapsed();
+            if waited >= self.stall_timeout {
+                return Err(StalledWriter {
+                    index,
+                    stamp,
+                    waited,
+                });
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Number of cells.
@@ -158,17 +228,17 @@ mod tests {
         let mut w = TableWriter::<8>::create(&path, 4, 1).unwrap();
         let r = TableReader::<8>::open(&path, Duration::from_secs(1)).unwrap();
         let mut out = [0; 8];
-        assert_eq!(r.read(0, &mut out), None);
+        assert_eq!(r.read(0, &mut out), Ok(None));
         assert_eq!(w.write(1, 10, &[0, 1, 2, 3, 4, 5, 6, 7]), Ok(true));
         assert_eq!(
             w.write(1, 9, &[0; 8]),
             Ok(false),
             "older versions never replace newer"
         );
-        assert_eq!(r.read(1, &mut out), Some(10));
+        assert_eq!(r.read(1, &mut out), Ok(Some(10)));
         assert_eq!(out, [10, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(w.write(1, 11, &[0, 9, 9, 9, 9, 9, 9, 9]), Ok(true));
-        assert_eq!(r.read(1, &mut out), Some(11));
+        assert_eq!(r.read(1, &mut out), Ok(Some(11)));
         assert_eq!(out[1], 9);
         assert_eq!(
             w.write(4, 1, &[0; 8]),
@@ -178,7 +248,7 @@ mod tests {
             })
         );
         assert_eq!(w.write(0, 0, &[0; 8]), Err(TableError::ZeroVersion));
-        assert_eq!(r.read(99, &mut out), None);
+        assert_eq!(r.read(99, &mut out), Ok(None));
     }
 }
 

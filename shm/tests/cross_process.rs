@@ -120,7 +120,12 @@ fn child_process_reads_ten_million_records_intact() {
             Err(e) => panic!("progress table never appeared: {e}"),
         }
     };
-    let child_at = |out: &mut [u64; 2]| progress.read(0, out).unwrap_or(1);
+    let child_at = |out: &mut [u64; 2]| {
+        progress
+            .read(0, out)
+            .expect("the child is alive")
+            .unwrap_or(1)
+    };
 
     let mut out = [0u64; 2];
     let mut seen = 1u64;

@@ -9,6 +9,7 @@ mod render;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -169,18 +170,7 @@ fn symbol(text: &str) -> anyhow::Result<Symbol> {
 
 /// Parses a time given as integer ns or RFC 3339.
 fn time(text: &str) -> anyhow::Result<UnixNanos> {
-    if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
-        return text
-            .parse()
-            .map(UnixNanos)
-            .with_context(|| format!("time {text:?} out of range"));
-    }
-    let ts: jiff::Timestamp = text
-        .parse()
-        .with_context(|| format!("time {text:?} is neither ns nor RFC 3339"))?;
-    u64::try_from(ts.as_nanosecond())
-        .map(UnixNanos)
-        .with_context(|| format!("time {text:?} is before 1970"))
+    tickd_formats::time::parse_time(text).map_err(|e| anyhow::anyhow!("time {e}"))
 }
 
 struct Kinds {
@@ -210,7 +200,33 @@ fn kinds(text: &str) -> anyhow::Result<Kinds> {
     Ok(k)
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command. A closed standard output (`tickctl subscribe | head`) ends it quietly with
+/// exit 0; any other error is one line on stderr, `tickctl: <what failed>: <why>`, with exit 1
+/// (the whole chain and a backtrace with `RUST_BACKTRACE=1`).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+                eprintln!("tickctl: {e:?}");
+            } else {
+                eprintln!("tickctl: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether `e` came from writing to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -522,12 +538,12 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
             let id = c
                 .id_of(&sym)
                 .with_context(|| format!("unknown symbol {s:?}"))?;
-            let pick = |k| {
-                c.latest(id, k).map_or(serde_json::Value::Null, |t| {
+            let pick = |k| -> anyhow::Result<serde_json::Value> {
+                Ok(c.latest(id, k)?.map_or(serde_json::Value::Null, |t| {
                     render::tick_json(epoch, sym.as_str(), &t)
-                })
+                }))
             };
-            let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": c.head(), "trade": pick(TickKind::Trade), "quote": pick(TickKind::Quote)});
+            let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": c.head(), "trade": pick(TickKind::Trade)?, "quote": pick(TickKind::Quote)?});
             writeln!(out, "{v}")?;
         }
         Command::Candles { .. } => {
@@ -582,7 +598,15 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
             let wait = idle_exit.map_or(Duration::from_secs(3600), Duration::from_secs_f64);
             let mut printed = 0u64;
             loop {
-                match c.next(wait) {
+                // Caught up: show what is buffered before waiting for more.
+                let next = match c.next(Duration::ZERO) {
+                    Next::Idle => {
+                        out.flush()?;
+                        c.next(wait)
+                    }
+                    next => next,
+                };
+                match next {
                     Next::Tick(t) => {
                         let kind_ok = match t.kind() {
                             Some(TickKind::Trade) => k.trades,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 use tickd_client::Client;
+use tickd_formats::csv::CsvTicks;
 use tickd_protocol::{Symbol, TickRecord};
-use tickd_server::feed::csv::CsvTicks;
 
 /// Publishes `file` through `client`; writes the summary line to `out`.
 pub(crate) async fn run(

@@ -205,7 +205,7 @@ fn tickctl_over_tcp_and_shm() {
     assert_eq!(tickctl(&["--server", &tcp, "symbols"]), "AAPL\nMSFT\n");
     assert_eq!(tickctl(&["--server", &shm_url, "symbols"]), "AAPL\nMSFT\n");
     let quic = format!("quic://{}", listeners.quic.unwrap());
-    let fingerprint = tickd_server::tls::load_or_create(&dir.path().join("data"), None, None)
+    let fingerprint = tickd_server::net::tls::load_or_create(&dir.path().join("data"), None, None)
         .unwrap()
         .fingerprint;
     assert_eq!(
@@ -260,10 +260,34 @@ fn tickctl_over_tcp_and_shm() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_tickctl"))
         .args(["--server", &tcp, "latest", "NOPE"])
+        .env_remove("RUST_BACKTRACE")
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown symbol \"NOPE\""));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown symbol \"NOPE\""), "{stderr}");
+    assert!(
+        stderr.starts_with("tickctl: ") && stderr.lines().count() == 1,
+        "one line, no backtrace: {stderr:?}"
+    );
+
+    // `tickctl subscribe | head`: the reader goes away, tickctl ends quietly with exit 0.
+    for server in [&tcp, &shm_url] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tickctl"))
+            .args(["--server", server, "subscribe", "--from-seq", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{server}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     rt.block_on(listeners.stop());
     running.shutdown();
@@ -274,7 +298,7 @@ fn start(
 ) -> (
     tokio::runtime::Runtime,
     tickd_server::app::Running,
-    tickd_server::serve::Listeners,
+    tickd_server::net::listener::Listeners,
 ) {
     if args.quic.is_none() {
         args.quic = Some("127.0.0.1:0".into());
@@ -290,7 +314,7 @@ fn start(
         .unwrap();
     let running = tickd_server::app::start(&config).unwrap();
     let listeners = rt
-        .block_on(tickd_server::serve::start(&config, &running.shared))
+        .block_on(tickd_server::net::listener::start(&config, &running.shared))
         .unwrap();
     (rt, running, listeners)
 }

@@ -9,7 +9,9 @@ use tickd_protocol::files::{
     LATEST_CELL_WORDS, LATEST_TABLE, SYMBOLS_DIR, TICK_SLOT_WORDS, TICKS_RING, latest_cell,
 };
 use tickd_protocol::{InstrumentId, Symbol, TickKind, TickRecord};
-use tickd_shm::{DirectoryReader, OpenError, ReadOutcome, Reader, TableReader, WaitStrategy};
+use tickd_shm::{
+    DirectoryReader, OpenError, ReadOutcome, Reader, StalledWriter, TableReader, WaitStrategy,
+};
 
 /// A reader of a server's shm directory.
 #[derive(Debug)]
@@ -94,12 +96,23 @@ impl ShmClient {
             .and_then(|n| Symbol::from_bytes(n.as_bytes()).ok())
     }
 
-    /// The last tick of `kind` for `id`.
-    pub fn latest(&self, id: InstrumentId, kind: TickKind) -> Option<TickRecord> {
+    /// The last tick of `kind` for `id`; `None` if there is none yet.
+    ///
+    /// # Errors
+    ///
+    /// [`StalledWriter`] if the cell stayed mid-write for the table's stall timeout: the server
+    /// was killed in the middle of writing it (it reads again once a restarted server rewrites
+    /// it).
+    pub fn latest(
+        &self,
+        id: InstrumentId,
+        kind: TickKind,
+    ) -> Result<Option<TickRecord>, StalledWriter> {
         let mut words = [0u64; LATEST_CELL_WORDS];
-        self.latest
-            .read(latest_cell(id, kind), &mut words)
-            .map(|_| TickRecord::from_words(&words))
+        Ok(self
+            .latest
+            .read(latest_cell(id, kind), &mut words)?
+            .map(|_| TickRecord::from_words(&words)))
     }
 
     /// Moves the cursor to `seq` (default: after the current head).

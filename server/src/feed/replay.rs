@@ -21,9 +21,10 @@ use crossbeam::channel::{Receiver, bounded};
 use jiff::tz::TimeZone;
 use tickd_protocol::{Symbol, TickRecord, UnixNanos};
 
-use super::algoseek::{self, FileKind, ParsedFile, SourceFile};
-use super::csv::{self, CsvTicks};
-use super::{FeedSender, SkipReason};
+use super::FeedSender;
+use crate::ingest::input::SkipReason;
+use tickd_formats::algoseek::{self, FileKind, ParsedFile, SourceFile};
+use tickd_formats::csv::{self, CsvTicks};
 
 /// How fast to replay.
 #[derive(Clone, Copy, Debug, PartialEq)]

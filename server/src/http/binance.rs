@@ -163,6 +163,7 @@ pub struct ExchangeInfo {
 async fn exchange_info(State(s): State<HttpState>) -> Json<ExchangeInfo> {
     let symbols = s
         .services
+        .query
         .instruments(None)
         .iter()
         .map(|i| BinanceSymbol {
@@ -232,6 +233,7 @@ async fn ticker_price(
         }
         None => Ok(Json(TickerPrices::All(
             s.services
+                .query
                 .instruments(None)
                 .iter()
                 .map(|i| one(&i.symbol, i.id))

@@ -67,6 +67,7 @@ pub struct Health {
 async fn health(State(s): State<HttpState>) -> Json<Health> {
     let feeds = s
         .services
+        .query
         .shared
         .feeds
         .iter()
@@ -92,8 +93,8 @@ async fn health(State(s): State<HttpState>) -> Json<Health> {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: s.started.elapsed().as_secs(),
-        epoch: s.services.epoch().0.to_string(),
-        head_seq: s.services.head().0,
+        epoch: s.services.query.epoch().0.to_string(),
+        head_seq: s.services.query.head().0,
         feeds,
         connections: s.services.limits.total(),
     })
@@ -123,6 +124,7 @@ pub struct SymbolList {
 async fn symbols(State(s): State<HttpState>) -> Json<SymbolList> {
     let symbols: Vec<SymbolEntry> = s
         .services
+        .query
         .instruments(None)
         .iter()
         .map(|i| SymbolEntry {
@@ -152,6 +154,7 @@ pub(crate) fn instrument(
     symbol: &tickd_protocol::Symbol,
 ) -> Result<InstrumentId, ApiError> {
     s.services
+        .query
         .resolve(0, std::slice::from_ref(symbol))
         // One id per symbol asked: one symbol in, one id out.
         .map(|ids| ids[0])
@@ -163,7 +166,7 @@ pub(crate) fn latest_of(
     s: &HttpState,
     id: InstrumentId,
 ) -> (Option<TickRecord>, Option<TickRecord>, u64) {
-    let snap = s.services.snapshot(Some(&[id]), &[]);
+    let snap = s.services.query.snapshot(Some(&[id]), &[]);
     let pick = |k: TickKind| snap.ticks.iter().find(|t| t.kind == k as u8).copied();
     (pick(TickKind::Trade), pick(TickKind::Quote), snap.seq)
 }
@@ -249,7 +252,7 @@ async fn price_latest(
             ts_ns: AsText(ts),
             seq: trade.or(quote).map_or(0, |t| t.seq),
             as_of_seq: seq,
-            epoch: AsText(s.services.epoch().0),
+            epoch: AsText(s.services.query.epoch().0),
         },
         // About 300 bytes with every field set.
         capacity: 512,
@@ -333,7 +336,8 @@ pub(crate) fn query_candles(
     };
     let mut a = s
         .services
-        .query(0, &spec)
+        .query
+        .answer(0, &spec)
         .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
     let more = a.candles.len() > limit as usize;
     if more {
@@ -413,7 +417,7 @@ async fn candles(
         candles: list.iter().map(candle_json).collect(),
         next_start,
         as_of_seq: head,
-        epoch: s.services.epoch().0.to_string(),
+        epoch: s.services.query.epoch().0.to_string(),
     }))
 }
 
@@ -466,6 +470,7 @@ async fn quote(
     let days = {
         let book = s
             .services
+            .query
             .shared
             .book
             .lock()

@@ -216,6 +216,7 @@ async fn symbol_info(
     let raw = raw.map(|r| r.rsplit(':').next().unwrap_or(r));
     let symbol = symbol_param("symbol", raw)?;
     s.services
+        .query
         .resolve(0, std::slice::from_ref(&symbol))
         .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
     Ok(Json(info(symbol.as_str())))
@@ -253,6 +254,7 @@ async fn search(State(s): State<HttpState>, Query(q): Params) -> Json<Vec<UdfSea
         .unwrap_or(30);
     let found = s
         .services
+        .query
         .instruments(None)
         .iter()
         .filter(|i| i.symbol.as_str().to_ascii_uppercase().contains(&query))
@@ -374,7 +376,8 @@ async fn history(
         };
         let next = s
             .services
-            .query(0, &spec)
+            .query
+            .answer(0, &spec)
             .ok()
             .and_then(|a| a.candles.last().map(|c| c.ts_open / 1_000_000_000));
         return Ok(Json(UdfHistory {

@@ -1,5 +1,5 @@
-//! WebSocket delivery shared by the dialects ([`super::ws_seed`] at `/ws`,
-//! [`super::binance_ws`] at `/ws/<stream>` and `/stream`): the IO loop of one socket.
+//! WebSocket delivery shared by the dialects ([`seed`] at `/ws`, [`binance`] at `/ws/<stream>`
+//! and `/stream`): the IO loop of one socket.
 //!
 //! Each socket has its own cursor on the tick ring and the candle ring, like a binary
 //! subscription. Per wake-up (a published batch, a client message, a timer) it reads at most
@@ -15,6 +15,9 @@
 //! busy the stream), sends the dialect's heartbeat message when the stream has been quiet for one,
 //! and closes a socket that has sent nothing (pongs included) for the idle timeout, with code 1001
 //! and the reason.
+
+pub mod binance;
+pub mod seed;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -90,6 +93,7 @@ impl Names {
         if !self.0.contains_key(&id) {
             self.0 = state
                 .services
+                .query
                 .instruments(None)
                 .into_iter()
                 .map(|i| (i.id.0, i.symbol))
@@ -173,12 +177,12 @@ pub async fn serve(
 ) {
     crate::metrics::ws_opened();
     let services = state.services.clone();
-    let epoch = services.epoch();
-    let mut ticks = services.ticks.clone();
+    let epoch = services.query.epoch();
+    let mut ticks = services.query.ticks.clone();
     ticks.seek(ticks.head() + 1);
-    let mut candles = services.candles.clone();
+    let mut candles = services.query.candles.clone();
     candles.seek_to_head();
-    let mut published = services.shared.published.clone();
+    let mut published = services.query.shared.published.clone();
     let mut shutdown = state.shutdown.clone();
     let heartbeat = Duration::from_nanos(services.session.heartbeat_ns.max(1_000_000));
     let idle = Duration::from_nanos(services.session.idle_timeout_ns.max(1_000_000));
@@ -210,6 +214,7 @@ pub async fn serve(
         crate::metrics::subscriber_lag(
             "ws",
             services
+                .query
                 .head()
                 .0
                 .saturating_sub(ticks.next_seq().saturating_sub(1)),
@@ -314,7 +319,7 @@ pub async fn serve(
             () = tokio::time::sleep_until(next_beat.min(next_ping)) => {
                 let now = tokio::time::Instant::now();
                 if now >= next_beat {
-                    let head = services.head().0;
+                    let head = services.query.head().0;
                     out.extend(dialect.heartbeat(epoch, head));
                     if let Err(end) = send_all(&mut socket, &mut out).await {
                         break end;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tickd_server::app::{self, Running};
 use tickd_server::config::{ServeArgs, ServerConfig};
-use tickd_server::serve::{self, Listeners};
+use tickd_server::net::listener::{self, Listeners};
 
 pub struct TestServer {
     pub running: Option<Running>,
@@ -33,7 +33,7 @@ impl TestServer {
         }
         let config = ServerConfig::load(args).unwrap();
         let running = app::start(&config).unwrap();
-        let listeners = serve::start(&config, &running.shared).await.unwrap();
+        let listeners = listener::start(&config, &running.shared).await.unwrap();
         let addr = listeners.tcp.unwrap();
         Self {
             running: Some(running),

@@ -28,9 +28,9 @@ use tickd_protocol::{
 use tickd_shm::Reader;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 
+use super::{MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SYMBOLS_PER_SUBSCRIPTION, Services};
 use crate::clock;
-use crate::sequencer::Input;
-use crate::services::{MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SYMBOLS_PER_SUBSCRIPTION, Services};
+use crate::ingest::input::Input;
 
 /// Records per data frame.
 pub const FRAME_RECORDS: usize = 1_024;
@@ -185,8 +185,12 @@ where
 {
     let (mut rd, wr) = tokio::io::split(stream);
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
-    let mut published = services.shared.published.clone();
-    let session = Session::new(services.session.clone(), clock::now(), services.epoch());
+    let mut published = services.query.shared.published.clone();
+    let session = Session::new(
+        services.session.clone(),
+        clock::now(),
+        services.query.epoch(),
+    );
     let mut conn = Conn {
         services,
         session,
@@ -204,7 +208,7 @@ where
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut token_permit = None;
     let result = loop {
-        conn.session.set_head(conn.services.head());
+        conn.session.set_head(conn.services.query.head());
         while let Some(ev) = conn.session.poll_event() {
             conn.serve(ev).await;
         }
@@ -326,7 +330,7 @@ impl Conn {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let mut input = Input::Publish { req, reply };
         loop {
-            match self.services.shared.input.try_send(input) {
+            match self.services.query.shared.input.try_send(input) {
                 Ok(()) => break,
                 Err(TrySendError::Full(back)) => {
                     input = back;
@@ -350,7 +354,7 @@ impl Conn {
         };
         let ack = PublishAck {
             request_id,
-            epoch: self.services.epoch(),
+            epoch: self.services.query.epoch(),
             first_seq: Seq(outcome.batch.first_seq),
             last_seq: Seq(outcome.batch.last_seq),
             accepted: outcome.batch.accepted,
@@ -383,11 +387,11 @@ impl Conn {
                     );
                 }
             }
-            SessionEvent::Query(q) => match self.services.query(q.request_id, &q.spec) {
+            SessionEvent::Query(q) => match self.services.query.answer(q.request_id, &q.spec) {
                 Ok(a) => {
                     let result = QueryResult {
                         request_id: q.request_id,
-                        epoch: self.services.epoch(),
+                        epoch: self.services.query.epoch(),
                         head_seq: Seq(a.head),
                         candles: Records::Slice(&a.candles),
                         ticks: Records::Slice(&a.ticks),
@@ -431,22 +435,22 @@ impl Conn {
                     "subscribe names no symbols (use all_symbols for every one)",
                 );
             }
-            Selection::Symbols(list) => match self.services.resolve(rid, list) {
+            Selection::Symbols(list) => match self.services.query.resolve(rid, list) {
                 Ok(ids) => Some(ids),
                 Err(e) => return self.session.send(&Message::Error(e)),
             },
         };
         let filter = Filter::new(ids.as_deref(), s.trades, s.quotes, &s.candles);
-        let mut ticks = self.services.ticks.clone();
+        let mut ticks = self.services.query.ticks.clone();
         let candles = filter.wants_candles().then(|| {
-            let mut r = self.services.candles.clone();
+            let mut r = self.services.query.candles.clone();
             r.seek_to_head();
             r
         });
-        let epoch = self.services.epoch();
+        let epoch = self.services.query.epoch();
         let snapshot = s
             .snapshot
-            .then(|| self.services.snapshot(ids.as_deref(), &s.candles));
+            .then(|| self.services.query.snapshot(ids.as_deref(), &s.candles));
         let start = match (s.start, &snapshot) {
             (_, Some(snap)) if s.start == Start::Latest => snap.seq + 1,
             (Start::Latest, _) => ticks.head() + 1,
@@ -457,14 +461,14 @@ impl Conn {
                 );
                 return self.session.send_error(rid, ErrorCode::NotFound, text);
             }
-            (Start::Time(t), _) => self.services.seq_at_time(t),
+            (Start::Time(t), _) => self.services.query.seq_at_time(t),
         };
         // Records before the ring's first ever seq exist only if the journal still has them.
         let mut start = start;
         let mut pre_gap = None;
         let base = ticks.base_seq();
         let lossless = !matches!(s.start, Start::Latest);
-        let backfill = if start <= base && self.services.shared.journal_dir.is_some() {
+        let backfill = if start <= base && self.services.query.shared.journal_dir.is_some() {
             Some(start)
         } else {
             if start <= base {
@@ -476,7 +480,7 @@ impl Conn {
         ticks.seek(start);
         let id = self.next_sub_id;
         self.next_sub_id += 1;
-        let instruments = self.services.instruments(ids.as_deref());
+        let instruments = self.services.query.instruments(ids.as_deref());
         let ack = SubscribeAck {
             request_id: rid,
             subscription_id: id,
@@ -551,10 +555,10 @@ impl Conn {
     /// longer holds, in seq order, then back to the ring as soon as it holds the next one. A
     /// range the journal no longer has either is declared with a `Gap` (never skipped).
     async fn backfill(&mut self) {
-        let Some(dir) = self.services.shared.journal_dir.clone() else {
+        let Some(dir) = self.services.query.shared.journal_dir.clone() else {
             return;
         };
-        let epoch = self.services.epoch();
+        let epoch = self.services.query.epoch();
         let mut probe_buf = [0u64; TICK_SLOT_WORDS];
         for sub in &mut self.subs {
             let Some(from) = sub.backfill else { continue };
@@ -570,7 +574,7 @@ impl Conn {
             }
             let dir = dir.clone();
             let chunk = tokio::task::spawn_blocking(move || {
-                crate::journal::read_from(&dir, from, FRAME_RECORDS)
+                crate::storage::journal::read_from(&dir, from, FRAME_RECORDS)
             })
             .await;
             let records = match chunk {
@@ -618,11 +622,11 @@ impl Conn {
 
     /// Encodes what is available for every subscription. Returns whether more is waiting.
     fn deliver(&mut self) -> Result<bool, ConnError> {
-        let epoch = self.services.epoch();
+        let epoch = self.services.query.epoch();
         let mut frames = 0;
         let mut sent_any = false;
-        let can_backfill = self.services.shared.journal_dir.is_some();
-        let head = self.services.head().0;
+        let can_backfill = self.services.query.shared.journal_dir.is_some();
+        let head = self.services.query.head().0;
         let transport = if self.quic.is_some() { "quic" } else { "tcp" };
         for sub in &mut self.subs {
             while frames < FRAMES_PER_WAKE && sub.backfill.is_none() {
@@ -667,7 +671,7 @@ impl Conn {
                     }
                     Err(_) if sub.policy == SlowConsumerPolicy::Conflate => {
                         // Skip to now, with the latest record per instrument and kind.
-                        let snap = self.services.snapshot(sub.ids.as_deref(), &[]);
+                        let snap = self.services.query.snapshot(sub.ids.as_deref(), &[]);
                         let gap = Gap {
                             subscription_id: sub.id,
                             epoch,

@@ -10,31 +10,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-/// How often an idle sequencer closes candles by the wall clock.
-const IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 use tickd_engine::{CandleBook, Invalid, PublishRequest, validate};
 use tickd_protocol::files::{candle_slot, latest_cell};
 use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, UnixNanos};
 
+use super::input::{
+    Batch, BatchOutcome, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome,
+};
+use super::instruments::Instruments;
 use crate::clock;
-use crate::feed::{Batch, FeedClock, FeedId, FeedStats};
-use crate::input::{InputRx, Next};
-use crate::instruments::Instruments;
-use crate::journal::Journal;
-use crate::store::Store;
+use crate::storage::journal::Journal;
+use crate::storage::store::Store;
 
-/// What one batch produced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BatchOutcome {
-    /// First seq assigned (0 if none).
-    pub first_seq: u64,
-    /// Last seq assigned (0 if none).
-    pub last_seq: u64,
-    /// Ticks accepted.
-    pub accepted: u32,
-    /// Ticks rejected.
-    pub rejected: u32,
-}
+/// How often an idle sequencer closes candles by the wall clock.
+const IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Per-feed state: its counters, clock, and local symbol index → instrument id.
 #[derive(Debug)]
@@ -43,36 +32,6 @@ struct FeedState {
     clock: FeedClock,
     ended: bool,
     ids: Vec<InstrumentId>,
-}
-
-/// What a publisher's batch produced: the sequenced range and each rejected tick's index in
-/// the batch with the reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PublishOutcome {
-    /// Seqs and counts.
-    pub batch: BatchOutcome,
-    /// Rejected ticks: index in the batch, and why.
-    pub rejected: Vec<(u32, Invalid)>,
-}
-
-/// What the sequencer thread takes in.
-#[derive(Debug)]
-pub enum Input {
-    /// A feed's batch.
-    Batch(Batch),
-    /// A publisher's batch, answered on `reply` once sequenced.
-    Publish {
-        /// The batch.
-        req: PublishRequest,
-        /// Where the outcome goes.
-        reply: tokio::sync::oneshot::Sender<PublishOutcome>,
-    },
-}
-
-impl From<Batch> for Input {
-    fn from(b: Batch) -> Self {
-        Self::Batch(b)
-    }
 }
 
 /// Head and epoch, as seen by async readers; sent once per batch.

@@ -1,13 +1,14 @@
-//! What the network shells share and the answers they compute: symbol resolution, queries
-//! (candles, latest, symbols) and snapshots, all read from the same ring, latest table and
-//! candle book the sequencer writes (no second copy of the data).
+//! The read side: what every door (TCP, QUIC, HTTP, WebSocket) shares with the sequencer
+//! ([`Shared`]) and the answers it computes ([`Query`]): symbol resolution, queries (candles,
+//! latest, symbols, stats) and snapshots, all read from the same ring, latest table and candle
+//! book the sequencer writes (no second copy of the data).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use tickd_engine::{SessionConfig, Take, fill_previous};
+use tickd_engine::{Take, fill_previous};
 use tickd_protocol::files::{
     CANDLE_SLOT_WORDS, CANDLES_RING, LATEST_CELL_WORDS, LATEST_TABLE, TICK_SLOT_WORDS, TICKS_RING,
     latest_cell,
@@ -18,19 +19,38 @@ use tickd_protocol::{
 };
 use tickd_shm::{ReadOutcome, Reader, TableReader};
 
-use crate::app::Shared;
-use crate::limits::ConnectionLimits;
+use crate::ingest::input::{FeedStats, InputTx};
+use crate::ingest::instruments::Instruments;
+use crate::ingest::sequencer::Published;
 
 /// Most candles in one query answer (keeps the frame under 1 MiB).
 pub const MAX_QUERY_CANDLES: usize = 7_000;
-/// Most symbols in one subscription.
-pub const MAX_SYMBOLS_PER_SUBSCRIPTION: usize = 10_000;
-/// Most subscriptions per connection.
-pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 64;
 
-/// Readers and settings shared by every connection.
+/// What network sessions and queries share.
 #[derive(Debug, Clone)]
-pub struct Services {
+pub struct Shared {
+    /// Symbol table.
+    pub instruments: Instruments,
+    /// Candles.
+    pub book: Arc<std::sync::Mutex<tickd_engine::CandleBook>>,
+    /// Head notifications, once per batch.
+    pub published: tokio::sync::watch::Receiver<Published>,
+    /// Per-feed counters.
+    pub feeds: Arc<Vec<Arc<FeedStats>>>,
+    /// The ring's epoch.
+    pub epoch: u64,
+    /// The shm directory.
+    pub shm_dir: std::path::PathBuf,
+    /// The journal directory, when journaling (gap fill reads it).
+    pub journal_dir: Option<std::path::PathBuf>,
+    /// The sequencer's input, for publishers.
+    pub input: InputTx,
+}
+
+/// The read side: the server state shared with the sequencer and readers of the shm files it
+/// writes. Cheap to clone (one per connection or subscription).
+#[derive(Debug, Clone)]
+pub struct Query {
     /// Server state shared with the sequencer.
     pub shared: Shared,
     /// A tick-ring reader to clone per subscription.
@@ -39,10 +59,6 @@ pub struct Services {
     pub candles: Reader<CANDLE_SLOT_WORDS>,
     /// The latest-value table.
     pub latest: Arc<TableReader<LATEST_CELL_WORDS>>,
-    /// Per-connection session settings.
-    pub session: SessionConfig,
-    /// Connection caps.
-    pub limits: Arc<ConnectionLimits>,
 }
 
 /// State at one seq: latest ticks and current candles.
@@ -79,17 +95,13 @@ fn error(request_id: u64, code: ErrorCode, message: String) -> ErrorMessage {
     }
 }
 
-impl Services {
+impl Query {
     /// Opens the shm files the sequencer created.
     ///
     /// # Errors
     ///
     /// If a file cannot be opened.
-    pub fn open(
-        shared: Shared,
-        session: SessionConfig,
-        limits: Arc<ConnectionLimits>,
-    ) -> anyhow::Result<Self> {
+    pub fn open(shared: Shared) -> anyhow::Result<Self> {
         let dir = shared.shm_dir.clone();
         let wait = Duration::from_secs(5);
         Ok(Self {
@@ -100,8 +112,6 @@ impl Services {
                     .context("open the latest table")?,
             ),
             shared,
-            session,
-            limits,
         })
     }
 
@@ -163,12 +173,10 @@ impl Services {
     fn latest_of(&self, id: InstrumentId, out: &mut Vec<TickRecord>) {
         let mut words = [0u64; LATEST_CELL_WORDS];
         for kind in [TickKind::Trade, TickKind::Quote] {
-            if self
-                .latest
-                .read(latest_cell(id, kind), &mut words)
-                .is_some()
-            {
-                out.push(TickRecord::from_words(&words));
+            match self.latest.read(latest_cell(id, kind), &mut words) {
+                Ok(Some(_)) => out.push(TickRecord::from_words(&words)),
+                Ok(None) => {}
+                Err(e) => tracing::error!("latest table: {e}"),
             }
         }
     }
@@ -189,10 +197,13 @@ impl Services {
             snap.ticks.clear();
             for &id in ids {
                 for kind in [TickKind::Trade, TickKind::Quote] {
+                    // The writer is this process's sequencer: a cell cannot stay mid-write while
+                    // it is alive, so a stall is only reported, never waited on again.
                     match self.latest.read(latest_cell(id, kind), &mut words) {
-                        Some(version) if version > snap.seq => continue 'retry,
-                        Some(_) => snap.ticks.push(TickRecord::from_words(&words)),
-                        None => {}
+                        Ok(Some(version)) if version > snap.seq => continue 'retry,
+                        Ok(Some(_)) => snap.ticks.push(TickRecord::from_words(&words)),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!("latest table: {e}"),
                     }
                 }
             }
@@ -242,7 +253,7 @@ impl Services {
     /// # Errors
     ///
     /// An [`ErrorMessage`] for an unknown symbol.
-    pub fn query(&self, request_id: u64, spec: &QuerySpec) -> Result<Answer, ErrorMessage> {
+    pub fn answer(&self, request_id: u64, spec: &QuerySpec) -> Result<Answer, ErrorMessage> {
         match spec {
             QuerySpec::Candles {
                 symbol,

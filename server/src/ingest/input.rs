@@ -1,5 +1,7 @@
-//! The sequencer's input queue (DESIGN.md §4): a bounded crossbeam queue of [`Input`]s plus a
-//! doorbell that wakes the sequencer thread when it is parked.
+//! The sequencer's input (DESIGN.md §4): what feeds and publishers hand it ([`Input`]: a feed's
+//! [`Batch`] or a publisher's request), what it answers ([`BatchOutcome`], [`PublishOutcome`]),
+//! the per-feed counters it keeps ([`FeedStats`]), and the queue itself: a bounded crossbeam
+//! queue plus a doorbell that wakes the sequencer thread when it is parked.
 //!
 //! Why a doorbell rather than the queue's own blocking receive: crossbeam's blocking `recv`
 //! spins and then calls `sched_yield` up to eight times before it sleeps, on every wait. The
@@ -15,12 +17,145 @@
 //! either finds the sequencer parked (and wakes it) or leaves the token that makes its next
 //! `park` return at once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam::channel::{Receiver, SendError, Sender, TryRecvError, TrySendError, bounded};
 use crossbeam::sync::{Parker, Unparker};
+use tickd_engine::{Invalid, PublishRequest};
+use tickd_protocol::{Symbol, TickRecord};
 
-use crate::sequencer::Input;
+/// Index of a feed in the sequencer's feed table.
+pub type FeedId = u16;
+
+/// Ticks from one feed. Each tick's `instrument_id` is the feed's local symbol index: an index
+/// into the concatenation of every `new_symbols` list this feed has sent so far. `seq` and
+/// `ts_recv` are stamped by the sequencer.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The sending feed.
+    pub feed: FeedId,
+    /// Symbols first used in this batch, in local-index order.
+    pub new_symbols: Vec<Symbol>,
+    /// The ticks, in the feed's order.
+    pub ticks: Vec<TickRecord>,
+    /// The feed has ended: nothing follows this batch.
+    pub end: bool,
+}
+
+/// Whose clock a feed's event times follow, for closing candles (DESIGN.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedClock {
+    /// Live data: event time tracks the wall clock, so candles close on the wall clock.
+    Wall,
+    /// Recorded data: candles close on the replay's own event time, and all of them once it
+    /// ends, whatever the replay speed.
+    Event,
+}
+
+/// Why a feed skipped a record, for the summary and `stats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// Failed validation (`--skip-invalid`).
+    Invalid,
+    /// Flagged suspicious by the data vendor.
+    Suspicious,
+    /// Rejected by the sequencer's validation.
+    Rejected,
+}
+
+/// Counters of one feed, shared by the feed thread, the sequencer and `stats`.
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    /// Feed name (`synthetic`, `replay`, …).
+    pub name: String,
+    /// Records the sequencer accepted.
+    pub ingested: AtomicU64,
+    /// Lines that failed validation and were skipped.
+    pub skipped_invalid: AtomicU64,
+    /// Rows excluded because the vendor flagged them suspicious.
+    pub skipped_suspicious: AtomicU64,
+    /// Records the sequencer rejected.
+    pub rejected: AtomicU64,
+    /// Source rows read (trade and quote rows of the files).
+    pub rows: AtomicU64,
+    /// Whether the feed has finished and the sequencer has sequenced all of it.
+    pub finished: AtomicBool,
+    /// Set when the feed stopped on an error; the message says what and where.
+    pub error: std::sync::Mutex<Option<String>>,
+}
+
+impl FeedStats {
+    /// Fresh counters for feed `name`.
+    pub fn new(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.to_owned(),
+            ..Self::default()
+        })
+    }
+
+    /// Adds one to the counter for `reason`.
+    pub fn skip(&self, reason: SkipReason, n: u64) {
+        let c = match reason {
+            SkipReason::Invalid => &self.skipped_invalid,
+            SkipReason::Suspicious => &self.skipped_suspicious,
+            SkipReason::Rejected => &self.rejected,
+        };
+        // Relaxed: independent counters, read only for reporting.
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Total skipped, all reasons.
+    pub fn skipped(&self) -> u64 {
+        self.skipped_invalid.load(Ordering::Relaxed)
+            + self.skipped_suspicious.load(Ordering::Relaxed)
+            + self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+/// What one batch produced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// First seq assigned (0 if none).
+    pub first_seq: u64,
+    /// Last seq assigned (0 if none).
+    pub last_seq: u64,
+    /// Ticks accepted.
+    pub accepted: u32,
+    /// Ticks rejected.
+    pub rejected: u32,
+}
+
+/// What a publisher's batch produced: the sequenced range and each rejected tick's index in
+/// the batch with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// Seqs and counts.
+    pub batch: BatchOutcome,
+    /// Rejected ticks: index in the batch, and why.
+    pub rejected: Vec<(u32, Invalid)>,
+}
+
+/// What the sequencer thread takes in.
+#[derive(Debug)]
+pub enum Input {
+    /// A feed's batch.
+    Batch(Batch),
+    /// A publisher's batch, answered on `reply` once sequenced.
+    Publish {
+        /// The batch.
+        req: PublishRequest,
+        /// Where the outcome goes.
+        reply: tokio::sync::oneshot::Sender<PublishOutcome>,
+    },
+}
+
+impl From<Batch> for Input {
+    fn from(b: Batch) -> Self {
+        Self::Batch(b)
+    }
+}
 
 /// A bounded input queue of `capacity` inputs: the senders' side and the sequencer's side.
 pub fn queue(capacity: usize) -> (InputTx, InputRx) {
@@ -108,7 +243,6 @@ impl InputRx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::Batch;
 
     fn batch(feed: u16) -> Input {
         Input::Batch(Batch {

@@ -22,7 +22,8 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tickd_protocol::{InstrumentId, Price, Quantity, Side, Symbol, TickRecord, Trade, UnixNanos};
 
-use super::nbbo::{BookSide, Nbbo, venue_index};
+use crate::LineError;
+use crate::nbbo::{BookSide, Nbbo, venue_index};
 
 /// Trade or quote file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,7 +93,7 @@ pub struct ParsedFile {
     /// Row counts.
     pub counts: FileCounts,
     /// `file:line: reason` of the bad line that stopped parsing (when not skipping).
-    pub error: Option<String>,
+    pub error: Option<LineError>,
 }
 
 /// Converts New York local milliseconds-after-midnight of one date to UTC nanoseconds.
@@ -269,7 +270,11 @@ pub fn parse(file: &SourceFile, tz: &TimeZone, skip_invalid: bool) -> anyhow::Re
             Ok(Row::Unchanged) => {}
             Ok(Row::Suspicious) => out.counts.suspicious += 1,
             Err(reason) => {
-                let at = format!("{}:{}:{}: {reason}", file.path.display(), inner, i + 1);
+                let at = LineError {
+                    file: format!("{}:{inner}", file.path.display()),
+                    line: i as u64 + 1,
+                    reason,
+                };
                 if skip_invalid {
                     out.counts.invalid += 1;
                     tracing::warn!("skipped {at}");

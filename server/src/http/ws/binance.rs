@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickd_protocol::{CandleRecord, Epoch, Interval, Side, Symbol, TickRecord};
 
-use super::HttpState;
-use super::binance::{dec, now_ms, price, qty};
-use super::ws::{Dialect, Reply, Subs};
+use super::{Dialect, Reply, Subs};
+use crate::http::HttpState;
+use crate::http::binance::{dec, now_ms, price, qty};
 
 /// One Binance stream.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,6 +97,7 @@ impl Binance {
         for s in streams {
             let ids = state
                 .services
+                .query
                 .resolve(0, std::slice::from_ref(s.symbol()))
                 .map_err(|e| format!("{}: {}", s.name(), e.message))?;
             for id in ids {
@@ -114,7 +115,11 @@ impl Binance {
 
     fn remove(&mut self, state: &HttpState, streams: &[Stream], subs: &mut Subs) {
         for s in streams {
-            if let Ok(ids) = state.services.resolve(0, std::slice::from_ref(s.symbol())) {
+            if let Ok(ids) = state
+                .services
+                .query
+                .resolve(0, std::slice::from_ref(s.symbol()))
+            {
                 for id in ids {
                     match s {
                         Stream::Trade(_) => {

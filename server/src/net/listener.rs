@@ -1,5 +1,6 @@
-//! Network listeners: TCP today (QUIC and the HTTP bridge arrive with their issues). Each
-//! accepted connection runs [`crate::conn::drive`] on its own task.
+//! Starts the configured listeners (TCP, QUIC, the HTTP bridge) and stops them together. Each
+//! accepted TCP connection runs [`super::conn::drive`] on its own task; QUIC's accept loop is in
+//! [`super::quic`], the bridge's in [`crate::http`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,11 +9,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::app::Shared;
+use super::limits::ConnectionLimits;
+use super::{Services, conn};
 use crate::config::ServerConfig;
-use crate::conn;
-use crate::limits::ConnectionLimits;
-use crate::services::Services;
+use crate::query::Shared;
 
 /// Running listeners.
 #[derive(Debug)]
@@ -49,11 +49,7 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
     let mut tasks = vec![tokio::spawn(crate::metrics::upkeep(shutdown_rx.clone()))];
     let mut tcp = None;
     if let Some(addr) = config.tcp {
-        if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
-            anyhow::bail!(
-                "--tcp {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
-            );
-        }
+        super::check_exposure("tcp", addr, config)?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("bind TCP {addr}"))?;
@@ -72,20 +68,16 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
     }
     let mut quic = None;
     if let Some(addr) = config.quic {
-        if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
-            anyhow::bail!(
-                "--quic {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
-            );
-        }
-        let identity = crate::tls::load_or_create(
+        super::check_exposure("quic", addr, config)?;
+        let identity = super::tls::load_or_create(
             &config.data_dir,
             config.tls_cert.as_deref(),
             config.tls_key.as_deref(),
         )?;
         let fingerprint = identity.fingerprint.clone();
-        let (local, task) = crate::quic::start(
+        let (local, task) = super::quic::start(
             addr,
-            crate::quic::server_config(identity)?,
+            super::quic::server_config(identity)?,
             services.clone(),
             shutdown_rx.clone(),
             Arc::clone(&connections),
@@ -96,11 +88,7 @@ pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Lis
     }
     let mut http = None;
     if let Some(addr) = config.http {
-        if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
-            anyhow::bail!(
-                "--http {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
-            );
-        }
+        super::check_exposure("http", addr, config)?;
         let state = crate::http::HttpState::new(services.clone(), config, shutdown_rx.clone());
         let (local, task) = crate::http::start(addr, state, shutdown_rx.clone()).await?;
         tracing::info!(%local, "HTTP listening");

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickd_protocol::{CandleRecord, Epoch, Interval, Symbol, TickRecord, UnixNanos};
 
-use super::HttpState;
-use super::json::{AsText, ExactPrice, ExactQty, Rfc3339};
-use super::seed::candle_json;
-use super::ws::{Dialect, Reply, Subs};
+use super::{Dialect, Reply, Subs};
+use crate::http::HttpState;
+use crate::http::json::{AsText, ExactPrice, ExactQty, Rfc3339};
+use crate::http::seed::candle_json;
 
 /// The `/ws` dialect.
 #[derive(Debug, Default)]
@@ -124,7 +124,7 @@ impl Dialect for Seed {
                     Ok(s) => s,
                     Err(e) => return error("bad_symbol", e),
                 };
-                let ids = match state.services.resolve(0, &symbols) {
+                let ids = match state.services.query.resolve(0, &symbols) {
                     Ok(ids) => ids,
                     Err(e) => return error("unknown_symbol", e.message),
                 };
@@ -162,8 +162,8 @@ impl Dialect for Seed {
                         Channel::Candles(i) => format!("candles:{i}"),
                     })
                     .collect();
-                let head = state.services.head().0;
-                let epoch = state.services.epoch();
+                let head = state.services.query.head().0;
+                let epoch = state.services.query.epoch();
                 let seek = if subscribe { data.from_seq } else { None };
                 let reply = json!({
                     "type": if subscribe { "subscribed" } else { "unsubscribed" },

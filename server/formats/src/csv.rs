@@ -16,9 +16,10 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use tickd_protocol::{
-    InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade, UnixNanos,
-};
+use tickd_protocol::{InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade};
+
+use crate::LineError;
+use crate::time::parse_time;
 
 /// Whether `path` looks like a generic CSV file (`.csv`, `.csv.gz`, `.csv.zst`).
 pub fn recognise(path: &Path) -> bool {
@@ -60,18 +61,6 @@ impl std::fmt::Debug for CsvTicks {
     }
 }
 
-/// One bad line: `file:line: reason`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {reason}")]
-pub struct LineError {
-    /// The file.
-    pub file: String,
-    /// 1-based line number.
-    pub line: u64,
-    /// What is wrong.
-    pub reason: String,
-}
-
 fn open(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
     let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
     let name = path.to_string_lossy();
@@ -92,26 +81,6 @@ fn text<'r>(raw: &'r [u8], what: &str) -> Result<&'r str, String> {
     std::str::from_utf8(raw)
         .map(str::trim)
         .map_err(|_| format!("{what} is not UTF-8"))
-}
-
-/// Parses `ts_event`: integer ns, or RFC 3339.
-///
-/// # Errors
-///
-/// A message naming the value if it is neither, or before 1970.
-pub fn parse_time(raw: &str) -> Result<UnixNanos, String> {
-    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
-        return raw
-            .parse::<u64>()
-            .map(UnixNanos)
-            .map_err(|_| format!("ts_event {raw:?} out of range"));
-    }
-    let ts: jiff::Timestamp = raw
-        .parse()
-        .map_err(|e| format!("ts_event {raw:?} is neither ns nor RFC 3339: {e}"))?;
-    u64::try_from(ts.as_nanosecond())
-        .map(UnixNanos)
-        .map_err(|_| format!("ts_event {raw:?} is before 1970"))
 }
 
 fn opt_price(raw: &[u8], what: &str) -> Result<Option<Price>, String> {
@@ -207,7 +176,8 @@ impl CsvTicks {
     fn parse_record(&self) -> Result<(Symbol, TickRecord), String> {
         let c = self.columns;
         let r = &self.record;
-        let ts = parse_time(text(field(r, Some(c.ts_event)), "ts_event")?)?;
+        let ts = parse_time(text(field(r, Some(c.ts_event)), "ts_event")?)
+            .map_err(|e| format!("ts_event {e}"))?;
         let sym_text = text(field(r, Some(c.symbol)), "symbol")?;
         let symbol = Symbol::new(sym_text).map_err(|e| format!("symbol {sym_text:?}: {e}"))?;
         let kind = text(field(r, Some(c.kind)), "kind")?;

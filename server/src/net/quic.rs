@@ -16,10 +16,9 @@ use anyhow::Context;
 use tickd_protocol::ALPN;
 use tokio::task::JoinHandle;
 
-use crate::conn;
-use crate::limits::ConnectionLimits;
-use crate::services::Services;
-use crate::tls::Identity;
+use super::limits::ConnectionLimits;
+use super::tls::Identity;
+use super::{Services, conn};
 
 /// The quinn server configuration for `identity`.
 ///

@@ -1,0 +1,8 @@
+//! Ingest (DESIGN.md §4): the sequencer's input queue and message types ([`input`]), the
+//! sequencer thread, the ring's only writer ([`sequencer`]), and the symbol table it keeps
+//! ([`instruments`]). Feeds (`crate::feed`) and publishers (`crate::net`) hand it batches; the
+//! read side (`crate::query`) sees what it publishes.
+
+pub mod input;
+pub mod instruments;
+pub mod sequencer;

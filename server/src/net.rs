@@ -1,0 +1,71 @@
+//! The binary transports (DESIGN.md §6, §8): listeners ([`listener`]), connection caps
+//! ([`limits`]), TLS identity ([`tls`]), QUIC endpoint ([`quic`]) and the connection driver
+//! ([`conn`]) that runs one client's session over TCP or QUIC.
+//!
+//! [`Services`] is what every network door shares: the read side, the session settings and the
+//! connection caps. [`check_exposure`] is the one rule for binding beyond loopback.
+
+pub mod conn;
+pub mod limits;
+pub mod listener;
+pub mod quic;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tickd_engine::SessionConfig;
+
+use crate::config::ServerConfig;
+use crate::query::{Query, Shared};
+use limits::ConnectionLimits;
+
+/// Most symbols in one subscription.
+pub const MAX_SYMBOLS_PER_SUBSCRIPTION: usize = 10_000;
+/// Most subscriptions per connection.
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 64;
+
+/// The read side and settings shared by every connection.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Queries, snapshots and ring readers.
+    pub query: Query,
+    /// Per-connection session settings.
+    pub session: SessionConfig,
+    /// Connection caps.
+    pub limits: Arc<ConnectionLimits>,
+}
+
+impl Services {
+    /// Opens the shm files the sequencer created.
+    ///
+    /// # Errors
+    ///
+    /// If a file cannot be opened.
+    pub fn open(
+        shared: Shared,
+        session: SessionConfig,
+        limits: Arc<ConnectionLimits>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            query: Query::open(shared)?,
+            session,
+            limits,
+        })
+    }
+}
+
+/// Refuses to serve `addr` (named `flag` in the message) beyond loopback when no tokens are
+/// configured, unless `--allow-anonymous` says so (DESIGN.md §8).
+///
+/// # Errors
+///
+/// An error naming the flag, the address and the two ways out.
+pub fn check_exposure(flag: &str, addr: SocketAddr, config: &ServerConfig) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() && config.session.auth.is_open() && !config.allow_anonymous {
+        anyhow::bail!(
+            "--{flag} {addr} is beyond loopback and no tokens are configured: add --token, or --allow-anonymous to serve anyone"
+        );
+    }
+    Ok(())
+}
