@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
     let config = ServerConfig::load(ServeArgs {
         shm_dir: Some(dir.path().join("shm")),
         data_dir: Some(dir.path().join("data")),
-        synthetic: Some("AAPL".into()),
+        synthetic: Some("AAPL".parse().unwrap()),
         synthetic_rate: Some(1_000),
         no_journal: true,
         ..ServeArgs::default()

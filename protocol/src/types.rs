@@ -189,6 +189,17 @@ impl UnixNanos {
     /// Nanoseconds per millisecond.
     pub const NANOS_PER_MILLI: u64 = 1_000_000;
 
+    /// `self + d`, saturating at `u64::MAX` ns (the year 2554) rather than wrapping.
+    pub const fn saturating_add(self, d: core::time::Duration) -> Self {
+        let ns = d.as_nanos();
+        let ns = if ns > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ns as u64
+        };
+        Self(self.0.saturating_add(ns))
+    }
+
     /// Whole milliseconds since the epoch (truncated), as JSON dialects expect.
     pub const fn as_millis(self) -> u64 {
         self.0 / Self::NANOS_PER_MILLI

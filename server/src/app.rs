@@ -148,6 +148,10 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         );
     }
     feed_stats.push(publish_stats);
+    // Close at once what the wall clock has passed since the journal's candles were built (no
+    // replay running), rather than at the first idle sweep: a restarted server answers with
+    // the same candles from its first request.
+    seq.on_idle(clock::now());
     let sequencer = sequencer::spawn(seq, rx, publishers, Arc::clone(&stop))
         .context("start the sequencer thread")?;
     tracing::info!(epoch, shm_dir = %config.shm_dir.display(), "sequencer started");

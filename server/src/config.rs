@@ -1,199 +1,190 @@
-//! Configuration: a TOML file, then `TICKD_*` environment variables, then flags (DESIGN.md §10).
-//! Every option has a documented default and unit; [`ServerConfig`] is the validated result.
+//! Configuration (DESIGN.md §10): one definition of every option, [`ServeArgs`], read from a
+//! TOML file (keys as the flags, with underscores), then `TICKD_*` environment variables, then
+//! flags. clap reads the flags and the environment, serde the file, and figment layers the two
+//! (a value given by a flag or the environment replaces the file's, lists included). Values are
+//! typed where they are read ([`values`]), so a bad one is refused naming the option;
+//! [`ServerConfig::load`] then applies the defaults and builds the runtime settings.
+
+pub mod values;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, bail};
-use clap::Args;
-use serde::Deserialize;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tickd_engine::{Auth, CandleConfig, SessionConfig, Token};
-
-use crate::storage::journal::JournalConfig;
-use tickd_protocol::Roles;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use tickd_engine::{Auth, CandleConfig, SessionConfig};
 use tickd_protocol::Symbol;
 
 use crate::feed::replay::Speed;
+use crate::storage::journal::{FlushPolicy, JournalConfig};
 use crate::storage::store::StoreConfig;
+pub use values::{Listen, RingSlots, SymbolList, TokenSpec};
 
-/// `tickd serve` flags. Each also reads `TICKD_<NAME>` from the environment, and falls back to
-/// the `--config` file, then to the default shown.
-#[derive(Debug, Clone, Default, Args)]
+/// Default TCP listener.
+pub const DEFAULT_TCP: &str = "127.0.0.1:7400";
+/// Default QUIC listener.
+pub const DEFAULT_QUIC: &str = "127.0.0.1:7401";
+/// Default HTTP listener.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8000";
+/// Default shared-memory directory.
+pub const DEFAULT_SHM_DIR: &str = "/dev/shm/tickd";
+/// Default data directory (relative to where tickd starts).
+pub const DEFAULT_DATA_DIR: &str = "tickd-data";
+
+/// `tickd serve` options. Each flag also reads `TICKD_<NAME>` from the environment and the key
+/// `<name>` (underscores) from the `--config` file; the default applies when none gives it.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServeArgs {
     /// TOML configuration file (keys as the flags, with underscores).
     #[arg(long, env = "TICKD_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// TCP listener address, or `off` [default: 127.0.0.1:7400].
     #[arg(long, env = "TICKD_TCP")]
-    pub tcp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<Listen>,
     /// QUIC listener address (UDP), or `off` [default: 127.0.0.1:7401].
     #[arg(long, env = "TICKD_QUIC")]
-    pub quic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<Listen>,
     /// HTTP bridge address, or `off` [default: 127.0.0.1:8000].
     #[arg(long, env = "TICKD_HTTP")]
-    pub http: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<Listen>,
     /// Directory of the shared-memory files [default: /dev/shm/tickd].
     #[arg(long, env = "TICKD_SHM_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_dir: Option<PathBuf>,
     /// Data directory [default: ./tickd-data].
     #[arg(long, env = "TICKD_DATA_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     /// Replay recorded ticks: files or directories (generic CSV, AlgoSeek/Lean zips).
     #[arg(long, num_args = 1.., env = "TICKD_REPLAY", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replay: Vec<PathBuf>,
     /// Replay speed: `recorded`, a multiple such as `10`, or `max` [default: recorded].
     #[arg(long, env = "TICKD_SPEED")]
-    pub speed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<Speed>,
     /// Skip and count invalid replay lines instead of stopping at the first.
     #[arg(long, env = "TICKD_SKIP_INVALID")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skip_invalid: bool,
     /// Synthetic feed symbols (comma-separated), or `off` [default: AAPL,GOOGL,MSFT,TSLA,AMZN
     /// when no replay is given, else off].
     #[arg(long, env = "TICKD_SYNTHETIC")]
-    pub synthetic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SymbolList>,
     /// Synthetic ticks per second, all symbols together [default: 1000].
     #[arg(long, env = "TICKD_SYNTHETIC_RATE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub synthetic_rate: Option<u32>,
     /// Tick ring capacity in slots of 64 bytes, a power of two [default: 4194304].
     #[arg(long, env = "TICKD_RING_SLOTS")]
-    pub ring_slots: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_slots: Option<RingSlots>,
     /// Closed candles kept in memory per instrument and interval; older late trades are
     /// counted, not applied [default: per interval, a day of 1s and 1m, a week of the others].
     #[arg(long, env = "TICKD_CANDLE_RETENTION")]
-    pub candle_retention: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candle_retention: Option<NonZeroUsize>,
     /// How long after its end, in ms of event time, a candle stays open for out-of-order trades
     /// before the watermark closes it [default: 1000].
     #[arg(long, env = "TICKD_CANDLE_GRACE_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub candle_grace_ms: Option<u64>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub heartbeat_ms: Option<u64>,
     /// Close a network session that sent nothing (not even a heartbeat) for this long, ms
     /// [default: 30000].
     #[arg(long, env = "TICKD_IDLE_TIMEOUT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<u64>,
     /// An access token, `NAME:SHA256:ROLES` (SHA-256 of the token in hex, as printed by
-    /// `tickd token-hash`; roles `subscribe`, `publish`, `admin` joined by `+`). Repeatable.
-    /// With none, only loopback is served and every client has every role.
+    /// `tickd token-hash`; roles `subscribe`, `publish`, `admin` joined by `+`). Repeatable; in
+    /// the file, `[[tokens]]` tables with `name`, `sha256`, `roles`. With none, only loopback is
+    /// served and every client has every role.
     #[arg(long = "token", env = "TICKD_TOKENS", value_delimiter = ',')]
-    pub tokens: Vec<String>,
-    /// TLS certificate chain for QUIC (PEM) [default: a self-signed certificate kept in
-    /// `<data dir>/tls`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenSpec>,
+    /// TLS certificate chain for QUIC (PEM) [default: a self-signed certificate kept in the
+    /// data directory, under tls/].
     #[arg(long, env = "TICKD_TLS_CERT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key for QUIC (PEM), with `--tls-cert`.
     #[arg(long, env = "TICKD_TLS_KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
     /// Most open connections (TCP and QUIC together) from one client IP [default: 1024].
     #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_IP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections_per_ip: Option<u32>,
     /// Most open connections authenticated with one token (when tokens are configured)
     /// [default: 1024].
     #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_TOKEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections_per_token: Option<u32>,
     /// Most open WebSockets on the HTTP bridge [default: 20000].
     #[arg(long, env = "TICKD_MAX_WEBSOCKETS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_websockets: Option<u32>,
     /// HTTP requests per second allowed per client IP and per token (token bucket, burst of
     /// the same size; 0 = unlimited) [default: 0].
     #[arg(long, env = "TICKD_HTTP_RATE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_rate: Option<u32>,
     /// Journal flush policy: `batch` (fdatasync before a batch is published or acked), `none`,
     /// or `interval[:ms]` [default: batch].
     #[arg(long, env = "TICKD_JOURNAL_FLUSH")]
-    pub journal_flush: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_flush: Option<FlushPolicy>,
     /// Journal segment size, MiB [default: 256].
     #[arg(long, env = "TICKD_JOURNAL_SEGMENT_MB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_segment_mb: Option<u64>,
     /// Keep at most this much journal, MiB (oldest segments go first) [default: unlimited].
     #[arg(long, env = "TICKD_JOURNAL_RETAIN_MB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_retain_mb: Option<u64>,
     /// Delete journal segments older than this, hours [default: unlimited].
     #[arg(long, env = "TICKD_JOURNAL_RETAIN_HOURS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_retain_hours: Option<u64>,
     /// Run without a journal: nothing survives a restart (every start is a new epoch).
     #[arg(long, env = "TICKD_NO_JOURNAL")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_journal: bool,
     /// Serve beyond loopback without tokens (anyone who can connect may publish).
     #[arg(long, env = "TICKD_ALLOW_ANONYMOUS")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_anonymous: bool,
-    /// Log format: `human` or `json` [default: human].
+    /// Log format [default: human].
     #[arg(long, env = "TICKD_LOG_FORMAT")]
-    pub log_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
     /// Threads that run the network listeners (TCP, QUIC, HTTP); the sequencer and each feed
     /// have a thread of their own besides [default: the number of CPUs]. Fewer than the CPUs
     /// leaves cores to co-located readers or other processes, and avoids preempting the
     /// listeners (tail latency) when the machine is shared.
     #[arg(long, env = "TICKD_IO_THREADS")]
-    pub io_threads: Option<usize>,
-}
-
-/// The TOML file's shape: the flags' names with underscores; all optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    tcp: Option<String>,
-    quic: Option<String>,
-    http: Option<String>,
-    shm_dir: Option<PathBuf>,
-    data_dir: Option<PathBuf>,
-    replay: Option<Vec<PathBuf>>,
-    speed: Option<String>,
-    skip_invalid: Option<bool>,
-    synthetic: Option<String>,
-    synthetic_rate: Option<u32>,
-    ring_slots: Option<u64>,
-    candle_retention: Option<usize>,
-    candle_grace_ms: Option<u64>,
-    heartbeat_ms: Option<u64>,
-    idle_timeout_ms: Option<u64>,
-    tokens: Option<Vec<FileToken>>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    max_connections_per_ip: Option<u32>,
-    max_connections_per_token: Option<u32>,
-    max_websockets: Option<u32>,
-    io_threads: Option<usize>,
-    http_rate: Option<u32>,
-    journal_flush: Option<String>,
-    journal_segment_mb: Option<u64>,
-    journal_retain_mb: Option<u64>,
-    journal_retain_hours: Option<u64>,
-    no_journal: Option<bool>,
-    allow_anonymous: Option<bool>,
-    log_format: Option<String>,
-}
-
-/// A `[[tokens]]` entry of the config file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileToken {
-    name: String,
-    sha256: String,
-    roles: Vec<String>,
-}
-
-fn token(name: &str, sha256: &str, roles: &[&str]) -> anyhow::Result<Token> {
-    let sha256 = tickd_engine::auth::parse_hash(sha256)
-        .map_err(|e| anyhow::anyhow!("token {name:?}: {e}"))?;
-    let mut granted = Roles(0);
-    for r in roles {
-        let role = tickd_engine::auth::parse_role(r).with_context(|| {
-            format!("token {name:?}: role {r:?} is not subscribe, publish or admin")
-        })?;
-        granted = granted.union(role);
-    }
-    Ok(Token {
-        name: name.to_owned(),
-        sha256,
-        roles: granted,
-    })
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_threads: Option<NonZeroUsize>,
 }
 
 /// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     Human,
@@ -252,176 +243,139 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
 }
 
-fn addr(flag: &str, value: Option<String>, default: &str) -> anyhow::Result<Option<SocketAddr>> {
-    let v = value.unwrap_or_else(|| default.to_owned());
-    if v == "off" {
-        return Ok(None);
-    }
-    v.parse()
-        .map(Some)
-        .with_context(|| format!("--{flag} {v:?} is not an address (host:port) or `off`"))
+fn listen(value: Option<Listen>, default: &str) -> Option<SocketAddr> {
+    value
+        .unwrap_or_else(|| default.parse().unwrap_or(Listen::Off))
+        .addr()
 }
 
-impl ServerConfig {
-    /// Layers `args` (flags and environment) over the `--config` file over defaults.
+/// `ms` milliseconds, at least 1 ms.
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms.max(1))
+}
+
+impl ServeArgs {
+    /// These options layered over the `--config` file's (a value given here replaces the
+    /// file's).
     ///
     /// # Errors
     ///
-    /// A bad value, naming the option; an unreadable or invalid config file.
+    /// If the file cannot be read, is not TOML, has an unknown key or a bad value (named).
+    pub fn layered(self) -> anyhow::Result<Self> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("read config {}", path.display()))?;
+        let mut layered: Self = Figment::new()
+            .merge(Toml::string(&text))
+            .merge(Serialized::defaults(&self))
+            .extract()
+            .map_err(|e| anyhow::anyhow!(describe(e)))
+            .with_context(|| format!("config {}", path.display()))?;
+        layered.config = Some(path);
+        Ok(layered)
+    }
+}
+
+/// Every error of a layering as `key: what`, joined by `; `.
+fn describe(errors: figment::Error) -> String {
+    errors
+        .into_iter()
+        .map(|e| {
+            if e.path.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{}: {}", e.path.join("."), e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ServerConfig {
+    /// Layers `args` (flags and environment) over the `--config` file over the defaults.
+    ///
+    /// # Errors
+    ///
+    /// An unreadable or invalid config file, naming the key.
     pub fn load(args: ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        let replay = if args.replay.is_empty() {
-            file.replay.unwrap_or_default()
-        } else {
-            args.replay
-        };
-        let speed: Speed = args
-            .speed
-            .or(file.speed)
-            .map_or(Ok(Speed::Recorded), |s| s.parse())
-            .map_err(|e: String| anyhow::anyhow!("--speed: {e}"))?;
-        let synthetic = match args.synthetic.or(file.synthetic) {
-            Some(s) if s == "off" => None,
-            Some(list) => Some(
-                list.split(',')
-                    .map(|s| {
-                        Symbol::new(s.trim()).with_context(|| format!("--synthetic symbol {s:?}"))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?,
-            ),
-            None if replay.is_empty() => {
+        let a = args.layered()?;
+        let synthetic = match a.synthetic {
+            Some(list) if list.0.is_empty() => None,
+            Some(list) => Some(list.0),
+            None if a.replay.is_empty() => {
                 Some(crate::feed::synthetic::SyntheticConfig::default().symbols)
             }
             None => None,
         };
         let mut store = StoreConfig::default();
-        if let Some(slots) = args.ring_slots.or(file.ring_slots) {
-            if slots < 2 || !slots.is_power_of_two() {
-                bail!("--ring-slots {slots} is not a power of two >= 2");
-            }
-            store.tick_slots = slots;
+        if let Some(slots) = a.ring_slots {
+            store.tick_slots = slots.get();
         }
         let mut candles = CandleConfig::default();
-        if let Some(n) = args.candle_retention.or(file.candle_retention) {
-            if n == 0 {
-                bail!("--candle-retention must be at least 1");
-            }
-            candles.retention = vec![n; candles.intervals.len()];
+        if let Some(n) = a.candle_retention {
+            candles.retention = vec![n.get(); candles.intervals.len()];
         }
-        if let Some(ms) = args.candle_grace_ms.or(file.candle_grace_ms) {
-            candles.grace_ns = ms
-                .checked_mul(1_000_000)
-                .context("--candle-grace-ms is too large")?;
+        if let Some(ms) = a.candle_grace_ms {
+            candles.grace = Duration::from_millis(ms);
         }
         let mut session = SessionConfig::default();
-        if let Some(ms) = args.heartbeat_ms.or(file.heartbeat_ms) {
-            session.heartbeat_ns = ms.max(1).saturating_mul(1_000_000);
+        if let Some(ms) = a.heartbeat_ms {
+            session.heartbeat = millis(ms);
         }
-        if let Some(ms) = args.idle_timeout_ms.or(file.idle_timeout_ms) {
-            session.idle_timeout_ns = ms.max(1).saturating_mul(1_000_000);
+        if let Some(ms) = a.idle_timeout_ms {
+            session.idle_timeout = millis(ms);
         }
-        let mut tokens = Vec::new();
-        for spec in &args.tokens {
-            let mut parts = spec.splitn(3, ':');
-            let (Some(name), Some(hash), Some(roles)) = (parts.next(), parts.next(), parts.next())
-            else {
-                bail!("--token {spec:?}: expected NAME:SHA256:ROLES");
-            };
-            tokens.push(token(name, hash, &roles.split('+').collect::<Vec<_>>())?);
-        }
-        for t in file.tokens.iter().flatten() {
-            tokens.push(token(
-                &t.name,
-                &t.sha256,
-                &t.roles.iter().map(String::as_str).collect::<Vec<_>>(),
-            )?);
-        }
-        let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
-        session.auth = Arc::new(Auth::with_tokens(tokens));
-        let data_dir = args
+        session.auth = Arc::new(Auth::with_tokens(
+            a.tokens.into_iter().map(|t| t.0).collect(),
+        ));
+        let data_dir = a
             .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("tickd-data"));
-        let journal = if args.no_journal || file.no_journal.unwrap_or(false) {
-            None
-        } else {
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let journal = (!a.no_journal).then(|| {
             let mut j = JournalConfig::new(data_dir.join("journal"));
-            if let Some(f) = args.journal_flush.or(file.journal_flush) {
-                j.flush = f
-                    .parse()
-                    .map_err(|e: String| anyhow::anyhow!("--journal-flush: {e}"))?;
+            if let Some(f) = a.journal_flush {
+                j.flush = f;
             }
-            if let Some(mb) = args.journal_segment_mb.or(file.journal_segment_mb) {
+            if let Some(mb) = a.journal_segment_mb {
                 j.segment_bytes = mb.max(1) << 20;
             }
-            j.retain_bytes = args
-                .journal_retain_mb
-                .or(file.journal_retain_mb)
-                .map(|mb| mb << 20);
-            j.retain_age = args
+            j.retain_bytes = a.journal_retain_mb.map(|mb| mb << 20);
+            j.retain_age = a
                 .journal_retain_hours
-                .or(file.journal_retain_hours)
-                .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600)));
-            Some(j)
-        };
-        let log_format = match args.log_format.or(file.log_format).as_deref() {
-            None | Some("human") => LogFormat::Human,
-            Some("json") => LogFormat::Json,
-            Some(other) => bail!("--log-format {other:?} is not `human` or `json`"),
-        };
+                .map(|h| Duration::from_secs(h.saturating_mul(3600)));
+            j
+        });
         Ok(Self {
-            tcp: addr("tcp", args.tcp.or(file.tcp), "127.0.0.1:7400")?,
-            quic: addr("quic", args.quic.or(file.quic), "127.0.0.1:7401")?,
-            http: addr("http", args.http.or(file.http), "127.0.0.1:8000")?,
-            shm_dir: args
-                .shm_dir
-                .or(file.shm_dir)
-                .unwrap_or_else(|| PathBuf::from("/dev/shm/tickd")),
+            tcp: listen(a.tcp, DEFAULT_TCP),
+            quic: listen(a.quic, DEFAULT_QUIC),
+            http: listen(a.http, DEFAULT_HTTP),
+            shm_dir: a.shm_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SHM_DIR)),
             data_dir,
-            replay,
-            speed,
-            skip_invalid: args.skip_invalid || file.skip_invalid.unwrap_or(false),
+            replay: a.replay,
+            speed: a.speed.unwrap_or(Speed::Recorded),
+            skip_invalid: a.skip_invalid,
             synthetic,
-            synthetic_rate: args.synthetic_rate.or(file.synthetic_rate).unwrap_or(1_000),
+            synthetic_rate: a.synthetic_rate.unwrap_or(1_000),
             store,
             candles,
             session,
-            allow_anonymous,
+            allow_anonymous: a.allow_anonymous,
             journal,
-            max_connections_per_ip: args
-                .max_connections_per_ip
-                .or(file.max_connections_per_ip)
-                .unwrap_or(1024)
-                .max(1),
-            max_connections_per_token: args
-                .max_connections_per_token
-                .or(file.max_connections_per_token)
-                .unwrap_or(1024)
-                .max(1),
-            max_websockets: args
-                .max_websockets
-                .or(file.max_websockets)
-                .unwrap_or(20_000),
-            io_threads: args
-                .io_threads
-                .or(file.io_threads)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-                .max(1),
-            http_rate: args.http_rate.or(file.http_rate).unwrap_or(0),
-            tls_cert: args.tls_cert.or(file.tls_cert),
-            tls_key: args.tls_key.or(file.tls_key),
-            log_format,
+            max_connections_per_ip: a.max_connections_per_ip.unwrap_or(1024).max(1),
+            max_connections_per_token: a.max_connections_per_token.unwrap_or(1024).max(1),
+            max_websockets: a.max_websockets.unwrap_or(20_000),
+            io_threads: a.io_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                NonZeroUsize::get,
+            ),
+            http_rate: a.http_rate.unwrap_or(0),
+            tls_cert: a.tls_cert,
+            tls_key: a.tls_key,
+            log_format: a.log_format.unwrap_or(LogFormat::Human),
         })
     }
-}
-
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("config {}", path.display()))
 }
 
 #[cfg(test)]
@@ -454,7 +408,7 @@ mod tests {
         .unwrap();
         let args = ServeArgs {
             config: Some(path.clone()),
-            tcp: Some("127.0.0.1:9100".into()),
+            tcp: Some("127.0.0.1:9100".parse().unwrap()),
             ..ServeArgs::default()
         };
         let c = ServerConfig::load(args).unwrap();
@@ -467,23 +421,26 @@ mod tests {
             "a replay turns the synthetic default off"
         );
 
+        std::fs::write(&path, "speed = \"fast\"\n").unwrap();
         let err = ServerConfig::load(ServeArgs {
-            speed: Some("fast".into()),
+            config: Some(path.clone()),
             ..ServeArgs::default()
         })
         .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "--speed: speed \"fast\" is not `recorded`, `max` or a positive number"
+        assert!(
+            format!("{err:#}")
+                .contains("speed \"fast\" is not `recorded`, `max` or a positive number"),
+            "{err:#}"
         );
+        std::fs::write(&path, "tcp = \"nowhere\"\n").unwrap();
         let err = ServerConfig::load(ServeArgs {
-            tcp: Some("nowhere".into()),
+            config: Some(path.clone()),
             ..ServeArgs::default()
         })
         .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "--tcp \"nowhere\" is not an address (host:port) or `off`"
+        assert!(
+            format!("{err:#}").contains("\"nowhere\" is not an address (host:port) or `off`"),
+            "{err:#}"
         );
         std::fs::write(&path, "tpc = 1\n").unwrap();
         let err = ServerConfig::load(ServeArgs {
@@ -492,7 +449,56 @@ mod tests {
         })
         .unwrap_err();
         assert!(
-            format!("{err:#}").contains("unknown field `tpc`"),
+            format!("{err:#}").contains("tpc: unknown field: found `tpc`"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn file_tokens_are_tables_and_flags_replace_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tickd.toml");
+        let hash = "ab".repeat(32);
+        std::fs::write(
+            &path,
+            format!(
+                "ring_slots = 1024\n[[tokens]]\nname = \"feed\"\nsha256 = \"{hash}\"\nroles = [\"publish\", \"subscribe\"]\n"
+            ),
+        )
+        .unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        }
+        .layered()
+        .unwrap();
+        assert_eq!(
+            from_file
+                .tokens
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [format!("feed:{hash}:subscribe+publish")]
+        );
+        assert_eq!(from_file.ring_slots, RingSlots::new(1024));
+        let flag: TokenSpec = format!("ui:{hash}:subscribe").parse().unwrap();
+        let layered = ServeArgs {
+            config: Some(path.clone()),
+            tokens: vec![flag.clone()],
+            ..ServeArgs::default()
+        }
+        .layered()
+        .unwrap();
+        assert_eq!(layered.tokens, [flag]);
+
+        std::fs::write(&path, "ring_slots = 1000\n").unwrap();
+        let err = ServerConfig::load(ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("ring_slots: 1000 is not a power of two >= 2"),
             "{err:#}"
         );
     }

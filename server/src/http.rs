@@ -282,12 +282,14 @@ async fn ws_seed_upgrade(
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let permit = ws_permit(&s)?;
+    let start = ws::StartAt::now(&s);
     Ok(ws::configure(upgrade).on_upgrade(move |socket| {
         ws::serve(
             socket,
             s,
             Box::new(ws::seed::Seed),
             ws::Subs::default(),
+            start,
             permit,
         )
     }))
@@ -322,8 +324,9 @@ fn ws_binance(
             message,
         })?;
     let permit = ws_permit(&s)?;
+    let start = ws::StartAt::now(&s);
     Ok(ws::configure(upgrade)
-        .on_upgrade(move |socket| ws::serve(socket, s, Box::new(dialect), subs, permit)))
+        .on_upgrade(move |socket| ws::serve(socket, s, Box::new(dialect), subs, start, permit)))
 }
 
 async fn ws_binance_upgrade(

@@ -8,16 +8,23 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickd_client::Client;
 use tickd_protocol::{CandleRecord, Interval, QuerySpec, Symbol, UnixNanos};
-use tickd_server::config::{ServeArgs, ServerConfig};
+use tickd_server::config::{RingSlots, ServeArgs, ServerConfig};
 
-fn data_dir() -> Option<PathBuf> {
+/// The week of AlgoSeek zips in `../shared/data` beside the checkout. Missing data fails the
+/// test: it never passes having checked nothing.
+fn data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/us-equity-ticks-algoseek-2013-10");
-    dir.is_dir().then_some(dir)
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the AlgoSeek week must be beside the checkout (../shared/data)",
+        dir.display()
+    );
+    dir
 }
 
 /// Expected candle: integer deci-cents and shares.
@@ -120,21 +127,18 @@ fn got(c: &CandleRecord) -> Expect {
 
 #[test]
 fn the_week_replays_with_exact_candles() {
-    let Some(dir) = data_dir() else {
-        eprintln!("skipped: ../shared/data is not beside the checkout");
-        return;
-    };
+    let dir = data_dir();
     let shm = tempfile::tempdir().unwrap();
     let args = ServeArgs {
         replay: vec![dir.clone()],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         shm_dir: Some(shm.path().join("shm")),
         data_dir: Some(shm.path().join("data")),
-        journal_flush: Some("none".into()),
-        tcp: Some("127.0.0.1:0".into()),
-        quic: Some("off".into()),
-        http: Some("off".into()),
-        ring_slots: Some(1 << 22),
+        journal_flush: Some("none".parse().unwrap()),
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
+        quic: Some("off".parse().unwrap()),
+        http: Some("off".parse().unwrap()),
+        ring_slots: RingSlots::new(1 << 22),
         ..ServeArgs::default()
     };
     let config = ServerConfig::load(args).unwrap();
@@ -149,14 +153,14 @@ fn the_week_replays_with_exact_candles() {
             .await
             .unwrap();
         let feed = running.shared.feeds[0].clone();
-        let start = Instant::now();
-        while !feed.finished.load(Ordering::Acquire) {
-            assert!(
-                start.elapsed() < Duration::from_secs(600),
-                "replay did not finish"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut published = running.shared.published.clone();
+        tokio::time::timeout(Duration::from_secs(600), async {
+            while !feed.finished.load(Ordering::Acquire) {
+                published.changed().await.expect("the sequencer stopped");
+            }
+        })
+        .await
+        .expect("replay did not finish");
         assert_eq!(feed.error.lock().unwrap().clone(), None);
 
         let (expected, rows, suspicious) = independent(&dir);

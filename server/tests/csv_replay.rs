@@ -62,7 +62,7 @@ async fn candles(client: &mut Client, sym: &str, interval: Interval) -> Vec<Cand
 async fn replay(path: &Path, speed: &str) -> (TestServer, Client) {
     let server = TestServer::start(ServeArgs {
         replay: vec![path.to_owned()],
-        speed: Some(speed.into()),
+        speed: Some(speed.parse().unwrap()),
         ..ServeArgs::default()
     })
     .await;
@@ -124,7 +124,7 @@ async fn a_bad_line_stops_the_replay_after_everything_before_it() {
     .unwrap();
     let server = TestServer::start(ServeArgs {
         replay: vec![path.clone()],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         ..ServeArgs::default()
     })
     .await;
@@ -158,7 +158,7 @@ async fn a_bad_line_stops_the_replay_after_everything_before_it() {
 
     let server = TestServer::start(ServeArgs {
         replay: vec![path],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         skip_invalid: true,
         ..ServeArgs::default()
     })

@@ -43,7 +43,7 @@ async fn server() -> (TestServer, SocketAddr) {
     std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 600, T0, 500_000_000)).unwrap();
     let server = TestServer::start(ServeArgs {
         replay: vec![csv],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         ..ServeArgs::default()
     })
     .await;
@@ -301,10 +301,12 @@ fn hash(token: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_roles_guard_every_route_in_each_form() {
     let server = TestServer::start(ServeArgs {
-        synthetic: Some("AAPL".into()),
+        synthetic: Some("AAPL".parse().unwrap()),
         tokens: vec![
-            format!("reader:{}:subscribe", hash("r-secret")),
-            format!("ops:{}:admin", hash("o-secret")),
+            format!("reader:{}:subscribe", hash("r-secret"))
+                .parse()
+                .unwrap(),
+            format!("ops:{}:admin", hash("o-secret")).parse().unwrap(),
         ],
         ..ServeArgs::default()
     })
@@ -369,7 +371,7 @@ async fn tokens_and_roles_guard_every_route_in_each_form() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_over_the_rate_get_429_with_retry_after() {
     let server = TestServer::start(ServeArgs {
-        synthetic: Some("off".into()),
+        synthetic: Some("off".parse().unwrap()),
         http_rate: Some(3),
         ..ServeArgs::default()
     })
@@ -474,8 +476,12 @@ async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
     server.stop().await;
 
     let server = TestServer::start(ServeArgs {
-        synthetic: Some("AAPL".into()),
-        tokens: vec![format!("reader:{}:subscribe", hash("r-secret"))],
+        synthetic: Some("AAPL".parse().unwrap()),
+        tokens: vec![
+            format!("reader:{}:subscribe", hash("r-secret"))
+                .parse()
+                .unwrap(),
+        ],
         http_rate: Some(1_000),
         ..ServeArgs::default()
     })

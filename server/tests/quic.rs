@@ -9,7 +9,7 @@ use common::{TestServer, from, ticks as records, trades_csv};
 use tickd_client::quic::Verify;
 use tickd_client::{Client, Event};
 use tickd_protocol::{QuerySpec, Seq, Start, Symbol};
-use tickd_server::config::ServeArgs;
+use tickd_server::config::{RingSlots, ServeArgs};
 
 const T0: u64 = 1_696_680_000_000_000_000;
 
@@ -20,7 +20,7 @@ async fn quic_serves_the_same_records_and_takes_publishes() {
     std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 600, T0, 1_000_000)).unwrap();
     let server = TestServer::start(ServeArgs {
         replay: vec![csv],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         ..ServeArgs::default()
     })
     .await;
@@ -124,8 +124,8 @@ async fn resuming_over_quic_fills_from_the_journal_with_no_hole() {
     std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 3_750, T0, 1_000_000)).unwrap(); // 5,000 ticks
     let args = ServeArgs {
         replay: vec![csv],
-        speed: Some("max".into()),
-        ring_slots: Some(1_024),
+        speed: Some("max".parse().unwrap()),
+        ring_slots: RingSlots::new(1_024),
         ..ServeArgs::default()
     };
     let server = TestServer::start(args).await;
@@ -165,7 +165,7 @@ async fn resuming_over_quic_fills_from_the_journal_with_no_hole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datagram_mode_sends_conflated_quotes_as_datagrams() {
     let args = ServeArgs {
-        synthetic: Some("AAPL,MSFT".into()),
+        synthetic: Some("AAPL,MSFT".parse().unwrap()),
         synthetic_rate: Some(20_000),
         ..ServeArgs::default()
     };
@@ -184,8 +184,7 @@ async fn datagram_mode_sends_conflated_quotes_as_datagrams() {
     let ack = q.subscribe(s).await.unwrap();
     let (mut datagram_quotes, mut stream_trades, mut stream_quotes) = (0, 0, 0);
     let mut last_seq_per_instrument = std::collections::HashMap::new();
-    let until = tokio::time::Instant::now() + Duration::from_millis(800);
-    while tokio::time::Instant::now() < until {
+    while stream_trades <= 100 || datagram_quotes <= 10 || last_seq_per_instrument.len() < 2 {
         match tokio::time::timeout(Duration::from_secs(5), q.next_event())
             .await
             .unwrap()
@@ -214,11 +213,6 @@ async fn datagram_mode_sends_conflated_quotes_as_datagrams() {
         }
     }
     assert_eq!(stream_quotes, 0, "quotes go by datagram in datagram mode");
-    assert!(
-        stream_trades > 100,
-        "trades stay on the reliable stream: {stream_trades}"
-    );
-    assert!(datagram_quotes > 10, "{datagram_quotes} quotes by datagram");
     assert_eq!(last_seq_per_instrument.len(), 2);
     server.stop().await;
 }

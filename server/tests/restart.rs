@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{TestServer, trades_csv};
 use tickd_client::Client;
 use tickd_protocol::{Interval, QuerySpec, Symbol};
@@ -63,16 +61,14 @@ async fn a_restart_keeps_epoch_sequence_and_candles() {
     let data = dir.path().join("data");
     let args = |replay: bool| ServeArgs {
         replay: if replay { vec![csv.clone()] } else { vec![] },
-        speed: Some("max".into()),
-        synthetic: Some("off".into()),
+        speed: Some("max".parse().unwrap()),
+        synthetic: Some("off".parse().unwrap()),
         data_dir: Some(data.clone()),
         ..ServeArgs::default()
     };
 
     let server = TestServer::start(args(true)).await;
     server.wait_feeds().await;
-    // Let the idle sequencer close what the wall clock has passed.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut client = Client::connect(server.addr).await.unwrap();
     let before = state(&mut client).await;
     assert_eq!(before.1, 4_000);
@@ -80,7 +76,6 @@ async fn a_restart_keeps_epoch_sequence_and_candles() {
     server.stop().await;
 
     let server = TestServer::start(args(false)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut client = Client::connect(server.addr).await.unwrap();
     let after = state(&mut client).await;
     assert_eq!(after.0, before.0, "epoch unchanged");

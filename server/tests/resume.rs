@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{TestServer, from, trades_csv};
 use tickd_client::{Client, Event};
 use tickd_protocol::{Epoch, GapReason, Seq};
-use tickd_server::config::ServeArgs;
+use tickd_server::config::{RingSlots, ServeArgs};
 
 const T0: u64 = 1_696_680_000_000_000_000;
 
@@ -44,8 +44,8 @@ async fn server(journal: bool) -> TestServer {
     std::fs::write(&csv, trades_csv(&["AAPL", "MSFT"], 3_750, T0, 1_000_000)).unwrap(); // 5,000 ticks
     let server = TestServer::start(ServeArgs {
         replay: vec![csv],
-        speed: Some("max".into()),
-        ring_slots: Some(1_024),
+        speed: Some("max".parse().unwrap()),
+        ring_slots: RingSlots::new(1_024),
         no_journal: !journal,
         ..ServeArgs::default()
     })

@@ -24,7 +24,7 @@ const T0: u64 = 1_696_680_000_000_000_000;
 
 async fn server(args: ServeArgs) -> (TestServer, SocketAddr) {
     let server = TestServer::start(ServeArgs {
-        synthetic: Some("off".into()),
+        synthetic: Some("off".parse().unwrap()),
         no_journal: true,
         ..args
     })
@@ -325,14 +325,16 @@ async fn silent_sockets_are_closed_with_a_reason_and_the_socket_cap_is_enforced(
     // `live` keeps reading (the library answers pings); `silent` reads nothing for a while.
     let reader = tokio::spawn(async move {
         let mut heartbeats = 0;
-        while heartbeats < 8 {
+        while heartbeats < 12 {
             if next_json(&mut live).await["type"] == "heartbeat" {
                 heartbeats += 1;
             }
         }
         live
     });
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // 12 heartbeats on `live`, 100 ms apart, take longer than `silent`'s idle timeout: only
+    // then read `silent` (reading answers pings, which would keep it alive).
+    let live = reader.await.unwrap();
     let close = loop {
         match silent.next().await {
             Some(Ok(Message::Close(frame))) => break frame.unwrap(),
@@ -347,7 +349,6 @@ async fn silent_sockets_are_closed_with_a_reason_and_the_socket_cap_is_enforced(
         close.reason
     );
     // The live socket outlived the idle timeout by answering pings.
-    let live = reader.await.unwrap();
     drop(live);
     server.stop().await;
 }
@@ -357,7 +358,7 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
     // Trades every 50 ms: the stream is never quiet for a heartbeat interval (100 ms), so only
     // pings (answered by the library) keep the socket past the idle timeout (600 ms).
     let server = TestServer::start(ServeArgs {
-        synthetic: Some("AAPL".into()),
+        synthetic: Some("AAPL".parse().unwrap()),
         synthetic_rate: Some(20),
         no_journal: true,
         heartbeat_ms: Some(100),
@@ -372,9 +373,9 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
     ))
     .await
     .unwrap();
-    let start = std::time::Instant::now();
+    // Until 10 trades and 8 pings (100 ms apart: past the idle timeout), never closed.
     let (mut trades, mut pings) = (0, 0);
-    while start.elapsed() < Duration::from_millis(2_000) {
+    while trades < 10 || pings < 8 {
         let msg = tokio::time::timeout(Duration::from_secs(2), ws.next())
             .await
             .expect("a message within 2 s")
@@ -383,11 +384,9 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
         match msg {
             Message::Text(t) if t.as_str().contains(r#""type":"trade""#) => trades += 1,
             Message::Ping(_) => pings += 1,
-            Message::Close(frame) => panic!("closed after {:?}: {frame:?}", start.elapsed()),
+            Message::Close(frame) => panic!("closed after {pings} pings: {frame:?}"),
             _ => {}
         }
     }
-    assert!(trades >= 10, "{trades} trades");
-    assert!(pings >= 5, "{pings} pings");
     server.stop().await;
 }

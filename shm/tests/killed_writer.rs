@@ -33,9 +33,10 @@ fn child_writer_process() {
         return;
     };
     let mut w = TableWriter::<WORDS>::create(&table(&dir), 2, 1).unwrap();
+    w.write(0, 1, &payload(1)).unwrap();
     w.write(1, 1, &payload(1)).unwrap();
     println!("ready");
-    for v in 1.. {
+    for v in 2.. {
         w.write(0, v, &payload(v)).unwrap();
     }
 }

@@ -100,7 +100,7 @@ enum Command {
     Subscribe {
         /// Symbols (all when none).
         symbols: Vec<String>,
-        /// Kinds: trades, quotes, candles:<interval> (comma-separated).
+        /// Kinds: trades, quotes, candles:INTERVAL such as candles:1m (comma-separated).
         #[arg(long, default_value = "trades,quotes")]
         kinds: String,
         /// Start at this seq of the server's current epoch (default: the next record).

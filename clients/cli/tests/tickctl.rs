@@ -4,7 +4,7 @@
 
 use std::process::Command;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tickd_server::config::{ServeArgs, ServerConfig};
@@ -52,18 +52,14 @@ fn tickctl_over_tcp_and_shm() {
     let shm = dir.path().join("shm");
     let args = ServeArgs {
         replay: vec![csv],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         shm_dir: Some(shm.clone()),
         data_dir: Some(dir.path().join("data")),
-        tcp: Some("127.0.0.1:0".into()),
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
         ..ServeArgs::default()
     };
     let (rt, running, listeners) = start(args);
-    let started = Instant::now();
-    while !running.shared.feeds[0].finished.load(Ordering::Acquire) {
-        assert!(started.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_finished(&rt, &running);
     let tcp = format!("tcp://{}", listeners.tcp.unwrap());
     let shm_url = format!("shm://{}", shm.display());
 
@@ -301,10 +297,10 @@ fn start(
     tickd_server::net::listener::Listeners,
 ) {
     if args.quic.is_none() {
-        args.quic = Some("127.0.0.1:0".into());
+        args.quic = Some("127.0.0.1:0".parse().unwrap());
     }
     if args.http.is_none() {
-        args.http = Some("127.0.0.1:0".into());
+        args.http = Some("127.0.0.1:0".parse().unwrap());
     }
     let config = ServerConfig::load(args).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -317,6 +313,18 @@ fn start(
         .block_on(tickd_server::net::listener::start(&config, &running.shared))
         .unwrap();
     (rt, running, listeners)
+}
+
+/// Waits until the first feed has finished: the sequencer sets `finished`, then publishes.
+fn wait_finished(rt: &tokio::runtime::Runtime, running: &tickd_server::app::Running) {
+    let mut published = running.shared.published.clone();
+    let finished = async {
+        while !running.shared.feeds[0].finished.load(Ordering::Acquire) {
+            published.changed().await.expect("the sequencer stopped");
+        }
+    };
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), finished).await })
+        .expect("the replay did not finish");
 }
 
 fn run(args: &[&str]) -> std::process::Output {
@@ -353,13 +361,15 @@ fn publish_with_roles_reaches_subscribers_and_builds_the_same_candles() {
     let feed_hash = tickd_engine_hash("feed-secret");
     let view_hash = tickd_engine_hash("view-secret");
     let args = ServeArgs {
-        synthetic: Some("off".into()),
+        synthetic: Some("off".parse().unwrap()),
         shm_dir: Some(dir.path().join("shm")),
         data_dir: Some(dir.path().join("data")),
-        tcp: Some("127.0.0.1:0".into()),
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
         tokens: vec![
-            format!("feed:{feed_hash}:publish+subscribe"),
-            format!("view:{view_hash}:subscribe"),
+            format!("feed:{feed_hash}:publish+subscribe")
+                .parse()
+                .unwrap(),
+            format!("view:{view_hash}:subscribe").parse().unwrap(),
         ],
         ..ServeArgs::default()
     };
@@ -384,7 +394,6 @@ fn publish_with_roles_reaches_subscribers_and_builds_the_same_candles() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
 
     // Refusals: no token, a wrong token, a token without the publish role.
     let none = run(&["--server", &tcp, "symbols"]);
@@ -442,16 +451,14 @@ fn publish_with_roles_reaches_subscribers_and_builds_the_same_candles() {
     // The same file replayed builds the same candles.
     let replay_args = ServeArgs {
         replay: vec![csv.clone()],
-        speed: Some("max".into()),
+        speed: Some("max".parse().unwrap()),
         shm_dir: Some(dir.path().join("shm-replay")),
         data_dir: Some(dir.path().join("data-replay")),
-        tcp: Some("127.0.0.1:0".into()),
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
         ..ServeArgs::default()
     };
     let (rt2, running2, listeners2) = start(replay_args);
-    while !running2.shared.feeds[0].finished.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_finished(&rt2, &running2);
     let tcp2 = format!("tcp://{}", listeners2.tcp.unwrap());
     for sym in ["AAPL", "MSFT", "IBM"] {
         for interval in ["1s", "1m"] {

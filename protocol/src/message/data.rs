@@ -28,7 +28,7 @@ pub struct CandleBatch<'a> {
 /// Server → client: state as of one seq, before live data.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Snapshot<'a> {
-    /// The [`Subscribe`]'s request id.
+    /// The [`Subscribe`](super::Subscribe)'s request id.
     pub request_id: u64,
     /// The subscription.
     pub subscription_id: u32,

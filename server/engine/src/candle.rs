@@ -24,6 +24,7 @@
 //! changed candle once.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use tickd_protocol::{CandleRecord, InstrumentId, Interval, Price, Quantity, UnixNanos};
 
@@ -35,9 +36,9 @@ pub struct CandleConfig {
     /// Closed candles kept per instrument and interval (memory: 128 bytes each), indexed like
     /// `intervals`. Late trades older than the oldest kept candle are not applied.
     pub retention: Vec<usize>,
-    /// How long after its end a candle stays open for trades that arrive out of order, in ns of
-    /// event time (watermark-driven closing only).
-    pub grace_ns: u64,
+    /// How long after its end, in event time, a candle stays open for trades that arrive out of
+    /// order (watermark-driven closing only).
+    pub grace: Duration,
 }
 
 impl Default for CandleConfig {
@@ -57,7 +58,7 @@ impl Default for CandleConfig {
                 6 * 366 * 5,
                 366 * 20,
             ],
-            grace_ns: 1_000_000_000,
+            grace: Duration::from_secs(1),
         }
     }
 }
@@ -274,7 +275,10 @@ impl CandleBook {
                 self.dirty.push((instrument.0, i as u8));
             }
             if let Some(c) = &series.current {
-                let due = c.ts_open + interval.nanos() + self.config.grace_ns;
+                let due = UnixNanos(c.ts_open)
+                    .saturating_add(self.config.grace)
+                    .0
+                    .saturating_add(interval.nanos());
                 self.next_close_due = self.next_close_due.min(due);
             }
         }
@@ -325,12 +329,15 @@ impl CandleBook {
             return;
         }
         let mut next_due = u64::MAX;
-        let grace = self.config.grace_ns;
+        let grace = self.config.grace;
         for (id, per_interval) in self.series.iter_mut().enumerate() {
             for (i, series) in per_interval.iter_mut().enumerate() {
                 let interval = self.config.intervals[i];
                 let Some(c) = &series.current else { continue };
-                let due = c.ts_open + interval.nanos() + grace;
+                let due = UnixNanos(c.ts_open)
+                    .saturating_add(grace)
+                    .0
+                    .saturating_add(interval.nanos());
                 if self.watermark.0 < due {
                     next_due = next_due.min(due);
                     continue;
@@ -488,7 +495,7 @@ mod tests {
         CandleBook::new(CandleConfig {
             intervals: vec![Interval::S1, Interval::M1],
             retention: vec![4, 10],
-            grace_ns: 0,
+            grace: Duration::ZERO,
         })
     }
 
@@ -565,7 +572,7 @@ mod tests {
     #[test]
     fn the_watermark_closes_candles_after_grace() {
         let mut b = CandleBook::new(CandleConfig {
-            grace_ns: 500_000_000,
+            grace: Duration::from_millis(500),
             ..book().config().clone()
         });
         b.on_trade(A, UnixNanos(T0), px("1"), qty("1"), 1);

@@ -16,6 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -30,13 +31,13 @@ use tickd_protocol::{
 pub struct SessionConfig {
     /// Server name sent in `Welcome`.
     pub server_name: String,
-    /// Heartbeat period, ns.
-    pub heartbeat_ns: u64,
-    /// Close a connection that sent nothing for this long, ns (heartbeats from the client or
-    /// any request count).
-    pub idle_timeout_ns: u64,
-    /// Time allowed for the `Hello`, ns.
-    pub hello_timeout_ns: u64,
+    /// Heartbeat period.
+    pub heartbeat: Duration,
+    /// Close a connection that sent nothing for this long (heartbeats from the client or any
+    /// request count).
+    pub idle_timeout: Duration,
+    /// Time allowed for the `Hello`.
+    pub hello_timeout: Duration,
     /// Largest inbound frame payload, bytes.
     pub max_frame_len: u32,
     /// Who may connect, with which roles.
@@ -48,9 +49,9 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             server_name: "tickd".into(),
-            heartbeat_ns: 1_000_000_000,
-            idle_timeout_ns: 30_000_000_000,
-            hello_timeout_ns: 10_000_000_000,
+            heartbeat: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(30),
+            hello_timeout: Duration::from_secs(10),
             max_frame_len: tickd_protocol::MAX_FRAME_LEN,
             auth: Arc::new(Auth::open()),
         }
@@ -134,7 +135,7 @@ pub struct Session {
 impl Session {
     /// A session opened at `now` for a ring of `epoch`.
     pub fn new(config: SessionConfig, now: UnixNanos, epoch: Epoch) -> Self {
-        let next_heartbeat = UnixNanos(now.0 + config.heartbeat_ns);
+        let next_heartbeat = now.saturating_add(config.heartbeat);
         Self {
             config,
             state: State::AwaitingHello,
@@ -278,7 +279,8 @@ impl Session {
                     epoch: self.epoch,
                     head_seq: self.head,
                     server_time: now,
-                    heartbeat_interval_ms: (self.config.heartbeat_ns / 1_000_000) as u32,
+                    heartbeat_interval_ms: u32::try_from(self.config.heartbeat.as_millis())
+                        .unwrap_or(u32::MAX),
                     max_frame_len: self.config.max_frame_len,
                     roles,
                 };
@@ -349,14 +351,16 @@ impl Session {
     pub fn handle_timeout(&mut self, now: UnixNanos) -> Result<(), SessionError> {
         match self.state {
             State::Closed => return Ok(()),
-            State::AwaitingHello if now.0 >= self.opened.0 + self.config.hello_timeout_ns => {
+            State::AwaitingHello
+                if now >= self.opened.saturating_add(self.config.hello_timeout) =>
+            {
                 return self.fail(
                     ErrorCode::InvalidRequest,
                     "no Hello in time: closing the connection".into(),
                     SessionError::TimedOut,
                 );
             }
-            State::Ready if now.0 >= self.last_rx.0 + self.config.idle_timeout_ns => {
+            State::Ready if now >= self.last_rx.saturating_add(self.config.idle_timeout) => {
                 return self.fail(
                     ErrorCode::InvalidRequest,
                     "idle timeout: closing the connection".into(),
@@ -372,14 +376,14 @@ impl Session {
                 server_time: now,
             };
             self.send(&Message::Heartbeat(hb));
-            self.next_heartbeat = UnixNanos(now.0 + self.config.heartbeat_ns);
+            self.next_heartbeat = now.saturating_add(self.config.heartbeat);
         }
         Ok(())
     }
 
     /// Defers the next heartbeat: data frames just went out, which prove liveness too.
     pub fn data_sent(&mut self, now: UnixNanos) {
-        self.next_heartbeat = UnixNanos(now.0 + self.config.heartbeat_ns);
+        self.next_heartbeat = now.saturating_add(self.config.heartbeat);
     }
 
     /// The next frame to write, if any.
@@ -399,10 +403,10 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<UnixNanos> {
         match self.state {
             State::Closed => None,
-            State::AwaitingHello => Some(UnixNanos(self.opened.0 + self.config.hello_timeout_ns)),
+            State::AwaitingHello => Some(self.opened.saturating_add(self.config.hello_timeout)),
             State::Ready => Some(
                 self.next_heartbeat
-                    .min(UnixNanos(self.last_rx.0 + self.config.idle_timeout_ns)),
+                    .min(self.last_rx.saturating_add(self.config.idle_timeout)),
             ),
         }
     }
@@ -520,8 +524,8 @@ mod tests {
     #[test]
     fn heartbeats_and_idle_timeout_run_on_the_given_clock() {
         let cfg = SessionConfig {
-            heartbeat_ns: SEC,
-            idle_timeout_ns: 5 * SEC,
+            heartbeat: Duration::from_nanos(SEC),
+            idle_timeout: Duration::from_nanos(5 * SEC),
             ..SessionConfig::default()
         };
         let mut s = Session::new(cfg, UnixNanos(0), Epoch(1));

@@ -53,6 +53,16 @@ impl std::str::FromStr for Speed {
     }
 }
 
+impl std::fmt::Display for Speed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Recorded => f.write_str("recorded"),
+            Self::Multiple(x) => x.fmt(f),
+            Self::Max => f.write_str("max"),
+        }
+    }
+}
+
 /// What a replay did, for the final summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplaySummary {

@@ -166,26 +166,46 @@ enum End {
     Close(u16, String),
 }
 
-/// Serves one socket with `dialect` (and `subs` already set, for URL-named streams) until the
-/// client leaves, a limit closes it, or the server shuts down.
+/// Where a socket's streams start: just past the heads published when the upgrade was
+/// accepted. Taken in the upgrade handler, before the `101` goes out, so a client that sees the
+/// socket open gets everything published after that (the upgraded task may start later).
+#[derive(Debug, Clone, Copy)]
+pub struct StartAt {
+    ticks: u64,
+    candles: u64,
+}
+
+impl StartAt {
+    /// The heads now.
+    pub fn now(state: &HttpState) -> Self {
+        Self {
+            ticks: state.services.query.ticks.head(),
+            candles: state.services.query.candles.head(),
+        }
+    }
+}
+
+/// Serves one socket with `dialect` (and `subs` already set, for URL-named streams) from
+/// `start` until the client leaves, a limit closes it, or the server shuts down.
 pub async fn serve(
     mut socket: WebSocket,
     state: HttpState,
     mut dialect: Box<dyn Dialect>,
     mut subs: Subs,
+    start: StartAt,
     _permit: WsPermit,
 ) {
     crate::metrics::ws_opened();
     let services = state.services.clone();
     let epoch = services.query.epoch();
     let mut ticks = services.query.ticks.clone();
-    ticks.seek(ticks.head() + 1);
+    ticks.seek(start.ticks + 1);
     let mut candles = services.query.candles.clone();
-    candles.seek_to_head();
+    candles.seek(start.candles + 1);
     let mut published = services.query.shared.published.clone();
     let mut shutdown = state.shutdown.clone();
-    let heartbeat = Duration::from_nanos(services.session.heartbeat_ns.max(1_000_000));
-    let idle = Duration::from_nanos(services.session.idle_timeout_ns.max(1_000_000));
+    let heartbeat = services.session.heartbeat.max(Duration::from_millis(1));
+    let idle = services.session.idle_timeout.max(Duration::from_millis(1));
     let mut names = Names::default();
     let mut tick_buf = vec![[0u64; TICK_SLOT_WORDS]; BATCH];
     let mut candle_buf: Vec<[u64; CANDLE_SLOT_WORDS]> = Vec::new();

@@ -15,6 +15,7 @@ pub struct ConnectionLimits {
     by_ip: DashMap<IpAddr, u32>,
     by_token: DashMap<String, u32>,
     total: AtomicU64,
+    released: tokio::sync::Notify,
 }
 
 /// One open connection's slot under its token's cap.
@@ -36,6 +37,7 @@ impl Drop for TokenPermit {
         if empty {
             self.limits.by_token.remove_if(&self.token, |_, n| *n == 0);
         }
+        self.limits.released.notify_waiters();
     }
 }
 
@@ -55,6 +57,7 @@ impl ConnectionLimits {
             by_ip: DashMap::new(),
             by_token: DashMap::new(),
             total: AtomicU64::new(0),
+            released: tokio::sync::Notify::new(),
         })
     }
 
@@ -100,6 +103,12 @@ impl ConnectionLimits {
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
     }
+
+    /// Resolves when a permit (per IP or per token) is next released. Wake-ups count from the
+    /// call, not the first poll, so `let r = released(); try_connect(); r.await` loses none.
+    pub fn released(&self) -> tokio::sync::futures::Notified<'_> {
+        self.released.notified()
+    }
 }
 
 impl Drop for Permit {
@@ -115,6 +124,7 @@ impl Drop for Permit {
         if empty {
             self.limits.by_ip.remove_if(&self.ip, |_, n| *n == 0);
         }
+        self.limits.released.notify_waiters();
     }
 }
 

@@ -67,6 +67,16 @@ impl std::str::FromStr for FlushPolicy {
     }
 }
 
+impl std::fmt::Display for FlushPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Interval(d) => write!(f, "interval:{}", d.as_millis()),
+            Self::Batch => f.write_str("batch"),
+        }
+    }
+}
+
 /// Journal settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JournalConfig {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickd_server::app::{self, Running};
 use tickd_server::config::{ServeArgs, ServerConfig};
@@ -24,12 +24,12 @@ impl TestServer {
         if args.data_dir.is_none() {
             args.data_dir = Some(shm.path().join("data"));
         }
-        args.tcp = Some("127.0.0.1:0".into());
+        args.tcp = Some("127.0.0.1:0".parse().unwrap());
         if args.quic.is_none() {
-            args.quic = Some("127.0.0.1:0".into());
+            args.quic = Some("127.0.0.1:0".parse().unwrap());
         }
         if args.http.is_none() {
-            args.http = Some("127.0.0.1:0".into());
+            args.http = Some("127.0.0.1:0".parse().unwrap());
         }
         let config = ServerConfig::load(args).unwrap();
         let running = app::start(&config).unwrap();
@@ -43,18 +43,42 @@ impl TestServer {
         }
     }
 
-    /// Waits until every feed has finished (replays), at most 60 s.
+    /// Waits until every replay feed has finished: the sequencer sets `finished` and then
+    /// publishes, so each publish is the moment to look again (no polling).
     pub async fn wait_feeds(&self) {
-        let start = Instant::now();
         let shared = &self.running.as_ref().unwrap().shared;
+        let mut published = shared.published.clone();
         let replays = || shared.feeds.iter().filter(|f| f.name == "replay");
-        while !replays().all(|f| f.finished.load(Ordering::Acquire)) {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "feeds did not finish"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        tokio::time::timeout(Duration::from_secs(120), async {
+            while !replays().all(|f| f.finished.load(Ordering::Acquire)) {
+                published.changed().await.expect("the sequencer stopped");
+            }
+        })
+        .await
+        .expect("feeds did not finish");
+    }
+
+    /// The published head seq.
+    pub fn head(&self) -> u64 {
+        self.running
+            .as_ref()
+            .unwrap()
+            .shared
+            .published
+            .borrow()
+            .head
+    }
+
+    /// Waits until the sequencer has published seq `seq`.
+    pub async fn wait_head(&self, seq: u64) {
+        let mut published = self.running.as_ref().unwrap().shared.published.clone();
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            published.wait_for(|p| p.head >= seq),
+        )
+        .await
+        .expect("the head did not reach the seq")
+        .expect("the sequencer stopped");
     }
 
     pub async fn stop(mut self) {
