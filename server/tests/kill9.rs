@@ -3,10 +3,11 @@
 //! the epoch unchanged, and candles after a restart equal to before it.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickd_client::{Client, Event};
 use tickd_protocol::{
@@ -16,7 +17,21 @@ use tickd_protocol::{
 
 const T0: u64 = 1_696_680_000_000_000_000;
 
+/// Starts `tickd serve` and returns once it logs that TCP is listening (its stderr is read up to
+/// that line, then drained on a thread of its own).
 fn spawn(addr: SocketAddr, dir: &Path) -> Child {
+    let mut child = start(addr, dir);
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("TCP listening") {
+            std::thread::spawn(move || lines.for_each(drop));
+            return child;
+        }
+    }
+    panic!("tickd exited before listening: {:?}", child.wait());
+}
+
+fn start(addr: SocketAddr, dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tickd"))
         .args([
             "serve",
@@ -42,24 +57,18 @@ fn spawn(addr: SocketAddr, dir: &Path) -> Child {
         .arg(dir.join("shm"))
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .env("TICKD_LOG", "warn")
+        .env("TICKD_LOG", "warn,tickd_server::net::listener=info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
 
+/// Connects to a server [`spawn`] has seen listening.
 async fn connect(addr: SocketAddr) -> Client {
-    let start = Instant::now();
-    loop {
-        match Client::connect(addr).await {
-            Ok(c) => return c,
-            Err(_) if start.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(5)).await
-            }
-            Err(e) => panic!("server did not come up: {e}"),
-        }
-    }
+    Client::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
 }
 
 fn batch(first_id: u64, n: u64) -> (Vec<Symbol>, Vec<TickRecord>) {
