@@ -1,4 +1,5 @@
-//! The wall clock, read only by the shell (the sans-IO crates take time as an argument).
+//! The wall clock: the one place the shell reads it (the sans-IO crates take time as an
+//! argument; `Instant` is used only for pacing and timeouts, never for timestamps).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

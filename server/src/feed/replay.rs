@@ -429,7 +429,7 @@ fn merge(
                 }
             }
         }
-        if tick.kind == tickd_protocol::TickKind::Trade as u8 {
+        if tick.kind() == Some(tickd_protocol::TickKind::Trade) {
             summary.trades += 1;
         } else {
             summary.quotes += 1;

@@ -2,7 +2,7 @@
 //! stamped with wall-clock event time, at a configurable rate.
 
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -45,9 +45,7 @@ struct Walk {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    crate::clock::now().0
 }
 
 /// Runs the feed until `stop` returns true or the sequencer goes away.

@@ -69,9 +69,7 @@ pub(super) fn qty(q: Quantity) -> String {
 }
 
 pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    crate::clock::now().as_millis()
 }
 
 /// The Binance REST routes.

@@ -403,10 +403,7 @@ async fn history(
 #[utoipa::path(get, path = "/udf/time", tag = "udf",
     responses((status = 200, description = "Unix seconds", body = String, content_type = "text/plain")))]
 async fn time() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .to_string()
+    crate::clock::now().as_secs().to_string()
 }
 
 /// A symbol's values in `/udf/quotes` (empty for a symbol that is not known).

@@ -241,11 +241,11 @@ pub async fn serve(
         );
         for w in &tick_buf[..n] {
             let t = TickRecord::from_words(w);
-            if t.kind == TickKind::Trade as u8 && subs.trades.contains(&t.instrument_id) {
+            if t.kind() == Some(TickKind::Trade) && subs.trades.contains(&t.instrument_id) {
                 if let Some(sym) = names.get(&state, t.instrument_id) {
                     out.push(dialect.trade(epoch, sym, &t));
                 }
-            } else if t.kind == TickKind::Quote as u8 && subs.quotes.contains(&t.instrument_id) {
+            } else if t.kind() == Some(TickKind::Quote) && subs.quotes.contains(&t.instrument_id) {
                 quotes.insert(t.instrument_id, t);
             }
         }

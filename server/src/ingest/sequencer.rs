@@ -108,11 +108,8 @@ impl Sequencer {
         let words = tick.to_words();
         let seq = self.store.ticks.push(&words);
         debug_assert_eq!(seq, tick.seq);
-        let kind = if tick.kind == TickKind::Trade as u8 {
-            TickKind::Trade
-        } else {
-            TickKind::Quote
-        };
+        // Journaled records passed validation: trades and quotes only.
+        let kind = tick.kind().unwrap_or(TickKind::Quote);
         let _ = self
             .store
             .latest
@@ -363,11 +360,8 @@ impl Sequencer {
             t.seq = seq;
             let words = t.to_words();
             self.store.ticks.push(&words);
-            let kind = if t.kind == TickKind::Trade as u8 {
-                TickKind::Trade
-            } else {
-                TickKind::Quote
-            };
+            // Validated above: a trade or a quote.
+            let kind = t.kind().unwrap_or(TickKind::Quote);
             // The cell exists: ids are below `max_instruments`, the table has two cells each.
             let _ = self.store.latest.write(latest_cell(id, kind), seq, &words);
             if let Some(trade) = t.trade() {

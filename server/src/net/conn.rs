@@ -644,7 +644,7 @@ impl Conn {
                             if !sub.filter.matches_tick(&t) {
                                 continue;
                             }
-                            if sub.datagrams && t.kind == tickd_protocol::TickKind::Quote as u8 {
+                            if sub.datagrams && t.kind() == Some(tickd_protocol::TickKind::Quote) {
                                 // Conflated: keep only the latest quote per instrument.
                                 self.latest_quotes.insert(t.instrument_id, t);
                             } else {

@@ -73,7 +73,7 @@ fn error(code: &str, message: String) -> Reply {
 }
 
 fn now_ms() -> u64 {
-    crate::clock::now().0 / 1_000_000
+    crate::clock::now().as_millis()
 }
 
 impl Dialect for Seed {
