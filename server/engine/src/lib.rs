@@ -1,15 +1,17 @@
-//! tickd's sans-IO server core (DESIGN.md §1): sequencing, validation, candle aggregation,
-//! subscription registry, conflation and gap/replay decisions. Time comes in as an argument;
+//! tickd's sans-IO server core (DESIGN.md §1): sequencing ([`sequence`]: resolve, validate,
+//! stamp, write through a [`RecordSink`]), validation, candle aggregation, the per-connection
+//! session state machine, subscription filters and token checks. Time comes in as an argument;
 //! this crate never touches tokio, sockets, files or clocks.
-//!
-//! The foundation issue leaves it empty; the main-job issue fills it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod candle;
 
 pub use candle::{CandleBook, CandleConfig, CandleStats, Take, fill_previous};
+pub mod sequence;
 pub mod validate;
+
+pub use sequence::{BatchOutcome, FeedIds, RecordSink, sequence};
 
 pub use validate::{Invalid, validate};
 pub mod session;

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use crossbeam::channel::{Receiver, SendError, Sender, TryRecvError, TrySendError, bounded};
 use crossbeam::sync::{Parker, Unparker};
+pub use tickd_engine::BatchOutcome;
 use tickd_engine::{Invalid, PublishRequest};
 use tickd_protocol::{Symbol, TickRecord};
 
@@ -112,19 +113,6 @@ impl FeedStats {
             + self.skipped_suspicious.load(Ordering::Relaxed)
             + self.rejected.load(Ordering::Relaxed)
     }
-}
-
-/// What one batch produced.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BatchOutcome {
-    /// First seq assigned (0 if none).
-    pub first_seq: u64,
-    /// Last seq assigned (0 if none).
-    pub last_seq: u64,
-    /// Ticks accepted.
-    pub accepted: u32,
-    /// Ticks rejected.
-    pub rejected: u32,
 }
 
 /// What a publisher's batch produced: the sequenced range and each rejected tick's index in

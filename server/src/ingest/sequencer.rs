@@ -10,13 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use tickd_engine::{CandleBook, Invalid, PublishRequest, validate};
+use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink};
 use tickd_protocol::files::{candle_slot, latest_cell};
-use tickd_protocol::{CandleRecord, InstrumentId, Symbol, TickKind, TickRecord, UnixNanos};
+use tickd_protocol::{CandleRecord, InstrumentId, Seq, Symbol, TickKind, TickRecord, UnixNanos};
 
-use super::input::{
-    Batch, BatchOutcome, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome,
-};
+use super::input::{Batch, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome};
 use super::instruments::Instruments;
 use crate::clock;
 use crate::storage::journal::Journal;
@@ -31,7 +29,7 @@ struct FeedState {
     stats: Arc<FeedStats>,
     clock: FeedClock,
     ended: bool,
-    ids: Vec<InstrumentId>,
+    ids: FeedIds,
 }
 
 /// Head and epoch, as seen by async readers; sent once per batch.
@@ -62,6 +60,65 @@ pub struct Sequencer {
     accepted: Vec<TickRecord>,
     /// Set when the journal failed: nothing more is sequenced.
     pub journal_failed: bool,
+}
+
+/// Registers `symbol` in the shm directory (which assigns its id) and the in-process table;
+/// a symbol new to the table is queued in `new_symbols` for the journal.
+fn register(
+    store: &mut Store,
+    instruments: &Instruments,
+    new_symbols: &mut Vec<(InstrumentId, Symbol)>,
+    symbol: Symbol,
+) -> Result<InstrumentId, RegisterError> {
+    let id = store
+        .symbols
+        .insert(symbol.as_bytes())
+        .map_err(|source| RegisterError { symbol, source })?;
+    let id = InstrumentId(id);
+    let mut table = instruments.write().unwrap_or_else(PoisonError::into_inner);
+    if table.symbol(id).is_none() {
+        table.insert(symbol, id);
+        new_symbols.push((id, symbol));
+    }
+    Ok(id)
+}
+
+/// The engine's [`RecordSink`] over the shm store: ring slot and latest cell per record (seen
+/// by readers once the batch is published), the directory for new symbols, and the batch's
+/// records kept for the journal.
+struct StoreSink<'a> {
+    store: &'a mut Store,
+    instruments: &'a Instruments,
+    new_symbols: &'a mut Vec<(InstrumentId, Symbol)>,
+    /// `None` without a journal.
+    accepted: Option<&'a mut Vec<TickRecord>>,
+}
+
+impl RecordSink for StoreSink<'_> {
+    fn register(&mut self, symbol: Symbol) -> Option<InstrumentId> {
+        register(self.store, self.instruments, self.new_symbols, symbol)
+            .inspect_err(|e| tracing::error!("{e}"))
+            .ok()
+    }
+
+    fn next_seq(&self) -> Seq {
+        Seq(self.store.ticks.next_seq())
+    }
+
+    fn write(&mut self, t: &TickRecord) {
+        let words = t.to_words();
+        self.store.ticks.push(&words);
+        // Validated by the engine: a trade or a quote.
+        let kind = t.kind().unwrap_or(TickKind::Quote);
+        // The cell exists: ids are below `max_instruments`, the table has two cells each.
+        let _ = self
+            .store
+            .latest
+            .write(latest_cell(t.instrument(), kind), t.seq, &words);
+        if let Some(accepted) = &mut self.accepted {
+            accepted.push(*t);
+        }
+    }
 }
 
 /// Why a new symbol could not be registered.
@@ -136,7 +193,12 @@ impl Sequencer {
     /// journal).
     pub fn finish_restore(&mut self, symbols: &[(InstrumentId, Symbol)]) -> anyhow::Result<()> {
         for &(id, symbol) in symbols {
-            let got = self.register(symbol)?;
+            let got = register(
+                &mut self.store,
+                &self.instruments,
+                &mut self.new_symbols,
+                symbol,
+            )?;
             if got != id {
                 anyhow::bail!(
                     "journal defines {symbol} as instrument {} but it was assigned {}",
@@ -176,7 +238,7 @@ impl Sequencer {
             stats,
             clock,
             ended: false,
-            ids: Vec::new(),
+            ids: FeedIds::default(),
         });
         // Feeds are few (a handful of threads and publisher connections).
         (self.feeds.len() - 1) as FeedId
@@ -190,32 +252,6 @@ impl Sequencer {
     /// The last published seq.
     pub fn head(&self) -> u64 {
         self.store.ticks.head()
-    }
-
-    fn register(&mut self, symbol: Symbol) -> Result<InstrumentId, RegisterError> {
-        let id = self
-            .store
-            .symbols
-            .insert(symbol.as_bytes())
-            .map_err(|source| RegisterError { symbol, source })?;
-        let id = InstrumentId(id);
-        if self
-            .instruments
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .symbol(id)
-            .is_none()
-        {
-            self.new_symbols.push((id, symbol));
-        }
-        let mut table = self
-            .instruments
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if table.symbol(id).is_none() {
-            table.insert(symbol, id);
-        }
-        Ok(id)
     }
 
     /// Whether candles follow the wall clock: no event-clock (replay) feed is still running.
@@ -263,13 +299,10 @@ impl Sequencer {
         on_reject: impl FnMut(usize, Invalid),
     ) -> BatchOutcome {
         let feed = usize::from(batch.feed);
-        for &symbol in &batch.new_symbols {
-            let id = self.register_or_reject(symbol);
-            self.feeds[feed].ids.push(id);
-        }
-        let ids = std::mem::take(&mut self.feeds[feed].ids);
+        let mut ids = std::mem::take(&mut self.feeds[feed].ids);
+        ids.extend(&batch.new_symbols, &mut self.sink());
         let end = batch.end.then_some(feed);
-        let out = self.sequence(&batch.ticks, &ids, now, end, on_reject);
+        let out = self.sequence(&batch.ticks, ids.ids(), now, end, on_reject);
         self.feeds[feed].ids = ids;
         self.count(feed, &out);
         out
@@ -287,13 +320,10 @@ impl Sequencer {
         req: &PublishRequest,
         now: UnixNanos,
     ) -> PublishOutcome {
-        let ids: Vec<InstrumentId> = req
-            .symbols
-            .iter()
-            .map(|&s| self.register_or_reject(s))
-            .collect();
+        let mut ids = FeedIds::default();
+        ids.extend(&req.symbols, &mut self.sink());
         let mut rejected = Vec::new();
-        let out = self.sequence(&req.ticks, &ids, now, None, |i, reason| {
+        let out = self.sequence(&req.ticks, ids.ids(), now, None, |i, reason| {
             rejected.push((i as u32, reason))
         });
         self.count(usize::from(feed), &out);
@@ -303,14 +333,13 @@ impl Sequencer {
         }
     }
 
-    /// An id for `symbol`; `u32::MAX` (ticks for it are then rejected) if the directory is full.
-    fn register_or_reject(&mut self, symbol: Symbol) -> InstrumentId {
-        match self.register(symbol) {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!("{e}");
-                InstrumentId(u32::MAX)
-            }
+    /// The sink the engine writes this batch through.
+    fn sink(&mut self) -> StoreSink<'_> {
+        StoreSink {
+            store: &mut self.store,
+            instruments: &self.instruments,
+            new_symbols: &mut self.new_symbols,
+            accepted: self.journal.is_some().then_some(&mut self.accepted),
         }
     }
 
@@ -330,52 +359,19 @@ impl Sequencer {
     fn sequence(
         &mut self,
         ticks: &[TickRecord],
-        ids: &[InstrumentId],
+        ids: &[Option<InstrumentId>],
         now: UnixNanos,
         ends_feed: Option<usize>,
-        mut on_reject: impl FnMut(usize, Invalid),
+        on_reject: impl FnMut(usize, Invalid),
     ) -> BatchOutcome {
-        let mut out = BatchOutcome::default();
         let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        for (i, tick) in ticks.iter().enumerate() {
-            let id = match ids.get(tick.instrument_id as usize) {
-                Some(id) if id.0 != u32::MAX => *id,
-                _ => {
-                    out.rejected += 1;
-                    on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
-                    continue;
-                }
-            };
-            if let Err(reason) = validate(tick) {
-                out.rejected += 1;
-                on_reject(i, reason);
-                continue;
-            }
-            let mut t = TickRecord {
-                instrument_id: id.0,
-                ts_recv: now.0,
-                ..*tick
-            };
-            let seq = self.store.ticks.next_seq();
-            t.seq = seq;
-            let words = t.to_words();
-            self.store.ticks.push(&words);
-            // Validated above: a trade or a quote.
-            let kind = t.kind().unwrap_or(TickKind::Quote);
-            // The cell exists: ids are below `max_instruments`, the table has two cells each.
-            let _ = self.store.latest.write(latest_cell(id, kind), seq, &words);
-            if let Some(trade) = t.trade() {
-                book.on_trade(id, UnixNanos(t.ts_event), trade.price, trade.size, seq);
-            }
-            if out.first_seq == 0 {
-                out.first_seq = seq;
-            }
-            out.last_seq = seq;
-            out.accepted += 1;
-            if self.journal.is_some() {
-                self.accepted.push(t);
-            }
-        }
+        let mut sink = StoreSink {
+            store: &mut self.store,
+            instruments: &self.instruments,
+            new_symbols: &mut self.new_symbols,
+            accepted: self.journal.is_some().then_some(&mut self.accepted),
+        };
+        let out = tickd_engine::sequence(ticks, ids, now, &mut book, &mut sink, on_reject);
         if let Some(journal) = &mut self.journal {
             // Durable (per the flush policy) before anyone can see it or be acked.
             let written = journal
@@ -388,10 +384,7 @@ impl Sequencer {
                 // sequenced: what is visible is always durable.
                 tracing::error!("journal write failed, ingest stops: {e:#}");
                 self.journal_failed = true;
-                return BatchOutcome {
-                    rejected: out.rejected + out.accepted,
-                    ..BatchOutcome::default()
-                };
+                return BatchOutcome::all_rejected(out.rejected + out.accepted);
             }
         }
         if let Some(feed) = ends_feed {

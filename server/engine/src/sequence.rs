@@ -1,0 +1,227 @@
+//! Sequencing (DESIGN.md §4), without IO: per tick, resolve the instrument, validate, stamp
+//! `seq`, `ts_recv` and the instrument id, hand the record to a [`RecordSink`] and fold trades
+//! into the [`CandleBook`]. The server's sequencer thread wraps this with the ring, the latest
+//! table, the journal and publication; benches and tests drive it with any sink.
+//!
+//! Instruments: a feed names its symbols once, as it first uses them, and its ticks carry the
+//! feed's own dense index into that list ([`FeedIds`]); a publisher names them per batch. The
+//! sink assigns tickd's [`InstrumentId`]s (the symbol directory lives in shared memory, which
+//! is the shell's). A symbol the sink cannot register makes its ticks rejected with
+//! [`Invalid::UnknownInstrument`], never silently dropped.
+
+use std::ops::RangeInclusive;
+
+use tickd_protocol::{InstrumentId, Seq, Symbol, TickRecord, UnixNanos};
+
+use crate::candle::CandleBook;
+use crate::validate::{Invalid, validate};
+
+/// Where sequenced records go. The shell's implementation writes the ring slot and the latest
+/// cell (visible to readers only once the shell publishes the batch) and keeps the record for
+/// the journal.
+pub trait RecordSink {
+    /// The id of `symbol`, registering it if new; `None` if it cannot be registered (the
+    /// directory is full), which the sink reports.
+    fn register(&mut self, symbol: Symbol) -> Option<InstrumentId>;
+    /// The seq the next written record gets.
+    fn next_seq(&self) -> Seq;
+    /// Writes `tick`, stamped with [`RecordSink::next_seq`]'s seq.
+    fn write(&mut self, tick: &TickRecord);
+}
+
+/// What one batch produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The seqs assigned, in order (`None`: nothing was accepted).
+    pub seqs: Option<RangeInclusive<Seq>>,
+    /// Ticks accepted.
+    pub accepted: u32,
+    /// Ticks rejected.
+    pub rejected: u32,
+}
+
+impl BatchOutcome {
+    /// The outcome of a batch none of which was accepted (all `n` rejected).
+    pub fn all_rejected(n: u32) -> Self {
+        Self {
+            seqs: None,
+            accepted: 0,
+            rejected: n,
+        }
+    }
+}
+
+/// One feed's symbols: its local index (the `instrument_id` its ticks carry) → tickd's id.
+#[derive(Clone, Debug, Default)]
+pub struct FeedIds {
+    ids: Vec<Option<InstrumentId>>,
+}
+
+impl FeedIds {
+    /// Registers `symbols` (the feed's next local indexes, in order) through `sink`.
+    pub fn extend(&mut self, symbols: &[Symbol], sink: &mut impl RecordSink) {
+        self.ids.extend(symbols.iter().map(|&s| sink.register(s)));
+    }
+
+    /// The ids, by local index.
+    pub fn ids(&self) -> &[Option<InstrumentId>] {
+        &self.ids
+    }
+}
+
+/// Sequences `ticks` at time `now` (their `ts_recv`): each tick's `instrument_id` indexes
+/// `ids`. Accepted ticks are stamped and written to `sink` in order and their trades folded
+/// into `book`; `on_reject` hears each rejected tick's index in `ticks` and the reason.
+/// O(1) per tick besides the sink and the book; allocates nothing.
+pub fn sequence(
+    ticks: &[TickRecord],
+    ids: &[Option<InstrumentId>],
+    now: UnixNanos,
+    book: &mut CandleBook,
+    sink: &mut impl RecordSink,
+    mut on_reject: impl FnMut(usize, Invalid),
+) -> BatchOutcome {
+    let mut out = BatchOutcome::default();
+    let mut first = None;
+    let mut last = Seq(0);
+    for (i, tick) in ticks.iter().enumerate() {
+        let Some(&Some(id)) = ids.get(tick.instrument_id as usize) else {
+            out.rejected += 1;
+            on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
+            continue;
+        };
+        if let Err(reason) = validate(tick) {
+            out.rejected += 1;
+            on_reject(i, reason);
+            continue;
+        }
+        let seq = sink.next_seq();
+        let t = TickRecord {
+            seq: seq.0,
+            instrument_id: id.0,
+            ts_recv: now.0,
+            ..*tick
+        };
+        sink.write(&t);
+        if let Some(trade) = t.trade() {
+            book.on_trade(id, UnixNanos(t.ts_event), trade.price, trade.size, seq.0);
+        }
+        first.get_or_insert(seq);
+        last = seq;
+        out.accepted += 1;
+    }
+    out.seqs = first.map(|first| first..=last);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use tickd_protocol::{Price, Quantity, Side, Trade};
+
+    use super::*;
+    use crate::candle::CandleConfig;
+
+    /// A sink that keeps what it is given.
+    #[derive(Default)]
+    struct Vec64 {
+        symbols: Vec<Symbol>,
+        written: Vec<TickRecord>,
+        full_after: Option<usize>,
+    }
+
+    impl RecordSink for Vec64 {
+        fn register(&mut self, symbol: Symbol) -> Option<InstrumentId> {
+            if let Some(i) = self.symbols.iter().position(|s| *s == symbol) {
+                return Some(InstrumentId(i as u32));
+            }
+            if self.full_after.is_some_and(|n| self.symbols.len() >= n) {
+                return None;
+            }
+            self.symbols.push(symbol);
+            Some(InstrumentId(self.symbols.len() as u32 - 1))
+        }
+        fn next_seq(&self) -> Seq {
+            Seq(self.written.len() as u64 + 1)
+        }
+        fn write(&mut self, tick: &TickRecord) {
+            self.written.push(*tick);
+        }
+    }
+
+    fn trade(local: u32, price: &str) -> TickRecord {
+        let t = Trade {
+            price: price.parse::<Price>().unwrap(),
+            size: "1".parse::<Quantity>().unwrap(),
+            trade_id: 0,
+            venue: 0,
+            conditions: 0,
+        };
+        TickRecord::new_trade(
+            InstrumentId(local),
+            UnixNanos(1_696_680_000_000_000_000),
+            Side::Buy,
+            &t,
+        )
+    }
+
+    #[test]
+    fn stamps_dense_seqs_and_rejects_unknown_and_invalid_ticks() {
+        let mut sink = Vec64 {
+            full_after: Some(1),
+            ..Vec64::default()
+        };
+        let mut ids = FeedIds::default();
+        let (aapl, full) = (Symbol::new("AAPL").unwrap(), Symbol::new("FULL").unwrap());
+        ids.extend(&[aapl, full], &mut sink);
+        assert_eq!(ids.ids(), [Some(InstrumentId(0)), None]);
+        let mut book = CandleBook::new(CandleConfig::default());
+        let mut bad = trade(0, "1");
+        bad.kind = 99;
+        let ticks = [
+            trade(0, "10.5"),
+            trade(1, "1"),
+            bad,
+            trade(7, "1"),
+            trade(0, "10.25"),
+        ];
+        let mut rejected = Vec::new();
+        let out = sequence(
+            &ticks,
+            ids.ids(),
+            UnixNanos(42),
+            &mut book,
+            &mut sink,
+            |i, why| rejected.push((i, why)),
+        );
+        assert_eq!(
+            out,
+            BatchOutcome {
+                seqs: Some(Seq(1)..=Seq(2)),
+                accepted: 2,
+                rejected: 3
+            }
+        );
+        assert_eq!(
+            rejected.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [1, 2, 3],
+            "{rejected:?}"
+        );
+        assert_eq!(rejected[0].1, Invalid::UnknownInstrument(1));
+        assert_eq!(rejected[2].1, Invalid::UnknownInstrument(7));
+        let w = &sink.written;
+        assert_eq!((w[0].seq, w[0].ts_recv, w[0].instrument_id), (1, 42, 0));
+        assert_eq!(
+            (w[1].seq, w[1].trade().unwrap().price.raw()),
+            (2, 10_250_000_000)
+        );
+        let nothing = sequence(
+            &[],
+            ids.ids(),
+            UnixNanos(43),
+            &mut book,
+            &mut sink,
+            |_, _| {},
+        );
+        assert_eq!(nothing, BatchOutcome::default());
+    }
+}
