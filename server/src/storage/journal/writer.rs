@@ -1,0 +1,166 @@
+//! The appending side: blocks per batch, segment rotation, the flush policy and retention.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use tickd_protocol::{InstrumentId, Symbol, TickRecord};
+
+use super::format::{encode_block, segment_name, segments, symbol_record};
+use super::{FlushPolicy, JournalConfig};
+
+/// The appending side: owned by the sequencer.
+#[derive(Debug)]
+pub struct Journal {
+    config: JournalConfig,
+    file: File,
+    segment_len: u64,
+    buf: Vec<u8>,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+impl Journal {
+    /// Opens the journal in `config.dir` for appending after `last_seq` (from [`recover`]).
+    ///
+    /// # Errors
+    ///
+    /// If the directory or segment cannot be created or opened.
+    pub fn open(config: JournalConfig, last_seq: u64) -> anyhow::Result<Self> {
+        fs::create_dir_all(&config.dir)
+            .with_context(|| format!("create journal directory {}", config.dir.display()))?;
+        let (file, len) = match segments(&config.dir)?.last() {
+            Some((_, path)) => {
+                let mut f = OpenOptions::new().append(true).open(path)?;
+                let len = f.seek(SeekFrom::End(0))?;
+                (f, len)
+            }
+            None => Self::create_segment(&config.dir, last_seq + 1)?,
+        };
+        Ok(Self {
+            config,
+            file,
+            segment_len: len,
+            buf: Vec::with_capacity(1 << 20),
+            last_sync: Instant::now(),
+            dirty: false,
+        })
+    }
+
+    fn create_segment(dir: &Path, first_seq: u64) -> anyhow::Result<(File, u64)> {
+        let path = dir.join(segment_name(first_seq));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("create {}", path.display()))?;
+        // Make the new segment's directory entry durable too.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok((file, 0))
+    }
+
+    /// Appends one block: `symbols` (definitions of instruments first used here) then `ticks`
+    /// (contiguous seqs starting at `ticks[0].seq`). One write syscall.
+    ///
+    /// # Errors
+    ///
+    /// If the write fails (the sequencer then stops: it must not publish what it could not
+    /// journal).
+    pub fn append(
+        &mut self,
+        symbols: &[(InstrumentId, Symbol)],
+        ticks: &[TickRecord],
+    ) -> anyhow::Result<()> {
+        if symbols.is_empty() && ticks.is_empty() {
+            return Ok(());
+        }
+        let first_seq = ticks.first().map_or(0, |t| t.seq);
+        if self.segment_len >= self.config.segment_bytes && first_seq != 0 {
+            self.sync()?;
+            let (file, len) = Self::create_segment(&self.config.dir, first_seq)?;
+            self.file = file;
+            self.segment_len = len;
+            self.apply_retention()?;
+        }
+        self.buf.clear();
+        let defs: Vec<TickRecord> = symbols
+            .iter()
+            .map(|(id, s)| symbol_record(*id, s))
+            .collect();
+        let mut all = defs;
+        all.extend_from_slice(ticks);
+        encode_block(first_seq, &all, &mut self.buf);
+        self.file
+            .write_all(&self.buf)
+            .context("append to the journal")?;
+        self.segment_len += self.buf.len() as u64;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Applies the flush policy: under `batch` this returns once the appended blocks are on
+    /// disk.
+    ///
+    /// # Errors
+    ///
+    /// If fdatasync fails.
+    pub fn commit(&mut self) -> anyhow::Result<()> {
+        match self.config.flush {
+            FlushPolicy::None => Ok(()),
+            FlushPolicy::Batch => self.sync(),
+            FlushPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
+            FlushPolicy::Interval(_) => Ok(()),
+        }
+    }
+
+    /// fdatasync now (shutdown, or a due interval).
+    ///
+    /// # Errors
+    ///
+    /// If fdatasync fails.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        if self.dirty {
+            self.file.sync_data().context("sync the journal")?;
+            self.dirty = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn apply_retention(&mut self) -> anyhow::Result<()> {
+        let segs = segments(&self.config.dir)?;
+        let mut sizes: Vec<(PathBuf, u64, Option<std::time::SystemTime>)> = segs
+            .iter()
+            .map(|(_, p)| {
+                let meta = fs::metadata(p).ok();
+                (
+                    p.clone(),
+                    meta.as_ref().map_or(0, |m| m.len()),
+                    meta.and_then(|m| m.modified().ok()),
+                )
+            })
+            .collect();
+        // Never delete the segment being written (the last one).
+        let _current = sizes.pop();
+        let mut total: u64 = sizes.iter().map(|s| s.1).sum::<u64>() + self.segment_len;
+        for (path, len, modified) in sizes {
+            let too_big = self.config.retain_bytes.is_some_and(|max| total > max);
+            let too_old = match (self.config.retain_age, modified) {
+                (Some(age), Some(m)) => m.elapsed().is_ok_and(|e| e > age),
+                _ => false,
+            };
+            if !(too_big || too_old) {
+                break;
+            }
+            fs::remove_file(&path)
+                .with_context(|| format!("remove old journal segment {}", path.display()))?;
+            total -= len;
+            tracing::info!(segment = %path.display(), "journal retention removed a segment");
+        }
+        Ok(())
+    }
+}
