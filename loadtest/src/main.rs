@@ -2,10 +2,15 @@
 //! each server in its own process, measured in the same run with repetitions interleaved
 //! (component speed lives in `benches/`).
 //!
-//! `tickd-loadtest quic-fanout` — N QUIC subscribers: throughput of a backlog delivered to all of
-//! them, and end-to-end latency at a fixed rate, for tickd and a bare quinn server.
-//! `tickd-loadtest rest` — `GET /price/latest` at 50 connections (wrk), tickd and a minimal
-//! hyper server.
+//! `tickd-loadtest suite` runs every scenario and writes `loadtest/results/`; each also runs
+//! alone:
+//! - `shm` — a tickd ring written by one process and polled by another, against iceoryx2;
+//! - `tcp-fanout` — 1, 10 and 100 TCP subscribers (and WebSocket subscribers), against NATS and
+//!   Redis pub/sub;
+//! - `quic-fanout` — N QUIC subscribers: backlog throughput and latency at a fixed rate, against
+//!   a bare quinn server;
+//! - `rest` — `GET /price/latest` at 50 connections (wrk), against a minimal hyper server;
+//! - `ws-hold` — 10,000 WebSockets held with pings while data flows.
 //!
 //! Build first: `cargo build --release -p tickd-server -p tickd-loadtest` (the load test starts
 //! the `tickd` built beside it).

@@ -161,7 +161,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             book,
             published: pub_rx,
             feeds: Arc::new(feed_stats),
-            epoch,
+            epoch: tickd_protocol::Epoch(epoch),
             shm_dir: config.shm_dir.clone(),
             journal_dir: config.journal.as_ref().map(|j| j.dir.clone()),
             input: tx.clone(),
@@ -182,7 +182,7 @@ impl Running {
         }
         drop(self.tx.take());
         if let Some(Ok(seq)) = self.sequencer.take().map(JoinHandle::join) {
-            tracing::info!(head = seq.head(), "sequencer stopped");
+            tracing::info!(head = seq.head().0, "sequencer stopped");
         }
     }
 }

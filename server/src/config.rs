@@ -502,4 +502,52 @@ mod tests {
             "{err:#}"
         );
     }
+
+    /// The README's option table, made from the definition above (one row per flag: name,
+    /// environment variable, help with unit and default).
+    fn option_table() -> String {
+        use clap::Args as _;
+        let cmd = ServeArgs::augment_args(clap::Command::new("serve"));
+        let mut t = String::from("| flag | environment | what |\n|---|---|---|\n");
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            let value = if arg.get_action().takes_values() {
+                format!(" {}", arg.get_id().as_str().to_uppercase())
+            } else {
+                String::new()
+            };
+            let env = arg
+                .get_env()
+                .map_or(String::new(), |e| format!("`{}`", e.to_string_lossy()));
+            let help = arg
+                .get_long_help()
+                .or(arg.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+                .replace('\n', " ")
+                .replace('|', "\\|");
+            t.push_str(&format!("| `--{long}{value}` | {env} | {help} |\n"));
+        }
+        t
+    }
+
+    #[test]
+    fn the_readme_option_table_comes_from_the_definition() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let (start, end) = ("<!-- options: begin -->\n", "<!-- options: end -->");
+        let from = readme.find(start).expect("README has the options markers") + start.len();
+        let to = readme.find(end).expect("README has the options markers");
+        let table = option_table();
+        if std::env::var_os("TICKD_BLESS").is_some() {
+            let updated = format!("{}{table}{}", &readme[..from], &readme[to..]);
+            std::fs::write(path, updated).unwrap();
+        } else {
+            assert_eq!(
+                readme[from..to],
+                table,
+                "README.md's option table is stale: rerun with TICKD_BLESS=1"
+            );
+        }
+    }
 }

@@ -6,6 +6,10 @@
 //! - [`udf`]: TradingView UDF under `/udf`.
 //! - [`binance`]: Binance-compatible REST under `/api/v3`.
 //!
+//! - [`ws`]: WebSockets, with the seed and Binance dialects in `ws/`.
+//! - `state`, `error`, `params`: what every dialect shares; [`guard`] (tokens, rate limits),
+//!   [`latency`] (per-route metrics), [`openapi`], [`json`] (exact numbers and times).
+//!
 //! Errors are JSON `{"code": "...", "message": "..."}` with the right status: 400 for a bad
 //! parameter, 404 for an unknown symbol. Seed and UDF render prices and sizes as exact JSON
 //! numbers (decimal text, never through a float); Binance renders decimal strings.
@@ -19,208 +23,22 @@ pub mod seed;
 pub mod udf;
 pub mod ws;
 
+mod error;
+mod params;
+mod state;
+
+pub use error::{ApiError, ErrorBody};
+pub use params::{IntervalName, interval_param, symbol_param, time_param};
+pub use state::{HttpShared, HttpState};
+
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use anyhow::Context;
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tickd_formats::time::ParseTimeError;
-use tickd_protocol::{Interval, Symbol, UnixNanos};
 use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-use crate::net::Services;
-
-/// What every handler gets: one shared [`HttpShared`] (axum clones the state per request, so
-/// it is a single `Arc`).
-#[derive(Clone, Debug)]
-pub struct HttpState(std::sync::Arc<HttpShared>);
-
-impl std::ops::Deref for HttpState {
-    type Target = HttpShared;
-
-    fn deref(&self) -> &HttpShared {
-        &self.0
-    }
-}
-
-/// The bridge's readers, limits and shutdown signal.
-#[derive(Debug)]
-pub struct HttpShared {
-    /// The shared readers.
-    pub services: Services,
-    /// When the server started (for `uptime_s`).
-    pub started: Instant,
-    /// Fires when the server shuts down (WebSockets close with a reason).
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-    /// Open WebSockets.
-    pub websockets: std::sync::Arc<ws::WsCount>,
-    /// Most open WebSockets.
-    pub max_websockets: usize,
-    /// Tokens, roles and rate limits.
-    pub guard: std::sync::Arc<guard::Guard>,
-    /// `/openapi.json`, rendered once by [`router`].
-    pub openapi: std::sync::OnceLock<bytes::Bytes>,
-}
-
-impl HttpState {
-    /// The bridge's state for `services` under `config`.
-    pub fn new(
-        services: Services,
-        config: &crate::config::ServerConfig,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> Self {
-        Self(std::sync::Arc::new(HttpShared {
-            services,
-            started: Instant::now(),
-            shutdown,
-            websockets: std::sync::Arc::default(),
-            max_websockets: config.max_websockets as usize,
-            guard: std::sync::Arc::new(guard::Guard::new(
-                std::sync::Arc::clone(&config.session.auth),
-                config.http_rate,
-            )),
-            openapi: std::sync::OnceLock::new(),
-        }))
-    }
-}
-
-/// The body of every seed, UDF and operations error.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable: `bad_parameter`, `unknown_symbol`, `not_found`, `unauthenticated`, `forbidden`,
-    /// `rate_limited`, `too_many_websockets`.
-    pub code: &'static str,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-/// An interval's name in the OpenAPI document. The handlers parse with [`Interval`]'s `FromStr`,
-/// which also takes aliases (`1min`, `MINUTE`...); the document lists the canonical names.
-#[derive(Debug, utoipa::ToSchema)]
-pub enum IntervalName {
-    /// One second.
-    #[schema(rename = "1s")]
-    S1,
-    /// One minute.
-    #[schema(rename = "1m")]
-    M1,
-    /// Five minutes.
-    #[schema(rename = "5m")]
-    M5,
-    /// Fifteen minutes.
-    #[schema(rename = "15m")]
-    M15,
-    /// One hour.
-    #[schema(rename = "1h")]
-    H1,
-    /// Four hours.
-    #[schema(rename = "4h")]
-    H4,
-    /// One day (UTC).
-    #[schema(rename = "1d")]
-    D1,
-}
-
-/// An API error: a stable code, a message a person can act on, and its status.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    /// 400: a parameter is missing or invalid.
-    pub fn bad_parameter(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_parameter",
-            message: message.into(),
-        }
-    }
-
-    /// 500: the server failed to render an answer (a bug: the message says what failed).
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: message.into(),
-        }
-    }
-
-    /// 404: no such symbol.
-    pub fn unknown_symbol(symbol: &str) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "unknown_symbol",
-            message: format!("unknown symbol {symbol:?}: GET /symbols lists them"),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(ErrorBody {
-                code: self.code,
-                message: self.message,
-            }),
-        )
-            .into_response()
-    }
-}
-
-/// Parses a symbol parameter.
-///
-/// # Errors
-///
-/// 400 naming the parameter.
-pub fn symbol_param(name: &str, value: Option<&str>) -> Result<Symbol, ApiError> {
-    let v = value.ok_or_else(|| ApiError::bad_parameter(format!("missing parameter {name}")))?;
-    Symbol::new(v).map_err(|e| ApiError::bad_parameter(format!("{name}={v:?}: {e}")))
-}
-
-/// Parses an interval parameter (`1m`, nautilus aliases).
-///
-/// # Errors
-///
-/// 400 naming the parameter.
-pub fn interval_param(name: &str, value: &str) -> Result<Interval, ApiError> {
-    value
-        .parse()
-        .map_err(|e| ApiError::bad_parameter(format!("{name}: {e}")))
-}
-
-/// Parses a time: RFC 3339, or integer seconds / milliseconds / nanoseconds by magnitude.
-///
-/// # Errors
-///
-/// 400 naming the parameter.
-pub fn time_param(name: &str, value: &str) -> Result<UnixNanos, ApiError> {
-    if let Ok(n) = value.parse::<u64>() {
-        let ns = match n {
-            0..=99_999_999_999 => n.checked_mul(1_000_000_000),
-            100_000_000_000..=99_999_999_999_999 => n.checked_mul(1_000_000),
-            _ => Some(n),
-        };
-        return ns
-            .map(UnixNanos)
-            .ok_or_else(|| ApiError::bad_parameter(format!("{name}={value}: out of range")));
-    }
-    tickd_formats::time::parse_rfc3339(value).map_err(|e| match e {
-        ParseTimeError::Before1970(_) => {
-            ApiError::bad_parameter(format!("{name}={value:?}: before 1970"))
-        }
-        _ => ApiError::bad_parameter(format!(
-            "{name}={value:?}: expected RFC 3339 or a Unix time"
-        )),
-    })
-}
 
 /// The router of every dialect, and `/openapi.json` built from the same routes.
 pub fn router(state: HttpState) -> axum::Router {

@@ -38,7 +38,7 @@ pub struct Shared {
     /// Per-feed counters.
     pub feeds: Arc<Vec<Arc<FeedStats>>>,
     /// The ring's epoch.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The shm directory.
     pub shm_dir: std::path::PathBuf,
     /// The journal directory, when journaling (gap fill reads it).
@@ -65,7 +65,7 @@ pub struct Query {
 #[derive(Debug, Default)]
 pub struct SnapshotData {
     /// Valid as of this seq.
-    pub seq: u64,
+    pub seq: Seq,
     /// Last trade and quote of each instrument.
     pub ticks: Vec<TickRecord>,
     /// Current candles.
@@ -76,7 +76,7 @@ pub struct SnapshotData {
 #[derive(Debug, Default)]
 pub struct Answer {
     /// Valid as of this seq.
-    pub head: u64,
+    pub head: Seq,
     /// Candles.
     pub candles: Vec<CandleRecord>,
     /// Ticks.
@@ -117,7 +117,7 @@ impl Query {
 
     /// The ring's epoch.
     pub fn epoch(&self) -> Epoch {
-        Epoch(self.shared.epoch)
+        self.shared.epoch
     }
 
     /// The published head.
@@ -193,14 +193,14 @@ impl Query {
         let mut words = [0u64; LATEST_CELL_WORDS];
         let mut snap = SnapshotData::default();
         'retry: for _ in 0..4 {
-            snap.seq = self.ticks.head();
+            snap.seq = self.head();
             snap.ticks.clear();
             for &id in ids {
                 for kind in [TickKind::Trade, TickKind::Quote] {
                     // The writer is this process's sequencer: a cell cannot stay mid-write while
                     // it is alive, so a stall is only reported, never waited on again.
                     match self.latest.read(latest_cell(id, kind), &mut words) {
-                        Ok(Some(version)) if version > snap.seq => continue 'retry,
+                        Ok(Some(version)) if version > snap.seq.0 => continue 'retry,
                         Ok(Some(_)) => snap.ticks.push(TickRecord::from_words(&words)),
                         Ok(None) => {}
                         Err(e) => tracing::error!("latest table: {e}"),
@@ -236,7 +236,7 @@ impl Query {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut snap = SnapshotData {
-            seq: self.ticks.head(),
+            seq: self.head(),
             ..SnapshotData::default()
         };
         for &id in ids {
@@ -273,7 +273,7 @@ impl Query {
                     .book
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                let head = self.ticks.head();
+                let head = self.head();
                 // With a start time: the first candles from it (pages forward, as Binance's
                 // klines do); without: the latest ones.
                 let take = if from.0 > 0 {
@@ -342,7 +342,7 @@ impl Query {
                     })
                     .collect();
                 Ok(Answer {
-                    head: self.ticks.head(),
+                    head: self.head(),
                     feeds,
                     ..Answer::default()
                 })
@@ -354,7 +354,7 @@ impl Query {
                     .filter(|i| i.symbol.as_str().starts_with(prefix.as_str()))
                     .collect();
                 Ok(Answer {
-                    head: self.ticks.head(),
+                    head: self.head(),
                     instruments,
                     ..Answer::default()
                 })
@@ -365,7 +365,7 @@ impl Query {
     /// The first seq at or after which every tick has `ts_event >= t`, by binary search over
     /// the ticks still in the ring (event times are non-decreasing per feed; across feeds this
     /// finds a boundary near `t`). Returns the head + 1 if every tick is older.
-    pub fn seq_at_time(&self, t: UnixNanos) -> u64 {
+    pub fn seq_at_time(&self, t: UnixNanos) -> Seq {
         let mut reader = self.ticks.clone();
         let head = reader.head();
         let oldest = (head + 2)
@@ -385,6 +385,6 @@ impl Query {
                 ReadOutcome::NotYet => hi = mid,
             }
         }
-        lo
+        Seq(lo)
     }
 }

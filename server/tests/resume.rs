@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{TestServer, from, trades_csv};
 use tickd_client::{Client, Event};
-use tickd_protocol::{Epoch, GapReason, Seq};
+use tickd_protocol::{GapReason, Seq};
 use tickd_server::config::{RingSlots, ServeArgs};
 
 const T0: u64 = 1_696_680_000_000_000_000;
@@ -96,8 +96,8 @@ async fn a_lapped_shm_reader_recovers_the_range_over_tcp_and_rejoins_the_ring() 
 
     let server = server(true).await;
     let mut shm = ShmClient::open(&server.shm.path().join("shm")).unwrap();
-    let epoch = Epoch(shm.epoch());
-    shm.seek(1);
+    let epoch = shm.epoch();
+    shm.seek(Seq(1));
     let mut client = Client::connect(server.addr).await.unwrap();
     let mut seqs = Vec::new();
     while seqs.last() != Some(&5_000) {

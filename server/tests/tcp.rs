@@ -53,8 +53,8 @@ async fn tcp_and_shm_see_the_same_epoch_and_seq() {
     );
 
     let mut shm = ShmClient::open(&server.shm.path().join("shm")).unwrap();
-    assert_eq!(shm.epoch(), epoch.0);
-    shm.seek(1);
+    assert_eq!(shm.epoch(), epoch);
+    shm.seek(Seq(1));
     let mut from_shm = Vec::new();
     while from_shm.len() < 400 {
         match shm.next(Duration::from_secs(5)) {

@@ -525,7 +525,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
 
 fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
     let mut c = ShmClient::open(dir).with_context(|| format!("open shm://{}", dir.display()))?;
-    let epoch = c.epoch();
+    let epoch = c.epoch().0;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match command {
         Command::Symbols => {
@@ -543,7 +543,7 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
                     render::tick_json(epoch, sym.as_str(), &t)
                 }))
             };
-            let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": c.head(), "trade": pick(TickKind::Trade)?, "quote": pick(TickKind::Quote)?});
+            let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": c.head().0, "trade": pick(TickKind::Trade)?, "quote": pick(TickKind::Quote)?});
             writeln!(out, "{v}")?;
         }
         Command::Candles { .. } => {
@@ -555,7 +555,7 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
         Command::Stats => writeln!(
             out,
             "{}",
-            json!({"epoch": epoch, "head_seq": c.head(), "feeds": [], "source": "shm"})
+            json!({"epoch": epoch, "head_seq": c.head().0, "feeds": [], "source": "shm"})
         )?,
         Command::Subscribe {
             symbols,
@@ -589,8 +589,8 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
                 )
             };
             match from_seq {
-                Some(s) => c.seek(s),
-                None => c.seek(c.head() + 1),
+                Some(s) => c.seek(Seq(s)),
+                None => c.seek(c.head().next()),
             }
             if format == Format::Csv {
                 writeln!(out, "{}", render::TICK_CSV_HEADER)?;
@@ -633,7 +633,7 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
                         }
                     }
                     Next::Gap { from, to } => {
-                        let v = json!({"kind": "gap", "epoch": epoch, "from": from, "to": to, "reason": "Overrun"});
+                        let v = json!({"kind": "gap", "epoch": epoch, "from": from.0, "to": to.0, "reason": "Overrun"});
                         match format {
                             Format::Json => writeln!(out, "{v}")?,
                             Format::Csv => eprintln!("{v}"),

@@ -81,7 +81,7 @@ fn tickctl_over_tcp_and_shm() {
         "--count",
         "4",
     ]);
-    let epoch = running.shared.epoch;
+    let epoch = running.shared.epoch.0;
     let want: Vec<_> = [(1, "trade"), (2, "quote"), (3, "trade"), (4, "trade")]
         .iter()
         .map(|(s, k)| (epoch, *s, (*k).to_owned()))

@@ -1,4 +1,5 @@
-//! The async TCP client.
+//! The async client over TCP or QUIC (`crate::quic` opens the QUIC connection): Hello,
+//! heartbeats, subscriptions, queries and publishing, one event stream.
 
 use bytes::BytesMut;
 use tickd_protocol::{
@@ -396,9 +397,10 @@ impl Client {
     pub async fn fetch_range(
         &mut self,
         epoch: Epoch,
-        from: u64,
-        to: u64,
+        from: Seq,
+        to: Seq,
     ) -> Result<(Vec<TickRecord>, Vec<Gap>), ClientError> {
+        let (from, to) = (from.0, to.0);
         let sub = Subscribe {
             request_id: 0,
             selection: tickd_protocol::Selection::All,

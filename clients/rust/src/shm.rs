@@ -8,7 +8,7 @@ use std::time::Duration;
 use tickd_protocol::files::{
     LATEST_CELL_WORDS, LATEST_TABLE, SYMBOLS_DIR, TICK_SLOT_WORDS, TICKS_RING, latest_cell,
 };
-use tickd_protocol::{InstrumentId, Symbol, TickKind, TickRecord};
+use tickd_protocol::{Epoch, InstrumentId, Seq, Symbol, TickKind, TickRecord};
 use tickd_shm::{
     DirectoryReader, OpenError, ReadOutcome, Reader, StalledWriter, TableReader, WaitStrategy,
 };
@@ -31,9 +31,9 @@ pub enum Next {
     /// past them.
     Gap {
         /// First lost seq.
-        from: u64,
+        from: Seq,
         /// Last lost seq.
-        to: u64,
+        to: Seq,
     },
     /// Nothing within the wait.
     Idle,
@@ -61,13 +61,13 @@ impl ShmClient {
     }
 
     /// The ring's epoch.
-    pub fn epoch(&self) -> u64 {
-        self.ticks.epoch()
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.ticks.epoch())
     }
 
     /// The last published seq.
-    pub fn head(&self) -> u64 {
-        self.ticks.head()
+    pub fn head(&self) -> Seq {
+        Seq(self.ticks.head())
     }
 
     /// Every symbol with its id.
@@ -116,8 +116,8 @@ impl ShmClient {
     }
 
     /// Moves the cursor to `seq` (default: after the current head).
-    pub fn seek(&mut self, seq: u64) {
-        self.ticks.seek(seq);
+    pub fn seek(&mut self, seq: Seq) {
+        self.ticks.seek(seq.0);
     }
 
     /// The next record at the cursor, waiting up to `wait` (spin, then park on the futex).
@@ -130,8 +130,8 @@ impl ShmClient {
                     let from = self.ticks.next_seq();
                     self.ticks.seek(oldest);
                     return Next::Gap {
-                        from,
-                        to: oldest - 1,
+                        from: Seq(from),
+                        to: Seq(oldest - 1),
                     };
                 }
                 ReadOutcome::NotYet => {

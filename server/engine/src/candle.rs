@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use tickd_protocol::{CandleRecord, InstrumentId, Interval, Price, Quantity, UnixNanos};
+use tickd_protocol::{CandleRecord, InstrumentId, Interval, Price, Quantity, Seq, UnixNanos};
 
 /// Candle engine settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,11 +227,12 @@ impl CandleBook {
         ts_event: UnixNanos,
         price: Price,
         size: Quantity,
-        seq: u64,
+        seq: Seq,
     ) {
         if price.is_undef() {
             return;
         }
+        let seq = seq.0;
         self.stats.trades += 1;
         self.series_of(instrument);
         let per_interval = &mut self.series[instrument.0 as usize];
@@ -504,10 +505,10 @@ mod tests {
     #[test]
     fn builds_exact_ohlcv_labelled_by_open_time() {
         let mut b = book();
-        b.on_trade(A, UnixNanos(T0 + 100), px("10.5"), qty("100"), 1);
-        b.on_trade(A, UnixNanos(T0 + 200), px("11.25"), qty("50"), 2);
-        b.on_trade(A, UnixNanos(T0 + 300), px("9.75"), qty("25"), 3);
-        b.on_trade(A, UnixNanos(T0 + 400), px("10"), qty("0.5"), 4);
+        b.on_trade(A, UnixNanos(T0 + 100), px("10.5"), qty("100"), Seq(1));
+        b.on_trade(A, UnixNanos(T0 + 200), px("11.25"), qty("50"), Seq(2));
+        b.on_trade(A, UnixNanos(T0 + 300), px("9.75"), qty("25"), Seq(3));
+        b.on_trade(A, UnixNanos(T0 + 400), px("10"), qty("0.5"), Seq(4));
         let c = b.current(A, Interval::S1).unwrap();
         assert_eq!(c.ts_open, T0);
         assert_eq!(c.interval_s, 1);
@@ -532,8 +533,8 @@ mod tests {
     #[test]
     fn a_later_trade_closes_the_candle_and_empty_intervals_are_skipped() {
         let mut b = book();
-        b.on_trade(A, UnixNanos(T0 + 1), px("1"), qty("1"), 1);
-        b.on_trade(A, UnixNanos(T0 + 3 * SEC + 5), px("2"), qty("1"), 2);
+        b.on_trade(A, UnixNanos(T0 + 1), px("1"), qty("1"), Seq(1));
+        b.on_trade(A, UnixNanos(T0 + 3 * SEC + 5), px("2"), qty("1"), Seq(2));
         let s1 = b.candles(
             A,
             Interval::S1,
@@ -575,7 +576,7 @@ mod tests {
             grace: Duration::from_millis(500),
             ..book().config().clone()
         });
-        b.on_trade(A, UnixNanos(T0), px("1"), qty("1"), 1);
+        b.on_trade(A, UnixNanos(T0), px("1"), qty("1"), Seq(1));
         b.advance(UnixNanos(T0 + SEC + 499_999_999));
         assert!(
             b.current(A, Interval::S1).is_some(),
@@ -600,14 +601,14 @@ mod tests {
     #[test]
     fn late_trades_correct_closed_candles_and_bump_version() {
         let mut b = book();
-        b.on_trade(A, UnixNanos(T0 + 10), px("5"), qty("1"), 1);
-        b.on_trade(A, UnixNanos(T0 + 2 * SEC), px("6"), qty("1"), 2);
+        b.on_trade(A, UnixNanos(T0 + 10), px("5"), qty("1"), Seq(1));
+        b.on_trade(A, UnixNanos(T0 + 2 * SEC), px("6"), qty("1"), Seq(2));
         let mut out = Vec::new();
         b.drain_updates(&mut out);
         out.clear();
         // A late print for second 0: updates high, volume, trades, version; it is older than
         // the first print, so it becomes the open and the close stays 5.
-        b.on_trade(A, UnixNanos(T0 + 5), px("7"), qty("2"), 3);
+        b.on_trade(A, UnixNanos(T0 + 5), px("7"), qty("2"), Seq(3));
         let s1 = b.candles(
             A,
             Interval::S1,
@@ -628,7 +629,7 @@ mod tests {
         assert!(c.is_closed());
         assert_eq!(b.stats().corrections, 1);
         // A late print into the empty second 1 creates that candle as a correction.
-        b.on_trade(A, UnixNanos(T0 + SEC + 1), px("8"), qty("1"), 4);
+        b.on_trade(A, UnixNanos(T0 + SEC + 1), px("8"), qty("1"), Seq(4));
         let s1 = b.candles(
             A,
             Interval::S1,
@@ -656,7 +657,13 @@ mod tests {
     fn trades_older_than_retention_are_counted_not_applied() {
         let mut b = book();
         for s in 0..6 {
-            b.on_trade(A, UnixNanos(T0 + s * 2 * SEC), px("1"), qty("1"), s + 1);
+            b.on_trade(
+                A,
+                UnixNanos(T0 + s * 2 * SEC),
+                px("1"),
+                qty("1"),
+                Seq(s + 1),
+            );
         }
         // 1s retention is 4 closed candles: seconds 2, 4, 6, 8 remain (10 is in progress).
         let s1 = b.candles(
@@ -667,7 +674,7 @@ mod tests {
             Take::Last(100),
         );
         assert_eq!(s1.first().unwrap().ts_open, T0 + 2 * SEC);
-        b.on_trade(A, UnixNanos(T0), px("9"), qty("1"), 7);
+        b.on_trade(A, UnixNanos(T0), px("9"), qty("1"), Seq(7));
         assert_eq!(b.stats().late_beyond_retention, 1);
         assert_eq!(
             b.stats().corrections,
@@ -682,9 +689,15 @@ mod tests {
         let mut b = book();
         let mut out = Vec::new();
         for i in 0..5 {
-            b.on_trade(A, UnixNanos(T0 + i), px("1"), qty("1"), i + 1);
+            b.on_trade(A, UnixNanos(T0 + i), px("1"), qty("1"), Seq(i + 1));
         }
-        b.on_trade(InstrumentId(3), UnixNanos(T0 + 9), px("2"), qty("1"), 6);
+        b.on_trade(
+            InstrumentId(3),
+            UnixNanos(T0 + 9),
+            px("2"),
+            qty("1"),
+            Seq(6),
+        );
         b.drain_updates(&mut out);
         assert_eq!(out.len(), 4, "one per (instrument, interval) that changed");
         assert_eq!(out[0].trades, 5);
@@ -697,7 +710,7 @@ mod tests {
     fn limit_keeps_the_latest() {
         let mut b = book();
         for s in 0..4 {
-            b.on_trade(A, UnixNanos(T0 + s * SEC), px("1"), qty("1"), s + 1);
+            b.on_trade(A, UnixNanos(T0 + s * SEC), px("1"), qty("1"), Seq(s + 1));
         }
         let last2 = b.candles(
             A,

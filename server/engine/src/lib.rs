@@ -1,4 +1,4 @@
-//! tickd's sans-IO server core (DESIGN.md §1): sequencing ([`sequence`]: resolve, validate,
+//! tickd's sans-IO server core (DESIGN.md §1): sequencing ([`sequence()`]: resolve, validate,
 //! stamp, write through a [`RecordSink`]), validation, candle aggregation, the per-connection
 //! session state machine, subscription filters and token checks. Time comes in as an argument;
 //! this crate never touches tokio, sockets, files or clocks.

@@ -104,7 +104,7 @@ pub fn sequence(
         };
         sink.write(&t);
         if let Some(trade) = t.trade() {
-            book.on_trade(id, UnixNanos(t.ts_event), trade.price, trade.size, seq.0);
+            book.on_trade(id, UnixNanos(t.ts_event), trade.price, trade.size, seq);
         }
         first.get_or_insert(seq);
         last = seq;

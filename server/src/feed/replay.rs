@@ -7,10 +7,12 @@
 //!
 //! Bad lines: without `skip_invalid` the replay stops at the first bad line, after ingesting
 //! everything ordered before it; with it, bad lines are counted and skipped.
+//!
+//! Here: discovery and the replay thread; `merge` (the k-way merge), `pace` (when each tick is
+//! due) and `progress` (the terminal progress line) are files of their own.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -19,12 +21,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use crossbeam::channel::{Receiver, bounded};
 use jiff::tz::TimeZone;
-use tickd_protocol::{Symbol, TickRecord, UnixNanos};
+use tickd_protocol::{Symbol, TickRecord};
 
 use super::FeedSender;
 use crate::ingest::input::SkipReason;
-use tickd_formats::algoseek::{self, FileKind, ParsedFile, SourceFile};
+use tickd_formats::algoseek::{self, ParsedFile, SourceFile};
 use tickd_formats::csv::{self, CsvTicks};
+
+mod merge;
+mod pace;
+mod progress;
 
 /// How fast to replay.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -254,7 +260,7 @@ pub fn run(
             });
         }
         drop(job_rx);
-        let res = merge(
+        let res = merge::merge(
             &mut sources,
             &mut heap,
             speed,
@@ -301,145 +307,6 @@ fn next_csv(
     }
 }
 
-/// Pacing: when each tick is due on the wall clock.
-struct Pace {
-    speed: Speed,
-    origin: Option<(u64, Instant)>,
-}
-
-impl Pace {
-    fn due(&mut self, ts_event: u64) -> Option<Instant> {
-        let factor = match self.speed {
-            Speed::Max => return None,
-            Speed::Recorded => 1.0,
-            Speed::Multiple(x) => x,
-        };
-        let (t0, start) = *self.origin.get_or_insert((ts_event, Instant::now()));
-        let ahead_ns = ts_event.saturating_sub(t0) as f64 / factor;
-        Some(start + Duration::from_nanos(ahead_ns as u64))
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn merge(
-    sources: &mut [Source],
-    heap: &mut BinaryHeap<Reverse<(u64, usize)>>,
-    speed: Speed,
-    skip_invalid: bool,
-    summary: &mut ReplaySummary,
-    sender: &mut FeedSender,
-    tokens: &crossbeam::channel::Sender<()>,
-    stop: &(dyn Fn() -> bool + Sync),
-    end: Option<u64>,
-) -> anyhow::Result<()> {
-    let mut pace = Pace {
-        speed,
-        origin: None,
-    };
-    let mut progress = Progress::new(end, speed);
-    while let Some(Reverse((_, idx))) = heap.pop() {
-        if stop() {
-            bail!("stopped by shutdown");
-        }
-        let tick = match &mut sources[idx] {
-            Source::Zip {
-                file,
-                rx,
-                parsed,
-                pos,
-                local,
-            } => {
-                if parsed.is_none() {
-                    let p = rx.recv().context("parser thread stopped")??;
-                    // Let the dispatcher parse one more file ahead.
-                    let _ = tokens.send(());
-                    let counts = p.counts;
-                    match file.kind {
-                        FileKind::Trade => {
-                            summary.trade_rows += counts.rows + u64::from(p.error.is_some());
-                            summary.suspicious_trades += counts.suspicious;
-                        }
-                        FileKind::Quote => {
-                            summary.quote_rows += counts.rows + u64::from(p.error.is_some());
-                            summary.suspicious_quotes += counts.suspicious;
-                        }
-                    }
-                    summary.invalid += counts.invalid;
-                    sender.stats.skip(SkipReason::Suspicious, counts.suspicious);
-                    sender.stats.skip(SkipReason::Invalid, counts.invalid);
-                    sender.stats.rows.fetch_add(counts.rows, Ordering::Relaxed);
-                    // Re-enter the merge at the first tick's own time (the key that brought
-                    // us here was only the file's lower bound).
-                    match (p.ticks.first(), &p.error) {
-                        (Some(first), _) => heap.push(Reverse((first.ts_event, idx))),
-                        (None, Some(e)) => bail!("{e}"),
-                        (None, None) => {}
-                    }
-                    *parsed = Some(p);
-                    continue;
-                }
-                let Some(p) = parsed.as_ref() else { continue };
-                match p.ticks.get(*pos) {
-                    Some(t) => {
-                        let mut t = *t;
-                        t.instrument_id = *local;
-                        *pos += 1;
-                        match p.ticks.get(*pos) {
-                            Some(next) => heap.push(Reverse((next.ts_event, idx))),
-                            None if p.error.is_some() => heap.push(Reverse((t.ts_event, idx))),
-                            None => *parsed = Some(ParsedFile::default()),
-                        }
-                        t
-                    }
-                    None => {
-                        if let Some(e) = &p.error {
-                            bail!("{e}");
-                        }
-                        continue;
-                    }
-                }
-            }
-            Source::Csv { ticks, head } => {
-                let (symbol, mut t) = match head.take() {
-                    None => continue,
-                    Some(Err(e)) => bail!("{e}"),
-                    Some(Ok(tick)) => tick,
-                };
-                t.instrument_id = sender.symbol(symbol);
-                *head = next_csv(ticks, skip_invalid, summary, sender);
-                match head {
-                    Some(Ok((_, next))) => heap.push(Reverse((next.ts_event, idx))),
-                    // Stop right after this tick, before anything later in time.
-                    Some(Err(_)) => heap.push(Reverse((t.ts_event, idx))),
-                    None => {}
-                }
-                sender.stats.rows.fetch_add(1, Ordering::Relaxed);
-                t
-            }
-        };
-        if let Some(due) = pace.due(tick.ts_event) {
-            let now = Instant::now();
-            if due > now {
-                sender.flush()?;
-                let mut left = due - now;
-                while !left.is_zero() && !stop() {
-                    let step = left.min(Duration::from_millis(100));
-                    thread::sleep(step);
-                    left -= step;
-                }
-            }
-        }
-        if tick.kind() == Some(tickd_protocol::TickKind::Trade) {
-            summary.trades += 1;
-        } else {
-            summary.quotes += 1;
-        }
-        sender.push(tick)?;
-        progress.tick(summary.trades + summary.quotes, UnixNanos(tick.ts_event));
-    }
-    Ok(())
-}
-
 /// Waits (bounded) until the sequencer has accounted for `sent` ticks of this feed.
 fn wait_until_sequenced(sender: &FeedSender, sent: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -449,72 +316,5 @@ fn wait_until_sequenced(sender: &FeedSender, sent: u64) {
         && Instant::now() < deadline
     {
         thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A progress line on stderr when it is a terminal: records, rate, event time.
-struct Progress {
-    enabled: bool,
-    start: Instant,
-    last: Instant,
-    /// Event time of the first tick, and the end of the replayed span when known (the last
-    /// AlgoSeek day's end), for the ETA.
-    first: Option<u64>,
-    end: Option<u64>,
-    speed: Speed,
-}
-
-impl Progress {
-    fn new(end: Option<u64>, speed: Speed) -> Self {
-        let now = Instant::now();
-        Self {
-            enabled: std::io::stderr().is_terminal(),
-            start: now,
-            last: now,
-            first: None,
-            end,
-            speed,
-        }
-    }
-
-    fn tick(&mut self, records: u64, at: UnixNanos) {
-        let first = *self.first.get_or_insert(at.0);
-        if !self.enabled || !records.is_multiple_of(4096) {
-            return;
-        }
-        let now = Instant::now();
-        if now.duration_since(self.last) < Duration::from_millis(250) {
-            return;
-        }
-        self.last = now;
-        let secs = now.duration_since(self.start).as_secs_f64().max(1e-9);
-        let ts = jiff::Timestamp::from_nanosecond(i128::from(at.0))
-            .map(|t| t.to_string())
-            .unwrap_or_default();
-        let eta = match (self.end, self.speed) {
-            (Some(end), Speed::Max) if at.0 > first && end > first => {
-                let done = (at.0 - first) as f64 / (end - first) as f64;
-                format!(", ETA {:.0} s", secs * (1.0 - done) / done)
-            }
-            (Some(end), Speed::Recorded) => {
-                format!(", ETA {:.0} s", end.saturating_sub(at.0) as f64 / 1e9)
-            }
-            (Some(end), Speed::Multiple(x)) => {
-                format!(", ETA {:.0} s", end.saturating_sub(at.0) as f64 / 1e9 / x)
-            }
-            _ => String::new(),
-        };
-        eprint!(
-            "\rreplay: {records} records, {:.0} records/s, at {ts}{eta}   ",
-            records as f64 / secs
-        );
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if self.enabled {
-            eprintln!();
-        }
     }
 }

@@ -11,7 +11,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use tickd_protocol::{
-    CandleRecord, InstrumentId, Interval, Price, QuerySpec, Symbol, TickKind, TickRecord, UnixNanos,
+    CandleRecord, InstrumentId, Interval, Price, QuerySpec, Seq, Symbol, TickKind, TickRecord,
+    UnixNanos,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -140,7 +141,7 @@ async fn symbols(State(s): State<HttpState>) -> Json<SymbolList> {
 pub(crate) fn latest(
     s: &HttpState,
     symbol: &tickd_protocol::Symbol,
-) -> Result<(Option<TickRecord>, Option<TickRecord>, u64), ApiError> {
+) -> Result<(Option<TickRecord>, Option<TickRecord>, Seq), ApiError> {
     Ok(latest_of(s, instrument(s, symbol)?))
 }
 
@@ -165,7 +166,7 @@ pub(crate) fn instrument(
 pub(crate) fn latest_of(
     s: &HttpState,
     id: InstrumentId,
-) -> (Option<TickRecord>, Option<TickRecord>, u64) {
+) -> (Option<TickRecord>, Option<TickRecord>, Seq) {
     let snap = s.services.query.snapshot(Some(&[id]), &[]);
     let pick = |k: TickKind| snap.ticks.iter().find(|t| t.kind == k as u8).copied();
     (pick(TickKind::Trade), pick(TickKind::Quote), snap.seq)
@@ -251,7 +252,7 @@ async fn price_latest(
             t: ts / 1_000_000,
             ts_ns: AsText(ts),
             seq: trade.or(quote).map_or(0, |t| t.seq),
-            as_of_seq: seq,
+            as_of_seq: seq.0,
             epoch: AsText(s.services.query.epoch().0),
         },
         // About 300 bytes with every field set.
@@ -325,7 +326,7 @@ pub(crate) fn query_candles(
     start: Option<UnixNanos>,
     end: Option<UnixNanos>,
     limit: u32,
-) -> Result<(Vec<CandleRecord>, bool, u64), ApiError> {
+) -> Result<(Vec<CandleRecord>, bool, Seq), ApiError> {
     let spec = QuerySpec::Candles {
         symbol,
         interval,
@@ -416,7 +417,7 @@ async fn candles(
         empty: "skip",
         candles: list.iter().map(candle_json).collect(),
         next_start,
-        as_of_seq: head,
+        as_of_seq: head.0,
         epoch: s.services.query.epoch().0.to_string(),
     }))
 }

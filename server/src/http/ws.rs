@@ -27,7 +27,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
-use tickd_protocol::{CandleRecord, Epoch, Symbol, TickKind, TickRecord};
+use tickd_protocol::{CandleRecord, Epoch, Seq, Symbol, TickKind, TickRecord};
 
 use super::HttpState;
 
@@ -78,7 +78,7 @@ pub struct Reply {
     /// Text messages to send now.
     pub messages: Vec<String>,
     /// Rewind (or skip) the socket's tick cursor to this seq.
-    pub seek: Option<u64>,
+    pub seek: Option<Seq>,
     /// Close the socket with this reason.
     pub close: Option<String>,
 }
@@ -112,9 +112,9 @@ pub trait Dialect: Send {
     /// The latest quote of `symbol`.
     fn quote(&self, epoch: Epoch, symbol: &Symbol, tick: &TickRecord) -> Option<String>;
     /// A candle update of `symbol`; `seq` is the tick seq it is current at.
-    fn candle(&self, epoch: Epoch, seq: u64, symbol: &Symbol, candle: &CandleRecord) -> String;
+    fn candle(&self, epoch: Epoch, seq: Seq, symbol: &Symbol, candle: &CandleRecord) -> String;
     /// Records `from..=to` were skipped (the socket fell behind the ring).
-    fn gap(&self, epoch: Epoch, from: u64, to: u64) -> Option<String>;
+    fn gap(&self, epoch: Epoch, from: Seq, to: Seq) -> Option<String>;
     /// Sent when the socket has been idle for a heartbeat interval, besides the ping.
     fn heartbeat(&self, epoch: Epoch, head: u64) -> Option<String>;
 }
@@ -222,7 +222,7 @@ pub async fn serve(
             Ok(n) => n,
             Err(oldest) => {
                 let from = ticks.next_seq();
-                if let Some(m) = dialect.gap(epoch, from, oldest - 1) {
+                if let Some(m) = dialect.gap(epoch, Seq(from), Seq(oldest - 1)) {
                     out.push(m);
                 }
                 crate::metrics::gap("overrun");
@@ -276,7 +276,7 @@ pub async fn serve(
                     Err(oldest) => candles.seek(oldest),
                 }
             }
-            let seq = ticks.next_seq().saturating_sub(1);
+            let seq = Seq(ticks.next_seq().saturating_sub(1));
             for ((id, _), c) in candle_updates.drain() {
                 if let Some(sym) = names.get(&state, id) {
                     out.push(dialect.candle(epoch, seq, sym, &c));
@@ -316,7 +316,7 @@ pub async fn serve(
                     Some(Ok(Message::Text(text))) => {
                         let reply = dialect.on_text(&state, text.as_str(), &mut subs);
                         if let Some(seq) = reply.seek {
-                            ticks.seek(seq.max(1));
+                            ticks.seek(seq.max(Seq::FIRST).0);
                         }
                         out.extend(reply.messages);
                         if let Some(reason) = reply.close {

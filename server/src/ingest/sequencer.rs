@@ -12,7 +12,9 @@ use std::thread::JoinHandle;
 
 use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink};
 use tickd_protocol::files::{candle_slot, latest_cell};
-use tickd_protocol::{CandleRecord, InstrumentId, Seq, Symbol, TickKind, TickRecord, UnixNanos};
+use tickd_protocol::{
+    CandleRecord, Epoch, InstrumentId, Seq, Symbol, TickKind, TickRecord, UnixNanos,
+};
 
 use super::input::{Batch, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome};
 use super::instruments::Instruments;
@@ -36,7 +38,7 @@ struct FeedState {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Published {
     /// Last tick seq published.
-    pub head: u64,
+    pub head: Seq,
     /// Last candle-ring seq published.
     pub candle_head: u64,
 }
@@ -177,7 +179,7 @@ impl Sequencer {
                 UnixNanos(tick.ts_event),
                 trade.price,
                 trade.size,
-                seq,
+                Seq(seq),
             );
         }
         if seq.is_multiple_of(65_536) {
@@ -214,7 +216,7 @@ impl Sequencer {
         drop(book);
         self.updates.clear();
         self.published.send_replace(Published {
-            head: self.store.ticks.head(),
+            head: Seq(self.store.ticks.head()),
             candle_head: self.store.candles.head(),
         });
         Ok(())
@@ -245,13 +247,13 @@ impl Sequencer {
     }
 
     /// The epoch of the ring.
-    pub fn epoch(&self) -> u64 {
-        self.store.ticks.epoch()
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.store.ticks.epoch())
     }
 
     /// The last published seq.
-    pub fn head(&self) -> u64 {
-        self.store.ticks.head()
+    pub fn head(&self) -> Seq {
+        Seq(self.store.ticks.head())
     }
 
     /// Whether candles follow the wall clock: no event-clock (replay) feed is still running.
@@ -276,7 +278,7 @@ impl Sequencer {
                 }
                 self.store.candles.publish();
                 let published = Published {
-                    head: self.store.ticks.head(),
+                    head: Seq(self.store.ticks.head()),
                     candle_head: self.store.candles.head(),
                 };
                 self.published.send_replace(published);
@@ -408,7 +410,7 @@ impl Sequencer {
         }
         self.store.candles.publish();
         self.published.send_replace(Published {
-            head: self.store.ticks.head(),
+            head: Seq(self.store.ticks.head()),
             candle_head: self.store.candles.head(),
         });
         out

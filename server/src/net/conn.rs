@@ -22,7 +22,7 @@ use bytes::BytesMut;
 use tickd_engine::{Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
 use tickd_protocol::{
-    CandleRecord, Encoder, ErrorCode, Message, QueryResult, Records, Seq, TickRecord, split_frame,
+    CandleRecord, Encoder, ErrorCode, Message, QueryResult, Records, TickRecord, split_frame,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 
@@ -258,7 +258,7 @@ impl Conn {
                     let result = QueryResult {
                         request_id: q.request_id,
                         epoch: self.services.query.epoch(),
-                        head_seq: Seq(a.head),
+                        head_seq: a.head,
                         candles: Records::Slice(&a.candles),
                         ticks: Records::Slice(&a.ticks),
                         instruments: a.instruments,

@@ -164,7 +164,7 @@ mod tests {
         );
         assert_eq!(rec.symbols, vec![(InstrumentId(0), aapl)]);
         assert_eq!(
-            read_from(dir.path(), 95, 3)
+            read_from(dir.path(), tickd_protocol::Seq(95), 3)
                 .unwrap()
                 .iter()
                 .map(|t| t.seq)

@@ -67,6 +67,7 @@ impl TestServer {
             .published
             .borrow()
             .head
+            .0
     }
 
     /// Waits until the sequencer has published seq `seq`.
@@ -74,7 +75,7 @@ impl TestServer {
         let mut published = self.running.as_ref().unwrap().shared.published.clone();
         tokio::time::timeout(
             Duration::from_secs(120),
-            published.wait_for(|p| p.head >= seq),
+            published.wait_for(|p| p.head.0 >= seq),
         )
         .await
         .expect("the head did not reach the seq")

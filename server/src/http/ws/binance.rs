@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Epoch, Interval, Side, Symbol, TickRecord};
+use tickd_protocol::{CandleRecord, Epoch, Interval, Seq, Side, Symbol, TickRecord};
 
 use super::{Dialect, Reply, Subs};
 use crate::http::HttpState;
@@ -261,7 +261,7 @@ impl Dialect for Binance {
         None
     }
 
-    fn candle(&self, _epoch: Epoch, _seq: u64, symbol: &Symbol, c: &CandleRecord) -> String {
+    fn candle(&self, _epoch: Epoch, _seq: Seq, symbol: &Symbol, c: &CandleRecord) -> String {
         let Some(interval) = Interval::from_secs(c.interval_s) else {
             return String::new();
         };
@@ -293,7 +293,7 @@ impl Dialect for Binance {
         self.wrap(&Stream::Kline(*symbol, interval), data)
     }
 
-    fn gap(&self, _epoch: Epoch, _from: u64, _to: u64) -> Option<String> {
+    fn gap(&self, _epoch: Epoch, _from: Seq, _to: Seq) -> Option<String> {
         // Binance streams have no gap message: a client notices from trade ids.
         None
     }

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Epoch, Interval, Symbol, TickRecord, UnixNanos};
+use tickd_protocol::{CandleRecord, Epoch, Interval, Seq, Symbol, TickRecord, UnixNanos};
 
 use super::{Dialect, Reply, Subs};
 use crate::http::HttpState;
@@ -174,7 +174,7 @@ impl Dialect for Seed {
                 });
                 Reply {
                     messages: vec![reply.to_string()],
-                    seek,
+                    seek: seek.map(Seq),
                     close: None,
                 }
             }
@@ -225,23 +225,23 @@ impl Dialect for Seed {
         }))
     }
 
-    fn candle(&self, epoch: Epoch, seq: u64, symbol: &Symbol, c: &CandleRecord) -> String {
+    fn candle(&self, epoch: Epoch, seq: Seq, symbol: &Symbol, c: &CandleRecord) -> String {
         let mut data = serde_json::to_value(candle_json(c)).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut data {
             m.insert("symbol".into(), json!(symbol.as_str()));
             let interval = Interval::from_secs(c.interval_s).map_or("?", Interval::name);
             m.insert("interval".into(), json!(interval));
         }
-        json!({"type": "candle", "epoch": epoch.0.to_string(), "seq": seq, "data": data})
+        json!({"type": "candle", "epoch": epoch.0.to_string(), "seq": seq.0, "data": data})
             .to_string()
     }
 
-    fn gap(&self, epoch: Epoch, from: u64, to: u64) -> Option<String> {
+    fn gap(&self, epoch: Epoch, from: Seq, to: Seq) -> Option<String> {
         Some(
             json!({
                 "type": "gap",
                 "epoch": epoch.0.to_string(),
-                "data": {"from_seq": from, "to_seq": to, "reason": "overwritten"},
+                "data": {"from_seq": from.0, "to_seq": to.0, "reason": "overwritten"},
             })
             .to_string(),
         )
@@ -365,11 +365,11 @@ mod tests {
         c.set_notional(513_750_000_000 * 1_000_000_000);
         let symbol = Symbol::new("AAPL").unwrap();
         assert_eq!(
-            Seed.candle(Epoch(42), 11, &symbol, &c),
+            Seed.candle(Epoch(42), Seq(11), &symbol, &c),
             r#"{"data":{"close":171.25,"closed":false,"high":171.5,"interval":"1m","low":171,"open":171.23,"rev":2,"symbol":"AAPL","t":1795229580000,"time":"2026-11-21T02:53:00Z","trades":3,"volume":3,"vwap":171.25},"epoch":"42","seq":11,"type":"candle"}"#
         );
         c.volume = 0;
-        let text = Seed.candle(Epoch(42), 11, &symbol, &c);
+        let text = Seed.candle(Epoch(42), Seq(11), &symbol, &c);
         assert!(text.contains(r#""volume":0,"vwap":null"#), "{text}");
     }
 }

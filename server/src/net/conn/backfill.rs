@@ -24,12 +24,12 @@ impl Conn {
         for sub in &mut self.subs {
             let Some(from) = sub.backfill else { continue };
             let mut probe = sub.ticks.clone();
-            probe.seek(from);
+            probe.seek(from.0);
             if !matches!(
                 probe.try_read(&mut probe_buf),
                 tickd_shm::ReadOutcome::Overrun { .. }
             ) {
-                sub.ticks.seek(from);
+                sub.ticks.seek(from.0);
                 sub.backfill = None;
                 continue;
             }
@@ -46,28 +46,28 @@ impl Conn {
                 }
                 Err(_) => Vec::new(),
             };
-            let first = records.first().map(|t| t.seq);
+            let first = records.first().map(|t| Seq(t.seq));
             if first != Some(from) {
                 // Not in the journal either: declare exactly what is lost.
                 let resume = first.unwrap_or_else(|| {
                     let mut r = sub.ticks.clone();
-                    r.seek(from);
+                    r.seek(from.0);
                     match r.try_read(&mut probe_buf) {
-                        tickd_shm::ReadOutcome::Overrun { oldest } => oldest,
+                        tickd_shm::ReadOutcome::Overrun { oldest } => Seq(oldest),
                         _ => from,
                     }
                 });
                 let gap = Gap {
                     subscription_id: sub.id,
                     epoch,
-                    from: Seq(from),
-                    to: Seq(resume.saturating_sub(1)),
+                    from,
+                    to: Seq(resume.0.saturating_sub(1)),
                     reason: GapReason::NotRetained,
                 };
                 crate::metrics::gap("not_retained");
                 sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                 if first.is_none() {
-                    sub.ticks.seek(resume);
+                    sub.ticks.seek(resume.0);
                     sub.backfill = None;
                     continue;
                 }
@@ -77,7 +77,7 @@ impl Conn {
                 .extend(records.iter().filter(|t| sub.filter.matches_tick(t)));
             sub.emit_ticks(&mut self.session, &mut self.encoder, epoch, &self.out_ticks);
             crate::metrics::backfilled(records.len() as u64);
-            sub.backfill = records.last().map(|t| t.seq + 1);
+            sub.backfill = records.last().map(|t| Seq(t.seq).next());
         }
     }
 }

@@ -60,7 +60,7 @@ impl Conn {
                             && sub.policy != SlowConsumerPolicy::Disconnect =>
                     {
                         // Fill from the journal, then rejoin the ring.
-                        sub.backfill = Some(sub.ticks.next_seq());
+                        sub.backfill = Some(Seq(sub.ticks.next_seq()));
                         break;
                     }
                     Err(_) if sub.policy == SlowConsumerPolicy::Conflate => {
@@ -70,7 +70,7 @@ impl Conn {
                             subscription_id: sub.id,
                             epoch,
                             from: Seq(sub.ticks.next_seq()),
-                            to: Seq(snap.seq),
+                            to: snap.seq,
                             reason: GapReason::Conflated,
                         };
                         crate::metrics::gap("conflated");
@@ -82,7 +82,7 @@ impl Conn {
                             .collect();
                         latest.sort_by_key(|t| t.seq);
                         sub.emit_ticks(&mut self.session, &mut self.encoder, epoch, &latest);
-                        sub.ticks.seek(snap.seq + 1);
+                        sub.ticks.seek(snap.seq.next().0);
                         frames += 1;
                     }
                     Err(oldest) => {

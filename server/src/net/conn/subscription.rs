@@ -23,7 +23,7 @@ pub(super) struct Sub {
     /// skipped (unless the policy is `disconnect`).
     pub(super) lossless: bool,
     /// Next seq to read from the journal, while the ring no longer holds it.
-    pub(super) backfill: Option<u64>,
+    pub(super) backfill: Option<Seq>,
     /// The instruments selected (`None`: all), for conflated catch-up.
     pub(super) ids: Option<Vec<tickd_protocol::InstrumentId>>,
     /// QUIC: this subscription's own unidirectional stream for its data.
@@ -80,7 +80,7 @@ impl Conn {
             .snapshot
             .then(|| self.services.query.snapshot(ids.as_deref(), &s.candles));
         let start = match (s.start, &snapshot) {
-            (_, Some(snap)) if s.start == Start::Latest => snap.seq + 1,
+            (_, Some(snap)) if s.start == Start::Latest => snap.seq.0 + 1,
             (Start::Latest, _) => ticks.head() + 1,
             (Start::Seq { epoch: e, seq }, _) if e == epoch => seq.0.max(1),
             (Start::Seq { epoch: e, .. }, _) => {
@@ -89,7 +89,7 @@ impl Conn {
                 );
                 return self.session.send_error(rid, ErrorCode::NotFound, text);
             }
-            (Start::Time(t), _) => self.services.query.seq_at_time(t),
+            (Start::Time(t), _) => self.services.query.seq_at_time(t).0,
         };
         // Records before the ring's first ever seq exist only if the journal still has them.
         let mut start = start;
@@ -97,7 +97,7 @@ impl Conn {
         let base = ticks.base_seq();
         let lossless = !matches!(s.start, Start::Latest);
         let backfill = if start <= base && self.services.query.shared.journal_dir.is_some() {
-            Some(start)
+            Some(Seq(start))
         } else {
             if start <= base {
                 pre_gap = Some((start, base));
@@ -151,7 +151,7 @@ impl Conn {
                 request_id: rid,
                 subscription_id: id,
                 epoch,
-                seq: Seq(snap.seq),
+                seq: snap.seq,
                 ticks: Records::Slice(&snap.ticks),
                 candles: Records::Slice(&snap.candles),
             };

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::Context;
-use tickd_protocol::TickRecord;
+use tickd_protocol::{Seq, TickRecord};
 
 use super::format::{
     BLOCK_MAGIC, HEADER_BYTES, RECORD_BYTES, SYMBOL_KIND, decode_block, read_record, segments,
@@ -17,7 +17,8 @@ use super::format::{
 /// # Errors
 ///
 /// If a segment cannot be read.
-pub fn read_from(dir: &Path, from_seq: u64, max: usize) -> anyhow::Result<Vec<TickRecord>> {
+pub fn read_from(dir: &Path, from: Seq, max: usize) -> anyhow::Result<Vec<TickRecord>> {
+    let from_seq = from.0;
     let segs = segments(dir)?;
     let start = segs
         .iter()

@@ -23,7 +23,7 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens the journal in `config.dir` for appending after `last_seq` (from [`recover`]).
+    /// Opens the journal in `config.dir` for appending after `last_seq` (from [`recover`](super::recover())).
     ///
     /// # Errors
     ///

@@ -1,0 +1,80 @@
+//! Parameters every dialect parses the same way: symbols, intervals, times.
+
+use tickd_formats::time::ParseTimeError;
+use tickd_protocol::{Interval, Symbol, UnixNanos};
+
+use super::ApiError;
+
+/// An interval's name in the OpenAPI document. The handlers parse with [`Interval`]'s `FromStr`,
+/// which also takes aliases (`1min`, `MINUTE`...); the document lists the canonical names.
+#[derive(Debug, utoipa::ToSchema)]
+pub enum IntervalName {
+    /// One second.
+    #[schema(rename = "1s")]
+    S1,
+    /// One minute.
+    #[schema(rename = "1m")]
+    M1,
+    /// Five minutes.
+    #[schema(rename = "5m")]
+    M5,
+    /// Fifteen minutes.
+    #[schema(rename = "15m")]
+    M15,
+    /// One hour.
+    #[schema(rename = "1h")]
+    H1,
+    /// Four hours.
+    #[schema(rename = "4h")]
+    H4,
+    /// One day (UTC).
+    #[schema(rename = "1d")]
+    D1,
+}
+
+/// Parses a symbol parameter.
+///
+/// # Errors
+///
+/// 400 naming the parameter.
+pub fn symbol_param(name: &str, value: Option<&str>) -> Result<Symbol, ApiError> {
+    let v = value.ok_or_else(|| ApiError::bad_parameter(format!("missing parameter {name}")))?;
+    Symbol::new(v).map_err(|e| ApiError::bad_parameter(format!("{name}={v:?}: {e}")))
+}
+
+/// Parses an interval parameter (`1m`, nautilus aliases).
+///
+/// # Errors
+///
+/// 400 naming the parameter.
+pub fn interval_param(name: &str, value: &str) -> Result<Interval, ApiError> {
+    value
+        .parse()
+        .map_err(|e| ApiError::bad_parameter(format!("{name}: {e}")))
+}
+
+/// Parses a time: RFC 3339, or integer seconds / milliseconds / nanoseconds by magnitude.
+///
+/// # Errors
+///
+/// 400 naming the parameter.
+pub fn time_param(name: &str, value: &str) -> Result<UnixNanos, ApiError> {
+    if let Ok(n) = value.parse::<u64>() {
+        let ns = match n {
+            0..=99_999_999_999 => n.checked_mul(1_000_000_000),
+            100_000_000_000..=99_999_999_999_999 => n.checked_mul(1_000_000),
+            _ => Some(n),
+        };
+        return ns
+            .map(UnixNanos)
+            .ok_or_else(|| ApiError::bad_parameter(format!("{name}={value}: out of range")));
+    }
+    tickd_formats::time::parse_rfc3339(value).map_err(|e| match e {
+        ParseTimeError::Before1970(_) => {
+            ApiError::bad_parameter(format!("{name}={value:?}: before 1970"))
+        }
+        _ => ApiError::bad_parameter(format!(
+            "{name}={value:?}: expected RFC 3339 or a Unix time"
+        )),
+    })
+}
