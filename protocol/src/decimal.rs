@@ -1,8 +1,9 @@
-//! Exact decimal text ↔ fixed-point integers with nine implied decimals.
+//! Exact decimal text ↔ fixed-point integers with a given number of implied decimals (nine by
+//! default; an instrument's [`Scales`](crate::Scales) choose others).
 //!
 //! Shared by [`Price`](crate::Price) and [`Quantity`](crate::Quantity). No floats: text is
-//! parsed digit by digit into an `i128` accumulator, and a value that needs more than nine
-//! fractional digits or does not fit is an error, never rounded.
+//! parsed digit by digit into an `i128` accumulator, and a value that needs more fractional
+//! digits than its scale or does not fit is an error, never rounded.
 
 use std::fmt;
 
@@ -28,11 +29,13 @@ pub enum ParseDecimalError {
         /// The whole text, for the message.
         text: String,
     },
-    /// More fractional digits than the nine the fixed-point type holds.
-    #[error("decimal {text:?} has {digits} fractional digits, at most 9 are allowed")]
+    /// More fractional digits than the scale holds.
+    #[error("decimal {text:?} has {digits} fractional digits, at most {max} are allowed")]
     TooManyDecimals {
         /// Fractional digits found.
         digits: usize,
+        /// Fractional digits the scale holds.
+        max: u32,
         /// The whole text, for the message.
         text: String,
     },
@@ -51,11 +54,19 @@ pub enum ParseDecimalError {
 }
 
 /// Parses decimal text into raw units of 1e-9, as an `i128` so the caller can range-check.
-///
-/// Accepts an optional leading `-` or `+`, decimal digits, and at most one `.` with up to nine
-/// digits after it (`"171.23"`, `"-0.5"`, `"100"`, `".25"`, `"7."`). No exponent, no spaces,
-/// no thousands separators. At most 30 integer digits are accepted before range checks.
 pub(crate) fn parse_fixed9(text: &str) -> Result<i128, ParseDecimalError> {
+    parse_fixed(text, DECIMALS)
+}
+
+/// Parses decimal text into raw units of 10^-`decimals` (at most 18), as an `i128` so the
+/// caller can range-check.
+///
+/// Accepts an optional leading `-` or `+`, decimal digits, and at most one `.` with up to
+/// `decimals` digits after it (`"171.23"`, `"-0.5"`, `"100"`, `".25"`, `"7."`). No exponent,
+/// no spaces, no thousands separators. At most 30 integer digits are accepted before range
+/// checks.
+pub(crate) fn parse_fixed(text: &str, decimals: u32) -> Result<i128, ParseDecimalError> {
+    debug_assert!(decimals <= 18);
     let bytes = text.as_bytes();
     let (negative, start) = match bytes.first() {
         Some(b'-') => (true, 1),
@@ -71,13 +82,14 @@ pub(crate) fn parse_fixed9(text: &str) -> Result<i128, ParseDecimalError> {
         match b {
             b'0'..=b'9' if seen_point => {
                 frac_digits += 1;
-                if frac_digits > DECIMALS as usize {
+                if frac_digits > decimals as usize {
                     return Err(ParseDecimalError::TooManyDecimals {
                         digits: bytes[pos..]
                             .iter()
                             .take_while(|b| b.is_ascii_digit())
                             .count()
-                            + DECIMALS as usize,
+                            + decimals as usize,
+                        max: decimals,
                         text: text.to_owned(),
                     });
                 }
@@ -106,8 +118,8 @@ pub(crate) fn parse_fixed9(text: &str) -> Result<i128, ParseDecimalError> {
     if int_digits + frac_digits == 0 {
         return Err(ParseDecimalError::Empty);
     }
-    let scale_rest = 10i128.pow(DECIMALS - frac_digits as u32);
-    let raw = int_part * i128::from(SCALE) + frac_part * scale_rest;
+    let scale_rest = 10i128.pow(decimals - frac_digits as u32);
+    let raw = int_part * 10i128.pow(decimals) + frac_part * scale_rest;
     Ok(if negative { -raw } else { raw })
 }
 
@@ -121,16 +133,33 @@ pub(crate) fn write_fixed9(
     abs: u64,
     trim: bool,
 ) -> fmt::Result {
-    let int = abs / SCALE;
-    let frac = abs % SCALE;
+    write_fixed(f, negative, u128::from(abs), DECIMALS, trim)
+}
+
+/// Writes `abs` (units of 10^-`decimals`, at most 38) with its sign as exact decimal text,
+/// trimmed of trailing fractional zeros or with exactly `decimals` fractional digits.
+pub(crate) fn write_fixed(
+    f: &mut fmt::Formatter<'_>,
+    negative: bool,
+    abs: u128,
+    decimals: u32,
+    trim: bool,
+) -> fmt::Result {
+    let unit = 10u128.pow(decimals);
+    let int = abs / unit;
+    let frac = abs % unit;
     let sign = if negative && abs != 0 { "-" } else { "" };
+    if decimals == 0 {
+        return write!(f, "{sign}{int}");
+    }
     if !trim {
-        return write!(f, "{sign}{int}.{frac:09}");
+        let digits = decimals as usize;
+        return write!(f, "{sign}{int}.{frac:0digits$}");
     }
     if frac == 0 {
         return write!(f, "{sign}{int}");
     }
-    let mut digits = DECIMALS as usize;
+    let mut digits = decimals as usize;
     let mut frac_trimmed = frac;
     while frac_trimmed.is_multiple_of(10) {
         frac_trimmed /= 10;

@@ -2,6 +2,8 @@
 //!
 //! - [`types`]: fixed-point [`Price`] and [`Quantity`] (1 unit = 1e-9, exact decimal text),
 //!   [`UnixNanos`] (ns since the Unix epoch, UTC), [`InstrumentId`], [`Seq`], [`Epoch`].
+//! - [`Scales`]: an instrument's price and size decimal places (default 9 and 9), to parse and
+//!   render its records' raw integers exactly.
 //! - [`Symbol`]: a validated instrument name, stored inline.
 //! - [`record`]: the 64-byte [`TickRecord`] (ring slot, wire `Tick`, journal record) and the
 //!   128-byte [`CandleRecord`], with typed [`Trade`] and [`Quote`] views.
@@ -46,6 +48,7 @@ pub mod files;
 pub mod frame;
 pub mod message;
 pub mod record;
+pub mod scale;
 pub mod symbol;
 pub mod tick_frame;
 pub mod types;
@@ -72,6 +75,7 @@ pub use message::{
 pub use record::{
     CandleRecord, Interval, ParseIntervalError, Quote, RecordError, TickRecord, TickView, Trade,
 };
+pub use scale::{Scaled, Scales, ScalesError};
 pub use symbol::{Symbol, SymbolError};
 pub use types::{Epoch, InstrumentId, Price, Quantity, Seq, Side, TickKind, UnixNanos};
 pub use version::{ALPN, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, negotiate};
