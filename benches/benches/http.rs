@@ -122,7 +122,11 @@ fn ws_trade(c: &mut Criterion) {
         &trade,
     );
     tick.seq = 9;
-    let symbol = Symbol::new("AAPL").expect("a valid symbol");
+    let symbol = tickd_protocol::Instrument {
+        id: tickd_protocol::InstrumentId(0),
+        symbol: Symbol::new("AAPL").expect("a valid symbol"),
+        scales: tickd_protocol::Scales::DEFAULT,
+    };
     let epoch = Epoch(1_795_229_000_000_000_000);
     let text = Seed.trade(epoch, &symbol, &tick);
     let mut g = c.benchmark_group("ws_trade");

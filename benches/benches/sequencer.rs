@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tickd_benches::ring_path;
 use tickd_engine::{CandleBook, CandleConfig};
 use tickd_protocol::{
-    InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade, UnixNanos,
+    InstrumentId, Price, Quantity, Quote, Scales, Side, Symbol, TickRecord, Trade, UnixNanos,
 };
 use tickd_server::ingest::input::{Batch, FeedClock, FeedStats};
 use tickd_server::ingest::instruments::InstrumentTable;
@@ -47,7 +47,7 @@ fn batch(t0: u64, first: bool) -> Batch {
     let new_symbols = if first {
         ["AAPL", "GOOGL", "MSFT", "TSLA", "AMZN"]
             .iter()
-            .map(|s| Symbol::new(s).expect("valid"))
+            .map(|s| (Symbol::new(s).expect("valid"), Scales::DEFAULT))
             .collect()
     } else {
         Vec::new()

@@ -5,9 +5,10 @@
 //! |---|---|---|
 //! | [`TICKS_RING`] | broadcast ring | [`TickRecord`](crate::TickRecord) words (8); word 0 = seq |
 //! | [`CANDLES_RING`] | broadcast ring of candle updates | word 0 = candle-ring seq, words 1..=16 = [`CandleRecord`](crate::CandleRecord) |
-//! | [`SYMBOLS_DIR`] | directory | name = symbol, id = [`InstrumentId`] |
+//! | [`SYMBOLS_DIR`] | directory | name = symbol, id = [`InstrumentId`], tag = [`scales_tag`] |
 //! | [`LATEST_TABLE`] | latest-value table | last trade and last quote per instrument, see [`latest_cell`] |
 
+use crate::scale::Scales;
 use crate::types::{InstrumentId, TickKind};
 
 /// The tick ring.
@@ -52,4 +53,29 @@ pub fn candle_from_slot(slot: &[u64; CANDLE_SLOT_WORDS]) -> crate::CandleRecord 
     let mut w = [0u64; 16];
     w.copy_from_slice(&slot[1..]);
     crate::CandleRecord::from_words(&w)
+}
+
+/// Marks a tag that carries scales (bit 16), so a 0 tag (a directory entry or journal record
+/// written before per-instrument scales) reads as [`Scales::DEFAULT`].
+const SCALES_PRESENT: u64 = 1 << 16;
+
+/// An instrument's scales as the `u64` tag of its directory entry and journal definition:
+/// `1 << 16 | price << 8 | size`.
+pub const fn scales_tag(scales: Scales) -> u64 {
+    SCALES_PRESENT | (scales.price_scale() as u64) << 8 | scales.size_scale() as u64
+}
+
+/// The scales a tag carries: [`Scales::DEFAULT`] for 0 (no scales recorded), `None` for a tag
+/// that is not one [`scales_tag`] makes.
+pub const fn scales_of_tag(tag: u64) -> Option<Scales> {
+    if tag == 0 {
+        return Some(Scales::DEFAULT);
+    }
+    if tag >> 16 != 1 {
+        return None;
+    }
+    match Scales::new(((tag >> 8) & 0xff) as u32, (tag & 0xff) as u32) {
+        Ok(s) => Some(s),
+        Err(_) => None,
+    }
 }

@@ -75,7 +75,7 @@ pub use message::{
 pub use record::{
     CandleRecord, Interval, ParseIntervalError, Quote, RecordError, TickRecord, TickView, Trade,
 };
-pub use scale::{Scaled, Scales, ScalesError};
+pub use scale::{ScaleMap, Scaled, Scales, ScalesError};
 pub use symbol::{Symbol, SymbolError};
 pub use types::{Epoch, InstrumentId, Price, Quantity, Seq, Side, TickKind, UnixNanos};
 pub use version::{ALPN, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, negotiate};

@@ -403,9 +403,11 @@ pub struct CandleRecord {
     pub low: i64,
     /// Last trade price, 1e-9 units.
     pub close: i64,
-    /// Sum of trade sizes, 1e-9 units.
+    /// Sum of trade sizes, raw units of the instrument's size scale: the low 64 bits of a `u128`
+    /// whose high bits are `volume_hi` ([`CandleRecord::volume_total`]).
     pub volume: u64,
-    /// Low 64 bits of the notional (sum of price × size, 1e-18 units, two's-complement i128).
+    /// Low 64 bits of the notional (sum of raw price × raw size: units of 10^-(price scale +
+    /// size scale), 1e-18 at 9:9; two's-complement i128).
     pub notional_lo: u64,
     /// High 64 bits of the notional.
     pub notional_hi: i64,
@@ -423,8 +425,11 @@ pub struct CandleRecord {
     /// Event time of the latest trade folded in (the one that set `close`), ns since the Unix
     /// epoch (UTC).
     pub ts_last_event: u64,
+    /// High 64 bits of the volume (0 while it fits 64 bits; this word was reserved before
+    /// per-instrument scales, so older records read the same).
+    pub volume_hi: u64,
     /// Reserved, 0.
-    pub reserved: [u64; 2],
+    pub reserved: u64,
 }
 
 const _: () = {
@@ -442,7 +447,8 @@ const _: () = {
     assert!(offset_of!(CandleRecord, last_seq) == 88);
     assert!(offset_of!(CandleRecord, ts_first_event) == 96);
     assert!(offset_of!(CandleRecord, ts_last_event) == 104);
-    assert!(offset_of!(CandleRecord, reserved) == 112);
+    assert!(offset_of!(CandleRecord, volume_hi) == 112);
+    assert!(offset_of!(CandleRecord, reserved) == 120);
 };
 
 impl CandleRecord {
@@ -461,9 +467,21 @@ impl CandleRecord {
         ]
     }
 
-    /// Volume as a [`Quantity`].
+    /// The low 64 bits of the volume as a [`Quantity`]: the whole volume unless it passed
+    /// `u64::MAX` raw units ([`CandleRecord::volume_total`] is always whole).
     pub const fn volume(&self) -> Quantity {
         Quantity::from_raw(self.volume)
+    }
+
+    /// The whole volume, raw units of the instrument's size scale.
+    pub const fn volume_total(&self) -> u128 {
+        (self.volume_hi as u128) << 64 | self.volume as u128
+    }
+
+    /// Sets the whole volume.
+    pub const fn set_volume_total(&mut self, v: u128) {
+        self.volume = v as u64;
+        self.volume_hi = (v >> 64) as u64;
     }
 
     /// Notional (sum of price × size), in 1e-18 units of the quote currency.
@@ -504,8 +522,8 @@ impl CandleRecord {
             self.last_seq,
             self.ts_first_event,
             self.ts_last_event,
-            self.reserved[0],
-            self.reserved[1],
+            self.volume_hi,
+            self.reserved,
         ]
     }
 
@@ -528,7 +546,8 @@ impl CandleRecord {
             last_seq: w[11],
             ts_first_event: w[12],
             ts_last_event: w[13],
-            reserved: [w[14], w[15]],
+            volume_hi: w[14],
+            reserved: w[15],
         }
     }
 

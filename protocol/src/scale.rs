@@ -121,8 +121,8 @@ impl Scales {
             })
     }
 
-    /// `price` as exact decimal text of this scale, trailing zeros trimmed (`{:#}` keeps exactly
-    /// the scale's digits).
+    /// `price` as exact decimal text with exactly the scale's fractional digits (`{:#}` trims
+    /// trailing zeros), as [`Price`]'s own `Display` does at 9.
     pub const fn price(self, price: Price) -> Scaled {
         Scaled {
             negative: price.raw() < 0,
@@ -136,6 +136,15 @@ impl Scales {
         Scaled {
             negative: false,
             abs: size.raw() as u128,
+            decimals: self.size,
+        }
+    }
+
+    /// A volume (a sum of sizes, wider than one size) as exact decimal text of the size scale.
+    pub const fn volume(self, volume: u128) -> Scaled {
+        Scaled {
+            negative: false,
+            abs: volume,
             decimals: self.size,
         }
     }
@@ -180,6 +189,22 @@ impl Scales {
     }
 }
 
+/// Scales configured per symbol; every other symbol has [`Scales::DEFAULT`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScaleMap(std::collections::HashMap<crate::Symbol, Scales>);
+
+impl ScaleMap {
+    /// A map of the given symbols' scales.
+    pub fn new(entries: impl IntoIterator<Item = (crate::Symbol, Scales)>) -> Self {
+        Self(entries.into_iter().collect())
+    }
+
+    /// The scales of `symbol`.
+    pub fn get(&self, symbol: &crate::Symbol) -> Scales {
+        self.0.get(symbol).copied().unwrap_or_default()
+    }
+}
+
 /// `PRICE:SIZE`, as configuration gives it (`8:0`).
 impl FromStr for Scales {
     type Err = String;
@@ -203,8 +228,8 @@ impl fmt::Display for Scales {
     }
 }
 
-/// A raw value and its decimal places, displayed as exact decimal text: trailing fractional
-/// zeros trimmed; `{:#}` writes exactly `decimals` fractional digits.
+/// A raw value and its decimal places, displayed as exact decimal text with exactly `decimals`
+/// fractional digits; `{:#}` trims trailing fractional zeros (and the point).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scaled {
     negative: bool,
@@ -219,7 +244,7 @@ impl fmt::Display for Scaled {
             self.negative,
             self.abs,
             u32::from(self.decimals),
-            !f.alternate(),
+            f.alternate(),
         )
     }
 }
@@ -235,9 +260,13 @@ mod tests {
         let size = pepe.parse_size("25000000000").unwrap();
         let price = pepe.parse_price("0.00001234").unwrap();
         let notional = i128::from(price.raw()) * i128::from(size.raw());
-        assert_eq!(pepe.notional(notional).to_string(), "308500");
+        assert_eq!(format!("{:#}", pepe.notional(notional)), "308500");
+        assert_eq!(pepe.notional(notional).to_string(), "308500.00000000");
         // A trillion units still fits at scale 0.
-        assert_eq!(pepe.parse_size("1000000000000").unwrap().raw(), 1_000_000_000_000);
+        assert_eq!(
+            pepe.parse_size("1000000000000").unwrap().raw(),
+            1_000_000_000_000
+        );
         // BTC priced in a small-unit currency (1e12 per coin) at 2 places.
         let btc_idr = Scales::new(2, 8).unwrap();
         let p = btc_idr.parse_price("1000000000000.25").unwrap();
@@ -248,7 +277,14 @@ mod tests {
         // The default is today's meaning.
         let d = Scales::DEFAULT;
         assert_eq!(d.parse_price("171.23").unwrap(), "171.23".parse().unwrap());
-        assert_eq!(format!("{:#}", d.price(Price::from_raw(1_500_000_000))), "1.500000000");
+        assert_eq!(
+            d.price(Price::from_raw(1_500_000_000)).to_string(),
+            "1.500000000"
+        );
+        assert_eq!(
+            format!("{:#}", d.price(Price::from_raw(1_500_000_000))),
+            "1.5"
+        );
         assert_eq!(d.price(Price::from_raw(-5)).to_string(), "-0.000000005");
     }
 
@@ -260,7 +296,10 @@ mod tests {
             "decimal \"1.5\" has 1 fractional digits, at most 0 are allowed"
         );
         assert_eq!(
-            Scales::DEFAULT.parse_size("25000000000").unwrap_err().to_string(),
+            Scales::DEFAULT
+                .parse_size("25000000000")
+                .unwrap_err()
+                .to_string(),
             "decimal \"25000000000\" is out of range"
         );
         assert!(pepe.parse_size("-1").is_err());

@@ -126,6 +126,7 @@ fn every_message_round_trips() {
             instruments: vec![Instrument {
                 id: InstrumentId(0),
                 symbol: sym("AAPL"),
+                scales: Scales::DEFAULT,
             }],
         }),
         Message::Unsubscribe(Unsubscribe {
@@ -165,6 +166,7 @@ fn every_message_round_trips() {
         Message::Publish(Publish {
             request_id: 5,
             symbols: vec![sym("MSFT")],
+            scales: vec![Scales::new(8, 0).unwrap()],
             ticks: Records::Slice(&ticks[..3]),
         }),
         Message::PublishAck(PublishAck {
@@ -208,6 +210,7 @@ fn every_message_round_trips() {
             instruments: vec![Instrument {
                 id: InstrumentId(3),
                 symbol: sym("IBM"),
+                scales: Scales::new(2, 0).unwrap(),
             }],
             feeds: vec![FeedStat {
                 name: "replay".into(),
@@ -317,6 +320,7 @@ fn decode_publish_with_symbols(symbols: &[&str]) -> DecodeError {
         .payload(&Message::Publish(Publish {
             request_id: 1,
             symbols: placeholders,
+            scales: Vec::new(),
             ticks: Records::Slice(&[]),
         }))
         .to_vec();

@@ -96,7 +96,8 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         let stats = FeedStats::new("synthetic");
         let id = seq.add_feed(Arc::clone(&stats), FeedClock::Wall);
         feed_stats.push(Arc::clone(&stats));
-        let mut sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN);
+        let mut sender =
+            FeedSender::new(id, tx.clone(), stats, BATCH_LEN, Arc::clone(&config.scales));
         let cfg = SyntheticConfig {
             symbols: symbols.clone(),
             rate_per_s: config.synthetic_rate,
@@ -121,7 +122,8 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         let stats = FeedStats::new("replay");
         let id = seq.add_feed(Arc::clone(&stats), FeedClock::Event);
         feed_stats.push(Arc::clone(&stats));
-        let mut sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN);
+        let mut sender =
+            FeedSender::new(id, tx.clone(), stats, BATCH_LEN, Arc::clone(&config.scales));
         let (paths, speed, skip) = (config.replay.clone(), config.speed, config.skip_invalid);
         let stop = Arc::clone(&stop);
         feeds.push(

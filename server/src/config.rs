@@ -19,12 +19,12 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tickd_engine::{Auth, CandleConfig, SessionConfig};
-use tickd_protocol::Symbol;
+use tickd_protocol::{ScaleMap, Symbol};
 
 use crate::feed::replay::Speed;
 use crate::storage::journal::{FlushPolicy, JournalConfig};
 use crate::storage::store::StoreConfig;
-pub use values::{Listen, RingSlots, SymbolList, TokenSpec};
+pub use values::{Listen, RingSlots, SymbolList, SymbolScales, TokenSpec};
 
 /// Default TCP listener.
 pub const DEFAULT_TCP: &str = "127.0.0.1:7400";
@@ -101,6 +101,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_CANDLE_GRACE_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candle_grace_ms: Option<u64>,
+    /// An instrument's decimal scales, `SYMBOL=PRICE:SIZE` (`PEPEUSDT=8:0`: prices to 8 places,
+    /// sizes in whole tokens), set when the instrument is first defined. Repeatable [default:
+    /// 9:9 for every instrument].
+    #[arg(long = "scales", env = "TICKD_SCALES", value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scales: Vec<SymbolScales>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,6 +221,8 @@ pub struct ServerConfig {
     pub synthetic: Option<Vec<Symbol>>,
     /// Synthetic ticks per second.
     pub synthetic_rate: u32,
+    /// Configured instrument scales (others: 9 and 9).
+    pub scales: Arc<ScaleMap>,
     /// Shared-memory sizes.
     pub store: StoreConfig,
     /// Candle engine settings.
@@ -358,6 +366,7 @@ impl ServerConfig {
             skip_invalid: a.skip_invalid,
             synthetic,
             synthetic_rate: a.synthetic_rate.unwrap_or(1_000),
+            scales: Arc::new(ScaleMap::new(a.scales.iter().map(|s| (s.symbol, s.scales)))),
             store,
             candles,
             session,

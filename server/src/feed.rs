@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crossbeam::channel::SendError;
 
 use crate::ingest::input::{Batch, FeedId, FeedStats, Input, InputTx};
-use tickd_protocol::{Symbol, TickRecord};
+use tickd_protocol::{ScaleMap, Scales, Symbol, TickRecord};
 
 /// A feed's sending side: assigns local symbol indexes and ships batches.
 #[derive(Debug)]
@@ -23,7 +23,8 @@ pub struct FeedSender {
     id: FeedId,
     tx: InputTx,
     local: HashMap<Symbol, u32>,
-    new_symbols: Vec<Symbol>,
+    new_symbols: Vec<(Symbol, Scales)>,
+    scales: Arc<ScaleMap>,
     ticks: Vec<TickRecord>,
     batch_len: usize,
     /// This feed's counters.
@@ -42,26 +43,40 @@ impl<T> From<SendError<T>> for SequencerGone {
 }
 
 impl FeedSender {
-    /// A sender for feed `id` over `tx`, shipping batches of up to `batch_len` ticks.
-    pub fn new(id: FeedId, tx: InputTx, stats: Arc<FeedStats>, batch_len: usize) -> Self {
+    /// A sender for feed `id` over `tx`, shipping batches of up to `batch_len` ticks, defining
+    /// new symbols with their configured `scales`.
+    pub fn new(
+        id: FeedId,
+        tx: InputTx,
+        stats: Arc<FeedStats>,
+        batch_len: usize,
+        scales: Arc<ScaleMap>,
+    ) -> Self {
         Self {
             id,
             tx,
             local: HashMap::new(),
             new_symbols: Vec::new(),
+            scales,
             ticks: Vec::with_capacity(batch_len),
             batch_len: batch_len.max(1),
             stats,
         }
     }
 
-    /// The local index of `symbol`, registering it with the next batch if new.
+    /// The local index of `symbol`, defining it (with its configured scales) in the next batch
+    /// if new.
     pub fn symbol(&mut self, symbol: Symbol) -> u32 {
         let next = self.local.len() as u32;
         *self.local.entry(symbol).or_insert_with(|| {
-            self.new_symbols.push(symbol);
+            self.new_symbols.push((symbol, self.scales.get(&symbol)));
             next
         })
+    }
+
+    /// The scales `symbol` is defined with.
+    pub fn scales(&self) -> &Arc<ScaleMap> {
+        &self.scales
     }
 
     /// Queues `tick` (its `instrument_id` a local index from [`FeedSender::symbol`]); ships

@@ -15,7 +15,7 @@ use tickd_protocol::files::{
 };
 use tickd_protocol::{
     CandleRecord, Epoch, ErrorCode, ErrorMessage, FeedStat, Instrument, InstrumentId, Interval,
-    QuerySpec, Seq, Symbol, TickKind, TickRecord, UnixNanos,
+    QuerySpec, Scales, Seq, Symbol, TickKind, TickRecord, UnixNanos,
 };
 use tickd_shm::{ReadOutcome, Reader, TableReader};
 
@@ -120,6 +120,16 @@ impl Query {
         self.shared.epoch
     }
 
+    /// The scales of instrument `id` (9 and 9 if unknown).
+    pub fn scales(&self, id: InstrumentId) -> Scales {
+        self.shared
+            .instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .scales(id)
+            .unwrap_or_default()
+    }
+
     /// The published head.
     pub fn head(&self) -> Seq {
         Seq(self.ticks.head())
@@ -163,10 +173,7 @@ impl Query {
             .unwrap_or_else(PoisonError::into_inner);
         match ids {
             None => table.all(),
-            Some(ids) => ids
-                .iter()
-                .filter_map(|&id| table.symbol(id).map(|symbol| Instrument { id, symbol }))
-                .collect(),
+            Some(ids) => ids.iter().filter_map(|&id| table.instrument(id)).collect(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! An append-only name directory: names of up to 32 bytes ↔ dense `u32` ids, assigned in
 //! insertion order, in a shared file so other processes can resolve ids without the writer.
+//! Each entry also carries an opaque `u64` tag, set once with the name (tickd keeps an
+//! instrument's decimal scales there); 0 when none was given.
 //!
 //! Entry `id` is stored as message `id + 1` of a seqlock [`Slot`] (written once, never again);
 //! the header's `head` holds the number of entries and is published with Release after the
@@ -23,7 +25,7 @@ use crate::sync::atomic::Ordering::{Acquire, Release};
 #[cfg(not(shm_loom))]
 use crate::{ConfigError, CreateError, OpenError};
 
-/// Words per directory entry: stamp, length, 4 words of name bytes, 2 reserved.
+/// Words per directory entry: stamp, length, 4 words of name bytes, the tag, 1 reserved.
 pub(crate) const ENTRY_WORDS: usize = 8;
 
 /// A directory name: 1 to [`Name::MAX_LEN`] bytes, stored inline.
@@ -56,9 +58,10 @@ impl Name {
         &self.bytes[..usize::from(self.len)]
     }
 
-    fn to_entry(self) -> [u64; ENTRY_WORDS] {
+    fn to_entry(self, tag: u64) -> [u64; ENTRY_WORDS] {
         let mut e = [0u64; ENTRY_WORDS];
         e[1] = u64::from(self.len);
+        e[6] = tag;
         for (word, chunk) in e[2..6].iter_mut().zip(self.bytes.chunks_exact(8)) {
             let mut b = [0; 8];
             b.copy_from_slice(chunk);
@@ -105,6 +108,14 @@ pub enum InsertError {
         /// Length given.
         len: usize,
     },
+    /// The name is present with another tag.
+    #[error("the name is present with tag {existing:#x}, not {tag:#x}")]
+    TagMismatch {
+        /// The tag it has.
+        existing: u64,
+        /// The tag given.
+        tag: u64,
+    },
 }
 
 /// The directory algorithm over a header and entries (a mapping, or the heap in loom models).
@@ -119,8 +130,8 @@ impl<'a> Entries<'a> {
     }
 
     /// Writes entry `id` (= the current count) and publishes the new count. Single writer.
-    pub(crate) fn append(&self, id: u64, name: Name) {
-        self.slots[id as usize].write(id + 1, &name.to_entry());
+    pub(crate) fn append(&self, id: u64, name: Name, tag: u64) {
+        self.slots[id as usize].write(id + 1, &name.to_entry(tag));
         // SYNC(H1): Release orders the entry before the count; pairs with `len`'s Acquire.
         self.header.head.store(id + 1, Release);
     }
@@ -131,12 +142,12 @@ impl<'a> Entries<'a> {
         self.header.head.load(Acquire).min(self.slots.len() as u64)
     }
 
-    /// Entry `id`, if it is below a count loaded by this thread.
-    pub(crate) fn get(&self, id: u64) -> Option<Name> {
+    /// Entry `id` and its tag, if it is below a count loaded by this thread.
+    pub(crate) fn get(&self, id: u64) -> Option<(Name, u64)> {
         let slot = self.slots.get(usize::try_from(id).ok()?)?;
         let mut e = [0; ENTRY_WORDS];
         match slot.read(id + 1, &mut e) {
-            SlotRead::Copied => Name::from_entry(&e),
+            SlotRead::Copied => Name::from_entry(&e).map(|n| (n, e[6])),
             SlotRead::NotYet | SlotRead::Overwritten(_) => None,
         }
     }
@@ -185,8 +196,22 @@ impl DirectoryWriter {
     ///
     /// [`InsertError`] if the name is empty or too long, or the directory is full.
     pub fn insert(&mut self, name: &[u8]) -> Result<u32, InsertError> {
+        self.insert_tagged(name, 0)
+    }
+
+    /// The id of `name`, inserting it with the next id and `tag` if it is new. O(1) amortised.
+    ///
+    /// # Errors
+    ///
+    /// [`InsertError`] if the name is empty or too long, the directory is full, or the name is
+    /// present with another tag (tags are set once).
+    pub fn insert_tagged(&mut self, name: &[u8], tag: u64) -> Result<u32, InsertError> {
         let name = Name::new(name).ok_or(InsertError::BadName { len: name.len() })?;
         if let Some(&id) = self.ids.get(&name) {
+            let existing = self.tag(id).unwrap_or(0);
+            if existing != tag {
+                return Err(InsertError::TagMismatch { existing, tag });
+            }
             return Ok(id);
         }
         let id = self.ids.len() as u64;
@@ -195,7 +220,7 @@ impl DirectoryWriter {
                 capacity: self.map.capacity(),
             });
         }
-        self.entries().append(id, name);
+        self.entries().append(id, name, tag);
         // `capacity` came from a u32.
         let id = id as u32;
         self.ids.insert(name, id);
@@ -209,7 +234,12 @@ impl DirectoryWriter {
 
     /// The name with id `id`, if present.
     pub fn name(&self, id: u32) -> Option<Name> {
-        self.entries().get(u64::from(id))
+        self.entries().get(u64::from(id)).map(|(n, _)| n)
+    }
+
+    /// The tag of id `id`, if present.
+    pub fn tag(&self, id: u32) -> Option<u64> {
+        self.entries().get(u64::from(id)).map(|(_, t)| t)
     }
 
     /// Number of names.
@@ -230,6 +260,7 @@ pub struct DirectoryReader {
     map: Mapping,
     ids: HashMap<Name, u32>,
     names: Vec<Name>,
+    tags: Vec<u64>,
 }
 
 #[cfg(not(shm_loom))]
@@ -245,6 +276,7 @@ impl DirectoryReader {
             map,
             ids: HashMap::new(),
             names: Vec::new(),
+            tags: Vec::new(),
         })
     }
 
@@ -268,12 +300,13 @@ impl DirectoryReader {
         let len = self.entries().len();
         while (self.names.len() as u64) < len {
             let id = self.names.len() as u64;
-            let Some(name) = self.entries().get(id) else {
+            let Some((name, tag)) = self.entries().get(id) else {
                 break;
             };
             // `id < capacity <= u32::MAX`.
             self.ids.insert(name, id as u32);
             self.names.push(name);
+            self.tags.push(tag);
         }
     }
 
@@ -283,6 +316,14 @@ impl DirectoryReader {
             self.refresh();
         }
         self.names.get(id as usize).copied()
+    }
+
+    /// The tag of id `id` (0 if none was given).
+    pub fn tag(&mut self, id: u32) -> Option<u64> {
+        if id as usize >= self.tags.len() {
+            self.refresh();
+        }
+        self.tags.get(id as usize).copied()
     }
 
     /// The id of `name`, refreshing the cache on a miss.
@@ -314,9 +355,22 @@ mod tests {
         let mut w = DirectoryWriter::create(&path, 3, 1).unwrap();
         let mut r = DirectoryReader::open(&path, Duration::from_secs(1)).unwrap();
         assert_eq!(w.insert(b"AAPL"), Ok(0));
-        assert_eq!(w.insert(b"MSFT"), Ok(1));
+        assert_eq!(w.insert_tagged(b"MSFT", 0x1_0800), Ok(1));
         assert_eq!(w.insert(b"AAPL"), Ok(0));
+        assert_eq!(
+            w.insert_tagged(b"MSFT", 0x1_0909),
+            Err(InsertError::TagMismatch {
+                existing: 0x1_0800,
+                tag: 0x1_0909
+            }),
+            "tags are set once"
+        );
         assert_eq!(r.id_of(b"MSFT"), Some(1));
+        assert_eq!(
+            (r.tag(0), r.tag(1), r.tag(2)),
+            (Some(0), Some(0x1_0800), None)
+        );
+        assert_eq!(w.tag(1), Some(0x1_0800));
         assert_eq!(r.name(0).unwrap().as_bytes(), b"AAPL");
         assert_eq!(r.id_of(b"TSLA"), None);
         let long = [b'X'; 32];
@@ -345,12 +399,13 @@ mod loom_tests {
             let writer = {
                 let (header, slots) = (Arc::clone(&header), Arc::clone(&slots));
                 thread::spawn(move || {
-                    Entries::new(&header, &slots).append(0, Name::new(b"AAPL").unwrap())
+                    Entries::new(&header, &slots).append(0, Name::new(b"AAPL").unwrap(), 7)
                 })
             };
             let entries = Entries::new(&header, &slots);
             for id in 0..entries.len() {
-                assert_eq!(entries.get(id).unwrap().as_bytes(), b"AAPL");
+                assert_eq!(entries.get(id).unwrap().0.as_bytes(), b"AAPL");
+                assert_eq!(entries.get(id).unwrap().1, 7);
             }
             writer.join().unwrap();
         });

@@ -80,7 +80,11 @@ pub enum OpenError {
         found: u64,
     },
     /// The file was written with another layout version.
-    #[error("{path}: layout version {found}, this build reads version {expected}")]
+    #[error(
+        "{path}: layout version {found}, this build reads version {expected}: the writer and \
+         this reader are different releases; restart the writer with this release (it recreates \
+         its shm files) or use a reader of the writer's release"
+    )]
     VersionMismatch {
         /// The file.
         path: PathBuf,

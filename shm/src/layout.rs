@@ -6,7 +6,9 @@ use crate::sync::atomic::{AtomicU32, AtomicU64};
 /// First eight bytes of every tickd shm file: `"TICKDSHM"` as a little-endian `u64`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"TICKDSHM");
 /// Version of this file layout. Bumped on any change to the file header or the slot format.
-pub const LAYOUT_VERSION: u64 = 1;
+/// 2: directory entries carry a tag (tickd: the instrument's scales); a reader of version 1
+/// would read those instruments' records with the wrong scales, so it refuses the file.
+pub const LAYOUT_VERSION: u64 = 2;
 /// Size of the header in bytes; payload (slots, entries or cells) starts here.
 pub const HEADER_BYTES: usize = 384;
 

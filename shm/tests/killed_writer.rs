@@ -2,9 +2,9 @@
 //! It gets [`StalledWriter`] naming the cell after its stall timeout, every other cell still
 //! reads, and nothing it returns is torn.
 //!
-//! The child process rewrites one 64-word cell in a tight loop (most of each iteration is inside
-//! a write), so a kill lands mid-write most of the time; the test repeats until one has, and
-//! checks the reader's answer after every kill either way.
+//! The child process rewrites one 64-word cell in a tight loop. The test freezes it (SIGSTOP)
+//! until it is frozen inside a write, checking the cell is intact whenever it is not, then kills
+//! it there (SIGKILL): a kill mid-write, deterministically.
 #![cfg(not(shm_loom))]
 
 use std::io::{BufRead, BufReader};
@@ -41,65 +41,91 @@ fn child_writer_process() {
     }
 }
 
+/// Sends `signal` to process `pid`.
+fn signal(pid: u32, signal: i32) {
+    let pid = i32::try_from(pid).unwrap();
+    // SAFETY: kill(2) takes plain integers and touches no memory of this process; `pid` is a
+    // child this test spawned and has not reaped.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Whether process `pid` is stopped (state `T` in /proc): a stop signal's delivery is
+/// asynchronous, so the test waits for this before reading what the writer left.
+fn stopped(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let state = stat.rsplit_once(')').unwrap().1.trim_start();
+    state.starts_with('T') || state.starts_with('t')
+}
+
 #[test]
 fn a_writer_killed_mid_write_does_not_hang_its_readers() {
-    let mut stalled = 0;
-    for attempt in 0..200 {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_writer_process",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut ready = String::new();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        while !ready.contains("ready") {
-            ready.clear();
-            assert_ne!(
-                out.read_line(&mut ready).unwrap(),
-                0,
-                "the child died early"
-            );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_writer_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    while !ready.contains("ready") {
+        ready.clear();
+        assert_ne!(
+            out.read_line(&mut ready).unwrap(),
+            0,
+            "the child died early"
+        );
+    }
+    let mut reader =
+        TableReader::<WORDS>::open(&table(dir.path()), Duration::from_secs(5)).unwrap();
+    let mut words = [0; WORDS];
+    // Freeze the writer at an arbitrary instruction until it is frozen in the middle of a write
+    // (most of its loop is), then kill it there: what a kill -9 mid-write leaves, every time.
+    reader.set_stall_timeout(Duration::from_millis(1));
+    let mut attempts = 0;
+    let stamp = loop {
+        attempts += 1;
+        assert!(attempts < 10_000, "the writer was never frozen mid-write");
+        signal(child.id(), libc::SIGSTOP);
+        while !stopped(child.id()) {
+            std::hint::spin_loop();
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
-
-        let mut reader =
-            TableReader::<WORDS>::open(&table(dir.path()), Duration::from_secs(5)).unwrap();
-        reader.set_stall_timeout(Duration::from_millis(20));
-        let mut words = [0; WORDS];
         match reader.read(0, &mut words) {
+            Err(StalledWriter { stamp, .. }) => break stamp,
             Ok(Some(v)) => {
                 let mut want = payload(v);
                 want[0] = v;
-                assert_eq!(words, want, "attempt {attempt}: version {v} is intact");
+                assert_eq!(words, want, "between writes, version {v} is intact");
+                signal(child.id(), libc::SIGCONT);
             }
-            Ok(None) => panic!("attempt {attempt}: cell 0 was written before the kill"),
-            Err(StalledWriter { index, stamp, .. }) => {
-                assert_eq!(index, 0);
-                assert_eq!(stamp % 2, 1, "a busy stamp is odd");
-                let e = reader.read(0, &mut words).unwrap_err().to_string();
-                assert!(e.starts_with("cell 0 stayed mid-write"), "{e}");
-                stalled += 1;
-            }
+            Ok(None) => panic!("cell 0 was written before the child said ready"),
         }
-        let mut want = payload(1);
-        want[0] = 1;
-        assert_eq!(
-            reader.read(1, &mut words),
-            Ok(Some(1)),
-            "other cells still read"
-        );
-        assert_eq!(words, want);
-        if stalled >= 3 {
-            return;
-        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(stamp % 2, 1, "a busy stamp is odd");
+
+    // The reader is not hung: after its stall timeout it names the cell, every time.
+    reader.set_stall_timeout(Duration::from_millis(20));
+    for _ in 0..3 {
+        let e = reader.read(0, &mut words).unwrap_err();
+        assert_eq!((e.index, e.stamp), (0, stamp));
+        assert!(e.to_string().starts_with("cell 0 stayed mid-write"), "{e}");
     }
-    panic!("no kill landed mid-write in 200 attempts ({stalled} did)");
+    // Other cells still read, whole.
+    let mut want = payload(1);
+    want[0] = 1;
+    assert_eq!(reader.read(1, &mut words), Ok(Some(1)));
+    assert_eq!(words, want);
 }

@@ -20,8 +20,8 @@ use tickd_client::quic::Verify;
 use tickd_client::shm::{Next, ShmClient};
 use tickd_client::{Client, Event};
 use tickd_protocol::{
-    Epoch, Interval, QuerySpec, Selection, Seq, SlowConsumerPolicy, Start, Subscribe, Symbol,
-    TickKind, UnixNanos,
+    Epoch, Instrument, Interval, QuerySpec, Scales, Selection, Seq, SlowConsumerPolicy, Start,
+    Subscribe, Symbol, TickKind, UnixNanos,
 };
 
 #[global_allocator]
@@ -134,7 +134,19 @@ enum Command {
         /// Skip and count invalid lines instead of stopping at the first.
         #[arg(long)]
         skip_invalid: bool,
+        /// An instrument's decimal scales, `SYMBOL=PRICE:SIZE` (`PEPEUSDT=8:0`), to parse its
+        /// values and define it with. Repeatable [default: 9:9].
+        #[arg(long = "scales", value_parser = parse_symbol_scales)]
+        scales: Vec<(Symbol, Scales)>,
     },
+}
+
+fn parse_symbol_scales(text: &str) -> Result<(Symbol, Scales), String> {
+    let (sym, scales) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected SYMBOL=PRICE:SIZE"))?;
+    let sym = Symbol::new(sym).map_err(|e| format!("symbol {sym:?}: {e}"))?;
+    Ok((sym, scales.parse()?))
 }
 
 enum Target {
@@ -265,6 +277,19 @@ Target::Tcp(addr) => rt.block_on(async {
     }
 }
 
+/// The scales of `sym` as the server defined them (9 and 9 if it does not know it).
+async fn scales_of(client: &mut Client, sym: Symbol) -> anyhow::Result<Scales> {
+    Ok(client
+        .query(QuerySpec::Symbols {
+            prefix: sym.as_str().to_owned(),
+        })
+        .await?
+        .instruments
+        .iter()
+        .find(|i| i.symbol == sym)
+        .map_or(Scales::DEFAULT, |i| i.scales))
+}
+
 /// Runs `command` over a network connection (TCP or QUIC).
 async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
     let epoch = client.welcome().epoch.0;
@@ -282,15 +307,20 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
         }
         Command::Latest { symbol: s } => {
             let sym = symbol(&s)?;
+            let scales = scales_of(&mut client, sym).await?;
             let a = client
                 .query(QuerySpec::Latest { symbols: vec![sym] })
                 .await?;
+            let inst = render::Inst {
+                symbol: sym.as_str(),
+                scales,
+            };
             let pick = |k: TickKind| {
                 a.ticks
                     .iter()
                     .find(|t| t.kind == k as u8)
                     .map_or(serde_json::Value::Null, |t| {
-                        render::tick_json(epoch, sym.as_str(), t)
+                        render::tick_json(epoch, inst, t)
                     })
             };
             let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": a.head_seq.0, "trade": pick(TickKind::Trade), "quote": pick(TickKind::Quote)});
@@ -342,10 +372,14 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                 *from = Some(UnixNanos(last.ts_open + 1));
                 all.extend(page);
             }
+            let inst = render::Inst {
+                symbol: sym.as_str(),
+                scales: scales_of(&mut client, sym).await?,
+            };
             for c in &all {
                 match format {
-                    Format::Csv => writeln!(out, "{}", render::candle_csv(sym.as_str(), c))?,
-                    Format::Json => writeln!(out, "{}", render::candle_json(sym.as_str(), c))?,
+                    Format::Csv => writeln!(out, "{}", render::candle_csv(inst, c))?,
+                    Format::Json => writeln!(out, "{}", render::candle_json(inst, c))?,
                 }
             }
         }
@@ -389,7 +423,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                 datagrams,
             };
             let ack = client.subscribe(sub).await?;
-            let names: std::collections::HashMap<u32, Symbol> = client
+            let names: std::collections::HashMap<u32, Instrument> = client
                 .query(QuerySpec::Symbols {
                     prefix: String::new(),
                 })
@@ -397,13 +431,20 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                 .instruments
                 .into_iter()
                 .chain(ack.instruments)
-                .map(|i| (i.id.0, i.symbol))
+                .map(|i| (i.id.0, i))
                 .collect();
             let name = |id: u32| {
-                names
-                    .get(&id)
-                    .map_or_else(|| id.to_string(), |s| s.as_str().to_owned())
+                names.get(&id).map_or_else(
+                    || (id.to_string(), Scales::DEFAULT),
+                    |i| (i.symbol.as_str().to_owned(), i.scales),
+                )
             };
+            fn inst(n: &(String, Scales)) -> render::Inst<'_> {
+                render::Inst {
+                    symbol: n.0.as_str(),
+                    scales: n.1,
+                }
+            }
             if format == Format::Csv {
                 writeln!(out, "{}", render::TICK_CSV_HEADER)?;
             }
@@ -425,10 +466,10 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                             let s = name(t.instrument_id);
                             match format {
                                 Format::Json => {
-                                    writeln!(out, "{}", render::tick_json(epoch.0, &s, t))?
+                                    writeln!(out, "{}", render::tick_json(epoch.0, inst(&s), t))?
                                 }
                                 Format::Csv => {
-                                    writeln!(out, "{}", render::tick_csv(epoch.0, &s, t))?
+                                    writeln!(out, "{}", render::tick_csv(epoch.0, inst(&s), t))?
                                 }
                             }
                             printed += 1;
@@ -441,12 +482,12 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                         let s = name(tick.instrument_id);
                         match format {
                             Format::Json => {
-                                let mut v = render::tick_json(epoch.0, &s, &tick);
+                                let mut v = render::tick_json(epoch.0, inst(&s), &tick);
                                 v["datagram"] = json!(true);
                                 writeln!(out, "{v}")?;
                             }
                             Format::Csv => {
-                                writeln!(out, "{}", render::tick_csv(epoch.0, &s, &tick))?
+                                writeln!(out, "{}", render::tick_csv(epoch.0, inst(&s), &tick))?
                             }
                         }
                         printed += 1;
@@ -456,7 +497,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                     }
                     Event::Candles { epoch, candles, .. } => {
                         for c in &candles {
-                            let mut v = render::candle_json(&name(c.instrument_id), c);
+                            let mut v = render::candle_json(inst(&name(c.instrument_id)), c);
                             v["kind"] = json!("candle");
                             v["epoch"] = json!(epoch.0);
                             writeln!(out, "{v}")?;
@@ -475,8 +516,8 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                     } => {
                         let v = json!({
                             "kind": "snapshot", "epoch": epoch.0, "seq": seq.0,
-                            "ticks": ticks.iter().map(|t| render::tick_json(epoch.0, &name(t.instrument_id), t)).collect::<Vec<_>>(),
-                            "candles": candles.iter().map(|c| render::candle_json(&name(c.instrument_id), c)).collect::<Vec<_>>(),
+                            "ticks": ticks.iter().map(|t| render::tick_json(epoch.0, inst(&name(t.instrument_id)), t)).collect::<Vec<_>>(),
+                            "candles": candles.iter().map(|c| render::candle_json(inst(&name(c.instrument_id)), c)).collect::<Vec<_>>(),
                         });
                         eprintln!("{v}");
                     }
@@ -496,8 +537,18 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
             file,
             batch,
             skip_invalid,
+            scales,
         } => {
-            publish::run(&mut client, &file, batch.max(1), skip_invalid, &mut out).await?;
+            let scales = std::sync::Arc::new(tickd_protocol::ScaleMap::new(scales));
+            publish::run(
+                &mut client,
+                &file,
+                batch.max(1),
+                skip_invalid,
+                scales,
+                &mut out,
+            )
+            .await?;
         }
         Command::Stats => {
             let a = client.query(QuerySpec::Stats).await?;
@@ -538,9 +589,13 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
             let id = c
                 .id_of(&sym)
                 .with_context(|| format!("unknown symbol {s:?}"))?;
+            let inst = render::Inst {
+                symbol: sym.as_str(),
+                scales: c.scales_of(id).unwrap_or_default(),
+            };
             let pick = |k| -> anyhow::Result<serde_json::Value> {
                 Ok(c.latest(id, k)?.map_or(serde_json::Value::Null, |t| {
-                    render::tick_json(epoch, sym.as_str(), &t)
+                    render::tick_json(epoch, inst, &t)
                 }))
             };
             let v = json!({"symbol": sym.as_str(), "epoch": epoch, "head_seq": c.head().0, "trade": pick(TickKind::Trade)?, "quote": pick(TickKind::Quote)?});
@@ -623,9 +678,15 @@ fn shm(dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
                         let s = c
                             .symbol_of(t.instrument())
                             .map_or_else(|| t.instrument_id.to_string(), |s| s.as_str().to_owned());
+                        let inst = render::Inst {
+                            symbol: &s,
+                            scales: c.scales_of(t.instrument()).unwrap_or_default(),
+                        };
                         match format {
-                            Format::Json => writeln!(out, "{}", render::tick_json(epoch, &s, &t))?,
-                            Format::Csv => writeln!(out, "{}", render::tick_csv(epoch, &s, &t))?,
+                            Format::Json => {
+                                writeln!(out, "{}", render::tick_json(epoch, inst, &t))?
+                            }
+                            Format::Csv => writeln!(out, "{}", render::tick_csv(epoch, inst, &t))?,
                         }
                         printed += 1;
                         if count.is_some_and(|n| printed >= n) {

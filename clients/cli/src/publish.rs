@@ -5,23 +5,27 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::json;
 use tickd_client::Client;
 use tickd_formats::csv::CsvTicks;
-use tickd_protocol::{Symbol, TickRecord};
+use tickd_protocol::{ScaleMap, Symbol, TickRecord};
 
-/// Publishes `file` through `client`; writes the summary line to `out`.
+/// Publishes `file` through `client`, parsing and defining each symbol at its `scales` (others
+/// 9 and 9); writes the summary line to `out`.
 pub(crate) async fn run(
     client: &mut Client,
     file: &Path,
     batch: usize,
     skip_invalid: bool,
+    scales: Arc<ScaleMap>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let mut reader = CsvTicks::open(file)?;
+    let mut reader = CsvTicks::open(file)?.with_scales(Arc::clone(&scales));
+    let scales_of = |symbols: &[Symbol]| symbols.iter().map(|s| scales.get(s)).collect::<Vec<_>>();
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut last_progress = started;
@@ -56,7 +60,9 @@ pub(crate) async fn run(
                 Err(e) => {
                     // Everything before the bad line is published first.
                     if !ticks.is_empty() {
-                        let ack = client.publish(symbols.clone(), &ticks).await?;
+                        let ack = client
+                            .publish_scaled(symbols.clone(), scales_of(&symbols), &ticks)
+                            .await?;
                         sent += ticks.len() as u64;
                         acked += u64::from(ack.accepted);
                     }
@@ -68,7 +74,7 @@ pub(crate) async fn run(
             break;
         }
         let ack = client
-            .publish(symbols.clone(), &ticks)
+            .publish_scaled(symbols.clone(), scales_of(&symbols), &ticks)
             .await
             .context("publish")?;
         sent += ticks.len() as u64;

@@ -4,8 +4,8 @@
 use bytes::BytesMut;
 use tickd_protocol::{
     CandleRecord, Encoder, Epoch, ErrorMessage, Gap, Heartbeat, Hello, MAX_FRAME_LEN, Message,
-    PROTOCOL_VERSION, Publish, PublishAck, Query, QueryResult, QuerySpec, Records, Seq, Subscribe,
-    SubscribeAck, Symbol, TickRecord, Welcome, split_frame,
+    PROTOCOL_VERSION, Publish, PublishAck, Query, QueryResult, QuerySpec, Records, Scales, Seq,
+    Subscribe, SubscribeAck, Symbol, TickRecord, Welcome, split_frame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
@@ -464,11 +464,28 @@ impl Client {
         symbols: Vec<Symbol>,
         ticks: &[TickRecord],
     ) -> Result<PublishAck, ClientError> {
+        self.publish_scaled(symbols, Vec::new(), ticks).await
+    }
+
+    /// [`Client::publish`] with the scales of each symbol (parallel to `symbols`, or empty for
+    /// 9:9): they define a symbol the server does not know yet, and must equal the scales of
+    /// one it knows (else its ticks are rejected). Raw prices and sizes are in those scales.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::publish`].
+    pub async fn publish_scaled(
+        &mut self,
+        symbols: Vec<Symbol>,
+        scales: Vec<Scales>,
+        ticks: &[TickRecord],
+    ) -> Result<PublishAck, ClientError> {
         let request_id = self.next_request;
         self.next_request += 1;
         let msg = Message::Publish(Publish {
             request_id,
             symbols,
+            scales,
             ticks: Records::Slice(ticks),
         });
         self.send(&msg).await?;

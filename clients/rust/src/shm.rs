@@ -8,7 +8,7 @@ use std::time::Duration;
 use tickd_protocol::files::{
     LATEST_CELL_WORDS, LATEST_TABLE, SYMBOLS_DIR, TICK_SLOT_WORDS, TICKS_RING, latest_cell,
 };
-use tickd_protocol::{Epoch, InstrumentId, Seq, Symbol, TickKind, TickRecord};
+use tickd_protocol::{Epoch, InstrumentId, Scales, Seq, Symbol, TickKind, TickRecord};
 use tickd_shm::{
     DirectoryReader, OpenError, ReadOutcome, Reader, StalledWriter, TableReader, WaitStrategy,
 };
@@ -87,6 +87,14 @@ impl ShmClient {
     /// The id of `symbol`.
     pub fn id_of(&mut self, symbol: &Symbol) -> Option<InstrumentId> {
         self.symbols.id_of(symbol.as_bytes()).map(InstrumentId)
+    }
+
+    /// The scales of `id`, from its directory entry (`None` if unknown, or written by a
+    /// server this client does not understand).
+    pub fn scales_of(&mut self, id: InstrumentId) -> Option<Scales> {
+        self.symbols
+            .tag(id.0)
+            .and_then(tickd_protocol::files::scales_of_tag)
     }
 
     /// The symbol of `id`.

@@ -1196,6 +1196,7 @@ impl core::fmt::Debug for Candle {
       .field("last_seq", &self.last_seq())
       .field("ts_first_event", &self.ts_first_event())
       .field("ts_last_event", &self.ts_last_event())
+      .field("volume_hi", &self.volume_hi())
       .field("reserved", &self.reserved())
       .finish()
   }
@@ -1254,7 +1255,8 @@ impl<'a> Candle {
     last_seq: u64,
     ts_first_event: u64,
     ts_last_event: u64,
-    reserved: &[u64; 2],
+    volume_hi: u64,
+    reserved: u64,
   ) -> Self {
     let mut s = Self([0; 128]);
     s.set_instrument_id(instrument_id);
@@ -1273,6 +1275,7 @@ impl<'a> Candle {
     s.set_last_seq(last_seq);
     s.set_ts_first_event(ts_first_event);
     s.set_ts_last_event(ts_last_event);
+    s.set_volume_hi(volume_hi);
     s.set_reserved(reserved);
     s
   }
@@ -1480,6 +1483,8 @@ impl<'a> Candle {
     }
   }
 
+  /// Sum of trade sizes, raw units of the instrument's size scale: the low 64 bits (the high
+  /// ones are `volume_hi`).
   pub fn volume(&self) -> u64 {
     let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
     // Safety:
@@ -1509,7 +1514,8 @@ impl<'a> Candle {
     }
   }
 
-  /// Sum of price * size over the candle's trades, units of 1e-18, as a two's-complement i128.
+  /// Sum of raw price * raw size over the candle's trades (units of 10^-(price scale + size
+  /// scale); 1e-18 at 9:9), as a two's-complement i128.
   pub fn notional_lo(&self) -> u64 {
     let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
     // Safety:
@@ -1742,18 +1748,64 @@ impl<'a> Candle {
     }
   }
 
-  pub fn reserved(&'a self) -> flatbuffers::Array<'a, u64, 2> {
+  /// High 64 bits of the volume (formerly reserved, 0: a candle whose volume fits 64 bits has
+  /// the same bytes as before).
+  pub fn volume_hi(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
     // Safety:
     // Created from a valid Table for this object
-    // Which contains a valid array in this slot
-    unsafe { flatbuffers::Array::follow(&self.0, 112) }
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[112..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
   }
 
-  pub fn set_reserved(&mut self, items: &[u64; 2]) {
+  pub fn set_volume_hi(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
     // Safety:
     // Created from a valid Table for this object
-    // Which contains a valid array in this slot
-    unsafe { flatbuffers::emplace_scalar_array(&mut self.0, 112, items) };
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[112..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn reserved(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[120..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_reserved(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[120..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
   }
 
 }
@@ -1777,6 +1829,8 @@ impl<'a> flatbuffers::Follow<'a> for Instrument<'a> {
 impl<'a> Instrument<'a> {
   pub const VT_INSTRUMENT_ID: flatbuffers::VOffsetT = 4;
   pub const VT_SYMBOL: flatbuffers::VOffsetT = 6;
+  pub const VT_PRICE_SCALE: flatbuffers::VOffsetT = 8;
+  pub const VT_SIZE_SCALE: flatbuffers::VOffsetT = 10;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -1790,6 +1844,8 @@ impl<'a> Instrument<'a> {
     let mut builder = InstrumentBuilder::new(_fbb);
     if let Some(x) = args.symbol { builder.add_symbol(x); }
     builder.add_instrument_id(args.instrument_id);
+    builder.add_size_scale(args.size_scale);
+    builder.add_price_scale(args.price_scale);
     builder.finish()
   }
 
@@ -1808,6 +1864,24 @@ impl<'a> Instrument<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(Instrument::VT_SYMBOL, None).unwrap()}
   }
+  /// Decimal places of the instrument's prices and sizes: a raw value v means v * 10^-scale
+  /// (0 to 18). Added after the first release; a peer that omits them means 9 and 9, the fixed
+  /// 1e-9 unit of that release, and a default value is not written, so tables of 9:9
+  /// instruments keep their old bytes.
+  #[inline]
+  pub fn price_scale(&self) -> u8 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u8>(Instrument::VT_PRICE_SCALE, Some(9)).unwrap()}
+  }
+  #[inline]
+  pub fn size_scale(&self) -> u8 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u8>(Instrument::VT_SIZE_SCALE, Some(9)).unwrap()}
+  }
 }
 
 impl flatbuffers::Verifiable for Instrument<'_> {
@@ -1819,6 +1893,8 @@ impl flatbuffers::Verifiable for Instrument<'_> {
     v.visit_table(pos)?
      .visit_field::<u32>("instrument_id", Self::VT_INSTRUMENT_ID, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<&str>>("symbol", Self::VT_SYMBOL, true)?
+     .visit_field::<u8>("price_scale", Self::VT_PRICE_SCALE, false)?
+     .visit_field::<u8>("size_scale", Self::VT_SIZE_SCALE, false)?
      .finish();
     Ok(())
   }
@@ -1826,6 +1902,8 @@ impl flatbuffers::Verifiable for Instrument<'_> {
 pub struct InstrumentArgs<'a> {
     pub instrument_id: u32,
     pub symbol: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub price_scale: u8,
+    pub size_scale: u8,
 }
 impl<'a> Default for InstrumentArgs<'a> {
   #[inline]
@@ -1833,6 +1911,8 @@ impl<'a> Default for InstrumentArgs<'a> {
     InstrumentArgs {
       instrument_id: 0,
       symbol: None, // required field
+      price_scale: 9,
+      size_scale: 9,
     }
   }
 }
@@ -1849,6 +1929,14 @@ impl<'a: 'b, 'b> InstrumentBuilder<'a, 'b> {
   #[inline]
   pub fn add_symbol(&mut self, symbol: flatbuffers::WIPOffset<&'b  str>) {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(Instrument::VT_SYMBOL, symbol);
+  }
+  #[inline]
+  pub fn add_price_scale(&mut self, price_scale: u8) {
+    self.fbb_.push_slot::<u8>(Instrument::VT_PRICE_SCALE, price_scale, 9);
+  }
+  #[inline]
+  pub fn add_size_scale(&mut self, size_scale: u8) {
+    self.fbb_.push_slot::<u8>(Instrument::VT_SIZE_SCALE, size_scale, 9);
   }
   #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> InstrumentBuilder<'a, 'b> {
@@ -1871,6 +1959,8 @@ impl core::fmt::Debug for Instrument<'_> {
     let mut ds = f.debug_struct("Instrument");
       ds.field("instrument_id", &self.instrument_id());
       ds.field("symbol", &self.symbol());
+      ds.field("price_scale", &self.price_scale());
+      ds.field("size_scale", &self.size_scale());
       ds.finish()
   }
 }
@@ -3629,6 +3719,8 @@ impl<'a> Publish<'a> {
   pub const VT_REQUEST_ID: flatbuffers::VOffsetT = 4;
   pub const VT_SYMBOLS: flatbuffers::VOffsetT = 6;
   pub const VT_TICKS: flatbuffers::VOffsetT = 8;
+  pub const VT_PRICE_SCALES: flatbuffers::VOffsetT = 10;
+  pub const VT_SIZE_SCALES: flatbuffers::VOffsetT = 12;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -3641,6 +3733,8 @@ impl<'a> Publish<'a> {
   ) -> flatbuffers::WIPOffset<Publish<'bldr>> {
     let mut builder = PublishBuilder::new(_fbb);
     builder.add_request_id(args.request_id);
+    if let Some(x) = args.size_scales { builder.add_size_scales(x); }
+    if let Some(x) = args.price_scales { builder.add_price_scales(x); }
     if let Some(x) = args.ticks { builder.add_ticks(x); }
     if let Some(x) = args.symbols { builder.add_symbols(x); }
     builder.finish()
@@ -3668,6 +3762,23 @@ impl<'a> Publish<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, Tick>>>(Publish::VT_TICKS, None)}
   }
+  /// The scales of each symbol, parallel to `symbols` (added after the first release; absent
+  /// means 9 and 9 for every symbol). They define a symbol the server does not know yet; for
+  /// a known symbol they must equal its scales.
+  #[inline]
+  pub fn price_scales(&self) -> Option<flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, u8>>>(Publish::VT_PRICE_SCALES, None)}
+  }
+  #[inline]
+  pub fn size_scales(&self) -> Option<flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, u8>>>(Publish::VT_SIZE_SCALES, None)}
+  }
 }
 
 impl flatbuffers::Verifiable for Publish<'_> {
@@ -3680,6 +3791,8 @@ impl flatbuffers::Verifiable for Publish<'_> {
      .visit_field::<u64>("request_id", Self::VT_REQUEST_ID, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<&'_ str>>>>("symbols", Self::VT_SYMBOLS, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, Tick>>>("ticks", Self::VT_TICKS, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, u8>>>("price_scales", Self::VT_PRICE_SCALES, false)?
+     .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, u8>>>("size_scales", Self::VT_SIZE_SCALES, false)?
      .finish();
     Ok(())
   }
@@ -3688,6 +3801,8 @@ pub struct PublishArgs<'a> {
     pub request_id: u64,
     pub symbols: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<&'a str>>>>,
     pub ticks: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, Tick>>>,
+    pub price_scales: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, u8>>>,
+    pub size_scales: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, u8>>>,
 }
 impl<'a> Default for PublishArgs<'a> {
   #[inline]
@@ -3696,6 +3811,8 @@ impl<'a> Default for PublishArgs<'a> {
       request_id: 0,
       symbols: None,
       ticks: None,
+      price_scales: None,
+      size_scales: None,
     }
   }
 }
@@ -3718,6 +3835,14 @@ impl<'a: 'b, 'b> PublishBuilder<'a, 'b> {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(Publish::VT_TICKS, ticks);
   }
   #[inline]
+  pub fn add_price_scales(&mut self, price_scales: flatbuffers::WIPOffset<flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(Publish::VT_PRICE_SCALES, price_scales);
+  }
+  #[inline]
+  pub fn add_size_scales(&mut self, size_scales: flatbuffers::WIPOffset<flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(Publish::VT_SIZE_SCALES, size_scales);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> PublishBuilder<'a, 'b> {
     let start = _fbb.start_table();
     PublishBuilder {
@@ -3738,6 +3863,8 @@ impl core::fmt::Debug for Publish<'_> {
       ds.field("request_id", &self.request_id());
       ds.field("symbols", &self.symbols());
       ds.field("ticks", &self.ticks());
+      ds.field("price_scales", &self.price_scales());
+      ds.field("size_scales", &self.size_scales());
       ds.finish()
   }
 }

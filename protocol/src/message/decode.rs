@@ -11,6 +11,7 @@ use super::{
 };
 use crate::generated::wire;
 use crate::record::Interval;
+use crate::scale::Scales;
 use crate::symbol::Symbol;
 use crate::types::{Epoch, InstrumentId, Seq, UnixNanos};
 
@@ -52,18 +53,51 @@ fn instruments(
         .flatten()
         .enumerate()
         .map(|(index, i)| {
-            Symbol::new(i.symbol())
-                .map(|symbol| Instrument {
-                    id: InstrumentId(i.instrument_id()),
-                    symbol,
-                })
-                .map_err(|source| DecodeError::InvalidSymbol {
+            let symbol = Symbol::new(i.symbol()).map_err(|source| DecodeError::InvalidSymbol {
+                field,
+                index,
+                source,
+            })?;
+            let scales = Scales::new(u32::from(i.price_scale()), u32::from(i.size_scale()))
+                .map_err(|source| DecodeError::InvalidScales {
                     field,
                     index,
                     source,
-                })
+                })?;
+            Ok(Instrument {
+                id: InstrumentId(i.instrument_id()),
+                symbol,
+                scales,
+            })
         })
         .collect()
+}
+
+/// A publish's scales: both vectors or neither, as long as its symbols, each scale in range.
+fn publish_scales(m: &wire::Publish<'_>, symbols: usize) -> Result<Vec<Scales>, DecodeError> {
+    let field = "publish.price_scales";
+    match (m.price_scales(), m.size_scales()) {
+        (None, None) => Ok(Vec::new()),
+        (Some(p), Some(q)) if p.len() == symbols && q.len() == symbols => p
+            .iter()
+            .zip(q.iter())
+            .enumerate()
+            .map(|(index, (p, q))| {
+                Scales::new(u32::from(p), u32::from(q)).map_err(|source| {
+                    DecodeError::InvalidScales {
+                        field,
+                        index,
+                        source,
+                    }
+                })
+            })
+            .collect(),
+        _ => Err(DecodeError::InvalidField {
+            field,
+            reason: "price_scales and size_scales must both be absent or both list every symbol"
+                .into(),
+        }),
+    }
 }
 
 fn ticks<'a>(v: Option<Vector<'a, wire::Tick>>) -> Ticks<'a> {
@@ -213,9 +247,12 @@ impl<'a> Message<'a> {
             }
             wire::Body::Publish => {
                 let m = msg.body_as_publish().ok_or_else(|| missing("publish"))?;
+                let symbols = symbols(m.symbols(), "publish.symbols")?;
+                let scales = publish_scales(&m, symbols.len())?;
                 Self::Publish(Publish {
                     request_id: m.request_id(),
-                    symbols: symbols(m.symbols(), "publish.symbols")?,
+                    symbols,
+                    scales,
                     ticks: ticks(m.ticks()),
                 })
             }

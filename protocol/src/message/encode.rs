@@ -119,6 +119,8 @@ fn instrument_vector(
                 &wire::InstrumentArgs {
                     instrument_id: i.id.0,
                     symbol,
+                    price_scale: i.scales.price_scale(),
+                    size_scale: i.scales.size_scale(),
                 },
             )
         })
@@ -304,10 +306,19 @@ fn build_body(
         Message::Publish(m) => {
             let symbols = string_vector(fbb, &m.symbols);
             let ticks = tick_vector(fbb, &m.ticks);
+            let (price_scales, size_scales) = if m.scales.is_empty() {
+                (None, None)
+            } else {
+                let p: Vec<u8> = m.scales.iter().map(|s| s.price_scale()).collect();
+                let q: Vec<u8> = m.scales.iter().map(|s| s.size_scale()).collect();
+                (Some(fbb.create_vector(&p)), Some(fbb.create_vector(&q)))
+            };
             let args = wire::PublishArgs {
                 request_id: m.request_id,
                 symbols,
                 ticks,
+                price_scales,
+                size_scales,
             };
             (
                 wire::Body::Publish,

@@ -2,6 +2,7 @@
 //! [`DecodeError`], why a payload is not a message this build can act on.
 
 use crate::generated::wire;
+use crate::scale::ScalesError;
 use crate::symbol::SymbolError;
 
 /// Why a frame's payload is not a message this build can act on.
@@ -36,6 +37,17 @@ pub enum DecodeError {
         #[source]
         source: SymbolError,
     },
+    /// Scales in a list are out of range.
+    #[error("invalid {field}[{index}]")]
+    InvalidScales {
+        /// Dotted path of the list, e.g. `publish.price_scales`.
+        field: &'static str,
+        /// Index in the list.
+        index: usize,
+        /// Which scales.
+        #[source]
+        source: ScalesError,
+    },
 }
 
 impl DecodeError {
@@ -50,7 +62,9 @@ impl DecodeError {
         match self {
             Self::WrongIdentifier | Self::Malformed(_) => ErrorCode::MalformedFrame,
             Self::UnsupportedMessage(_) => ErrorCode::UnsupportedMessage,
-            Self::InvalidField { .. } | Self::InvalidSymbol { .. } => ErrorCode::InvalidRequest,
+            Self::InvalidField { .. } | Self::InvalidSymbol { .. } | Self::InvalidScales { .. } => {
+                ErrorCode::InvalidRequest
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Publishing: [`Publish`] batches and their [`PublishAck`].
 
 use super::Ticks;
+use crate::scale::Scales;
 use crate::symbol::Symbol;
 use crate::types::{Epoch, Seq};
 
@@ -12,6 +13,9 @@ pub struct Publish<'a> {
     pub request_id: u64,
     /// The batch's symbol table.
     pub symbols: Vec<Symbol>,
+    /// The scales of each symbol, parallel to `symbols`; empty means 9:9 for every symbol.
+    /// They define a symbol the server does not know yet; for a known symbol they must match.
+    pub scales: Vec<Scales>,
     /// The ticks.
     pub ticks: Ticks<'a>,
 }

@@ -2,6 +2,7 @@
 //! [`SubscribeAck`], [`Unsubscribe`].
 
 use crate::record::Interval;
+use crate::scale::Scales;
 use crate::symbol::Symbol;
 use crate::types::{Epoch, InstrumentId, Seq, UnixNanos};
 
@@ -65,13 +66,15 @@ pub struct Subscribe {
     pub datagrams: bool,
 }
 
-/// An instrument and its symbol.
+/// An instrument, its symbol and its scales.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Instrument {
     /// tickd's id.
     pub id: InstrumentId,
     /// The symbol.
     pub symbol: Symbol,
+    /// How to read its records' raw prices and sizes.
+    pub scales: Scales,
 }
 
 /// Server → client: a subscription is live.

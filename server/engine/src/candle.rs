@@ -149,7 +149,8 @@ fn apply(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event:
             c.ts_last_event = ts_event;
         }
     }
-    c.volume = c.volume.saturating_add(size.raw());
+    // u128: 2^64 trades of u64::MAX units do not overflow it.
+    c.set_volume_total(c.volume_total() + u128::from(size.raw()));
     c.set_notional(
         c.notional()
             .saturating_add(i128::from(p) * i128::from(size.raw())),

@@ -3,15 +3,17 @@
 //! into the [`CandleBook`]. The server's sequencer thread wraps this with the ring, the latest
 //! table, the journal and publication; benches and tests drive it with any sink.
 //!
-//! Instruments: a feed names its symbols once, as it first uses them, and its ticks carry the
-//! feed's own dense index into that list ([`FeedIds`]); a publisher names them per batch. The
-//! sink assigns tickd's [`InstrumentId`]s (the symbol directory lives in shared memory, which
-//! is the shell's). A symbol the sink cannot register makes its ticks rejected with
-//! [`Invalid::UnknownInstrument`], never silently dropped.
+//! Instruments: a feed names its symbols once, as it first uses them, with their [`Scales`],
+//! and its ticks carry the feed's own dense index into that list ([`FeedIds`]); a publisher
+//! names them per batch. The sink assigns tickd's [`InstrumentId`]s (the symbol directory lives
+//! in shared memory, which is the shell's); an instrument's scales are set once, when it is
+//! first defined. A symbol the sink refuses (directory full, or scales that differ from the
+//! definition) makes its ticks rejected with [`Invalid::RefusedInstrument`], and an index
+//! outside the list with [`Invalid::UnknownInstrument`]: never silently dropped.
 
 use std::ops::RangeInclusive;
 
-use tickd_protocol::{InstrumentId, Seq, Symbol, TickRecord, UnixNanos};
+use tickd_protocol::{InstrumentId, Scales, Seq, Symbol, TickRecord, UnixNanos};
 
 use crate::candle::CandleBook;
 use crate::validate::{Invalid, validate};
@@ -20,9 +22,9 @@ use crate::validate::{Invalid, validate};
 /// cell (visible to readers only once the shell publishes the batch) and keeps the record for
 /// the journal.
 pub trait RecordSink {
-    /// The id of `symbol`, registering it if new; `None` if it cannot be registered (the
-    /// directory is full), which the sink reports.
-    fn register(&mut self, symbol: Symbol) -> Option<InstrumentId>;
+    /// The id of `symbol`, defining it with `scales` if new; `None` if it cannot be (the
+    /// directory is full, or it is known with other scales), which the sink reports.
+    fn register(&mut self, symbol: Symbol, scales: Scales) -> Option<InstrumentId>;
     /// The seq the next written record gets.
     fn next_seq(&self) -> Seq;
     /// Writes `tick`, stamped with [`RecordSink::next_seq`]'s seq.
@@ -58,9 +60,27 @@ pub struct FeedIds {
 }
 
 impl FeedIds {
-    /// Registers `symbols` (the feed's next local indexes, in order) through `sink`.
-    pub fn extend(&mut self, symbols: &[Symbol], sink: &mut impl RecordSink) {
-        self.ids.extend(symbols.iter().map(|&s| sink.register(s)));
+    /// Registers `symbols` with their scales (the feed's next local indexes, in order) through
+    /// `sink`.
+    pub fn extend(&mut self, symbols: &[(Symbol, Scales)], sink: &mut impl RecordSink) {
+        self.ids
+            .extend(symbols.iter().map(|&(s, scales)| sink.register(s, scales)));
+    }
+
+    /// Registers a publisher's `symbols` with `scales` (parallel, or empty for 9:9) through
+    /// `sink`.
+    pub fn extend_publish(
+        &mut self,
+        symbols: &[Symbol],
+        scales: &[Scales],
+        sink: &mut impl RecordSink,
+    ) {
+        self.ids.extend(
+            symbols
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| sink.register(s, scales.get(i).copied().unwrap_or_default())),
+        );
     }
 
     /// The ids, by local index.
@@ -85,10 +105,18 @@ pub fn sequence(
     let mut first = None;
     let mut last = Seq(0);
     for (i, tick) in ticks.iter().enumerate() {
-        let Some(&Some(id)) = ids.get(tick.instrument_id as usize) else {
-            out.rejected += 1;
-            on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
-            continue;
+        let id = match ids.get(tick.instrument_id as usize) {
+            Some(&Some(id)) => id,
+            Some(None) => {
+                out.rejected += 1;
+                on_reject(i, Invalid::RefusedInstrument(tick.instrument_id));
+                continue;
+            }
+            None => {
+                out.rejected += 1;
+                on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
+                continue;
+            }
         };
         if let Err(reason) = validate(tick) {
             out.rejected += 1;
@@ -124,20 +152,20 @@ mod tests {
     /// A sink that keeps what it is given.
     #[derive(Default)]
     struct Vec64 {
-        symbols: Vec<Symbol>,
+        symbols: Vec<(Symbol, Scales)>,
         written: Vec<TickRecord>,
         full_after: Option<usize>,
     }
 
     impl RecordSink for Vec64 {
-        fn register(&mut self, symbol: Symbol) -> Option<InstrumentId> {
-            if let Some(i) = self.symbols.iter().position(|s| *s == symbol) {
-                return Some(InstrumentId(i as u32));
+        fn register(&mut self, symbol: Symbol, scales: Scales) -> Option<InstrumentId> {
+            if let Some(i) = self.symbols.iter().position(|s| s.0 == symbol) {
+                return (self.symbols[i].1 == scales).then_some(InstrumentId(i as u32));
             }
             if self.full_after.is_some_and(|n| self.symbols.len() >= n) {
                 return None;
             }
-            self.symbols.push(symbol);
+            self.symbols.push((symbol, scales));
             Some(InstrumentId(self.symbols.len() as u32 - 1))
         }
         fn next_seq(&self) -> Seq {
@@ -172,8 +200,13 @@ mod tests {
         };
         let mut ids = FeedIds::default();
         let (aapl, full) = (Symbol::new("AAPL").unwrap(), Symbol::new("FULL").unwrap());
-        ids.extend(&[aapl, full], &mut sink);
+        let d = Scales::DEFAULT;
+        ids.extend(&[(aapl, d), (full, d)], &mut sink);
         assert_eq!(ids.ids(), [Some(InstrumentId(0)), None]);
+        // Known with other scales: refused too.
+        let mut other = FeedIds::default();
+        other.extend_publish(&[aapl], &[Scales::new(2, 0).unwrap()], &mut sink);
+        assert_eq!(other.ids(), [None]);
         let mut book = CandleBook::new(CandleConfig::default());
         let mut bad = trade(0, "1");
         bad.kind = 99;
@@ -206,7 +239,7 @@ mod tests {
             [1, 2, 3],
             "{rejected:?}"
         );
-        assert_eq!(rejected[0].1, Invalid::UnknownInstrument(1));
+        assert_eq!(rejected[0].1, Invalid::RefusedInstrument(1));
         assert_eq!(rejected[2].1, Invalid::UnknownInstrument(7));
         let w = &sink.written;
         assert_eq!((w[0].seq, w[0].ts_recv, w[0].instrument_id), (1, 42, 0));

@@ -22,8 +22,8 @@ use bytes::{Bytes, BytesMut};
 
 use crate::auth::{Auth, AuthError};
 use tickd_protocol::{
-    DecodeError, Encoder, Epoch, ErrorCode, ErrorMessage, Heartbeat, Message, Query, Roles, Seq,
-    Subscribe, Symbol, TickRecord, UnixNanos, Unsubscribe, Welcome, negotiate,
+    DecodeError, Encoder, Epoch, ErrorCode, ErrorMessage, Heartbeat, Message, Query, Roles, Scales,
+    Seq, Subscribe, Symbol, TickRecord, UnixNanos, Unsubscribe, Welcome, negotiate,
 };
 
 /// Per-connection limits and timers.
@@ -78,6 +78,8 @@ pub struct PublishRequest {
     pub request_id: u64,
     /// The batch's symbol table.
     pub symbols: Vec<Symbol>,
+    /// The scales of each symbol (parallel to `symbols`), or empty for 9:9 throughout.
+    pub scales: Vec<Scales>,
     /// The ticks.
     pub ticks: Vec<TickRecord>,
 }
@@ -320,6 +322,7 @@ impl Session {
                 self.events.push_back(SessionEvent::Publish(PublishRequest {
                     request_id: p.request_id,
                     symbols: p.symbols,
+                    scales: p.scales,
                     ticks: p.ticks.to_vec(),
                 }));
             }

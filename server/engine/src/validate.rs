@@ -28,6 +28,12 @@ pub enum Invalid {
     /// The instrument index does not name a known symbol.
     #[error("unknown instrument index {0}")]
     UnknownInstrument(u32),
+    /// The batch's symbol at this index could not be defined: the directory is full, or the
+    /// scales given differ from the ones the instrument was defined with.
+    #[error(
+        "instrument index {0} was refused (directory full, or scales differ from its definition)"
+    )]
+    RefusedInstrument(u32),
 }
 
 /// Checks one tick. O(1), no allocation.

@@ -7,16 +7,21 @@
 //! ```
 //!
 //! Columns by header name, in any order; unknown columns ignored. `ts_event` is integer ns since
-//! the Unix epoch (UTC) or RFC 3339 with up to 9 fractional digits. Decimals are exact (up to 9
-//! fractional digits). `side` is `buy`, `sell` or empty. An empty quote side is absent. `.gz`
+//! the Unix epoch (UTC) or RFC 3339 with up to 9 fractional digits. Decimals are exact, with at
+//! most as many fractional digits as the instrument's scales allow (9 and 9 unless
+//! [`CsvTicks::with_scales`] says otherwise); a value that does not fit is a line error naming the
+//! instrument and its scales, never rounded. `side` is `buy`, `sell` or empty. An empty quote side is absent. `.gz`
 //! and `.zst` files are decompressed by extension. Every error names `file:line`.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tickd_protocol::{InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade};
+use tickd_protocol::{
+    InstrumentId, Price, Quantity, Quote, ScaleMap, Scales, Side, Symbol, TickRecord, Trade,
+};
 
 use crate::LineError;
 use crate::time::parse_time;
@@ -51,6 +56,7 @@ pub struct CsvTicks {
     reader: csv::Reader<Box<dyn Read + Send>>,
     columns: Columns,
     record: csv::ByteRecord,
+    scales: Arc<ScaleMap>,
 }
 
 impl std::fmt::Debug for CsvTicks {
@@ -83,20 +89,46 @@ fn text<'r>(raw: &'r [u8], what: &str) -> Result<&'r str, String> {
         .map_err(|_| format!("{what} is not UTF-8"))
 }
 
-fn opt_price(raw: &[u8], what: &str) -> Result<Option<Price>, String> {
-    let t = text(raw, what)?;
-    if t.is_empty() {
-        return Ok(None);
+/// How a parse error names the instrument: nothing for the default scales (today's messages),
+/// else ` (SYMBOL scales P:S)`.
+fn whose(symbol: &Symbol, scales: Scales) -> String {
+    if scales == Scales::DEFAULT {
+        String::new()
+    } else {
+        format!(" ({symbol} scales {scales})")
     }
-    t.parse().map(Some).map_err(|e| format!("{what}: {e}"))
 }
 
-fn opt_qty(raw: &[u8], what: &str) -> Result<Option<Quantity>, String> {
+fn opt_price(
+    raw: &[u8],
+    what: &str,
+    sym: &Symbol,
+    scales: Scales,
+) -> Result<Option<Price>, String> {
     let t = text(raw, what)?;
     if t.is_empty() {
         return Ok(None);
     }
-    t.parse().map(Some).map_err(|e| format!("{what}: {e}"))
+    scales
+        .parse_price(t)
+        .map(Some)
+        .map_err(|e| format!("{what}: {e}{}", whose(sym, scales)))
+}
+
+fn opt_qty(
+    raw: &[u8],
+    what: &str,
+    sym: &Symbol,
+    scales: Scales,
+) -> Result<Option<Quantity>, String> {
+    let t = text(raw, what)?;
+    if t.is_empty() {
+        return Ok(None);
+    }
+    scales
+        .parse_size(t)
+        .map(Some)
+        .map_err(|e| format!("{what}: {e}{}", whose(sym, scales)))
 }
 
 impl CsvTicks {
@@ -144,7 +176,15 @@ impl CsvTicks {
             reader,
             columns,
             record: csv::ByteRecord::new(),
+            scales: Arc::default(),
         })
+    }
+
+    /// Parses each instrument's decimals at its scales in `scales` (others at 9 and 9).
+    #[must_use]
+    pub fn with_scales(mut self, scales: Arc<ScaleMap>) -> Self {
+        self.scales = scales;
+        self
     }
 
     /// The next tick: `Ok(None)` at the end, `Err` for a bad line (the caller decides whether
@@ -180,11 +220,14 @@ impl CsvTicks {
             .map_err(|e| format!("ts_event {e}"))?;
         let sym_text = text(field(r, Some(c.symbol)), "symbol")?;
         let symbol = Symbol::new(sym_text).map_err(|e| format!("symbol {sym_text:?}: {e}"))?;
+        let scales = self.scales.get(&symbol);
         let kind = text(field(r, Some(c.kind)), "kind")?;
         let record = match kind {
             "trade" => {
-                let price = opt_price(field(r, c.price), "price")?.ok_or("trade without price")?;
-                let size = opt_qty(field(r, c.size), "size")?.ok_or("trade without size")?;
+                let price = opt_price(field(r, c.price), "price", &symbol, scales)?
+                    .ok_or("trade without price")?;
+                let size = opt_qty(field(r, c.size), "size", &symbol, scales)?
+                    .ok_or("trade without size")?;
                 let side = match text(field(r, c.side), "side")? {
                     "buy" => Side::Buy,
                     "sell" => Side::Sell,
@@ -205,8 +248,8 @@ impl CsvTicks {
             }
             "quote" => {
                 let side = |px_col, sz_col, name: &str| -> Result<(Price, Quantity), String> {
-                    let px = opt_price(field(r, px_col), &format!("{name}_px"))?;
-                    let sz = opt_qty(field(r, sz_col), &format!("{name}_sz"))?;
+                    let px = opt_price(field(r, px_col), &format!("{name}_px"), &symbol, scales)?;
+                    let sz = opt_qty(field(r, sz_col), &format!("{name}_sz"), &symbol, scales)?;
                     match (px, sz) {
                         (Some(px), Some(sz)) => Ok((px, sz)),
                         (None, None) => Ok((Price::UNDEF, Quantity::ZERO)),

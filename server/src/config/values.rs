@@ -11,7 +11,7 @@ use tickd_engine::Token;
 
 use crate::feed::replay::Speed;
 use crate::storage::journal::FlushPolicy;
-use tickd_protocol::{Roles, Symbol};
+use tickd_protocol::{Roles, Scales, Symbol};
 
 /// Implements serde for a type through its `FromStr` and `Display`.
 macro_rules! serde_as_text {
@@ -30,7 +30,7 @@ macro_rules! serde_as_text {
     )*};
 }
 
-serde_as_text!(Listen, SymbolList, Speed, FlushPolicy);
+serde_as_text!(Listen, SymbolList, Speed, FlushPolicy, SymbolScales);
 
 impl serde::Serialize for TokenSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -125,6 +125,35 @@ impl fmt::Display for SymbolList {
             f.write_str(s.as_str())?;
         }
         Ok(())
+    }
+}
+
+/// An instrument's scales, `SYMBOL=PRICE:SIZE` (`PEPEUSDT=8:0`: prices to 8 decimal places,
+/// sizes in whole units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SymbolScales {
+    /// The instrument.
+    pub symbol: Symbol,
+    /// Its scales.
+    pub scales: Scales,
+}
+
+impl FromStr for SymbolScales {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (sym, scales) = s
+            .split_once('=')
+            .ok_or_else(|| format!("{s:?}: expected SYMBOL=PRICE:SIZE"))?;
+        Ok(Self {
+            symbol: Symbol::new(sym).map_err(|e| format!("symbol {sym:?}: {e}"))?,
+            scales: scales.parse()?,
+        })
+    }
+}
+
+impl fmt::Display for SymbolScales {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.symbol, self.scales)
     }
 }
 

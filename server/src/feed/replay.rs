@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -202,7 +203,8 @@ pub fn run(
                 local,
             });
         } else {
-            let mut ticks = Box::new(CsvTicks::open(path)?);
+            let mut ticks =
+                Box::new(CsvTicks::open(path)?.with_scales(Arc::clone(sender.scales())));
             let head = next_csv(&mut ticks, skip_invalid, &mut summary, sender);
             match &head {
                 Some(Ok((_, t))) => heap.push(Reverse((t.ts_event, sources.len()))),

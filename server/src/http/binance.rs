@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Interval, Price, Quantity, Symbol, UnixNanos};
+use tickd_protocol::{CandleRecord, Interval, Price, Quantity, Scales, Symbol, UnixNanos};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,25 +47,33 @@ fn bad(msg: String) -> BinanceError {
     BinanceError { code: -1100, msg }
 }
 
-/// Binance's decimal text: 8 decimals (more when the value needs them, never rounded).
-pub(super) fn dec(raw: i128) -> String {
+/// Binance's decimal text of `raw` at `scale` places: 8 decimals, more when the value needs them
+/// (never rounded), fewer never (a scale under 8 is padded).
+pub(super) fn dec(raw: i128, scale: u8) -> String {
     let neg = raw < 0;
     let abs = raw.unsigned_abs();
-    let (int, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
-    let frac = if frac % 10 == 0 {
-        format!("{:08}", frac / 10)
+    let unit = 10u128.pow(u32::from(scale));
+    let (int, frac) = (abs / unit, abs % unit);
+    let mut frac = if scale == 0 {
+        String::new()
     } else {
-        format!("{frac:09}")
+        format!("{frac:0width$}", width = usize::from(scale))
     };
+    while frac.len() > 8 && frac.ends_with('0') {
+        frac.pop();
+    }
+    while frac.len() < 8 {
+        frac.push('0');
+    }
     format!("{}{int}.{frac}", if neg { "-" } else { "" })
 }
 
-pub(super) fn price(p: Price) -> String {
-    dec(i128::from(p.raw()))
+pub(super) fn price(p: Price, scales: Scales) -> String {
+    dec(i128::from(p.raw()), scales.price_scale())
 }
 
-pub(super) fn qty(q: Quantity) -> String {
-    dec(i128::from(q.raw()))
+pub(super) fn qty(q: Quantity, scales: Scales) -> String {
+    dec(i128::from(q.raw()), scales.size_scale())
 }
 
 pub(super) fn now_ms() -> u64 {
@@ -132,9 +140,39 @@ pub struct BinanceSymbol {
     order_types: [&'static str; 2],
     is_spot_trading_allowed: bool,
     permissions: [&'static str; 1],
-    /// Always empty.
+    /// `PRICE_FILTER` (`tickSize`: the price scale's step) and `LOT_SIZE` (`stepSize`: the size
+    /// scale's step), so clients can round prices and amounts.
     #[schema(value_type = Vec<Object>)]
-    filters: [Value; 0],
+    filters: [Value; 2],
+}
+
+/// The instrument's price and lot filters, from its scales.
+fn filters(sc: Scales) -> [Value; 2] {
+    let tick = dec(1, sc.price_scale());
+    let step = dec(1, sc.size_scale());
+    [
+        json!({
+            "filterType": "PRICE_FILTER",
+            "minPrice": tick,
+            "maxPrice": dec(i128::from(i64::MAX - 1), sc.price_scale()),
+            "tickSize": tick,
+        }),
+        json!({
+            "filterType": "LOT_SIZE",
+            "minQty": step,
+            "maxQty": dec(i128::from(u64::MAX), sc.size_scale()),
+            "stepSize": step,
+        }),
+    ]
+}
+
+/// Binance's precision fields: the scale's places, or 8 (Binance's usual) for the default 9:9.
+fn precision(places: u8, sc: Scales) -> u32 {
+    if sc == Scales::DEFAULT {
+        8
+    } else {
+        u32::from(places)
+    }
 }
 
 /// `GET /api/v3/exchangeInfo`.
@@ -168,14 +206,14 @@ async fn exchange_info(State(s): State<HttpState>) -> Json<ExchangeInfo> {
             symbol: i.symbol.as_str().to_owned(),
             status: "TRADING",
             base_asset: i.symbol.as_str().to_owned(),
-            base_asset_precision: 8,
+            base_asset_precision: precision(i.scales.size_scale(), i.scales),
             quote_asset: "USD",
-            quote_precision: 8,
-            quote_asset_precision: 8,
+            quote_precision: precision(i.scales.price_scale(), i.scales),
+            quote_asset_precision: precision(i.scales.price_scale(), i.scales),
             order_types: ["LIMIT", "MARKET"],
             is_spot_trading_allowed: true,
             permissions: ["SPOT"],
-            filters: [],
+            filters: filters(i.scales),
         })
         .collect();
     Json(ExchangeInfo {
@@ -222,7 +260,7 @@ async fn ticker_price(
         price: latest_of(&s, id)
             .0
             .and_then(|t| t.trade())
-            .map(|t| price(t.price)),
+            .map(|t| price(t.price, s.services.query.scales(id))),
     };
     match symbol_of(&q)? {
         Some(sym) => {
@@ -241,21 +279,34 @@ async fn ticker_price(
     }
 }
 
-fn kline(c: &CandleRecord, interval: Interval) -> Value {
+/// A candle's volume at the size scale.
+pub(super) fn volume(c: &CandleRecord, sc: Scales) -> String {
+    dec(
+        i128::try_from(c.volume_total()).unwrap_or(i128::MAX),
+        sc.size_scale(),
+    )
+}
+
+/// A candle's quote volume: the notional (at the price + size scale) at the price scale,
+/// truncated toward zero.
+pub(super) fn quote_volume(c: &CandleRecord, sc: Scales) -> String {
+    let per_size_unit = 10i128.pow(u32::from(sc.size_scale()));
+    dec(c.notional() / per_size_unit, sc.price_scale())
+}
+
+fn kline(c: &CandleRecord, interval: Interval, sc: Scales) -> Value {
     let [o, h, l, cl] = c.ohlc();
     let open_ms = c.ts_open / 1_000_000;
     let close_ms = (c.ts_open + interval.nanos()) / 1_000_000 - 1;
-    // Quote volume = notional (1e-18 units) as 1e-9 units, truncated toward zero.
-    let quote_volume = c.notional() / 1_000_000_000;
     json!([
         open_ms,
-        price(o),
-        price(h),
-        price(l),
-        price(cl),
-        qty(c.volume()),
+        price(o, sc),
+        price(h, sc),
+        price(l, sc),
+        price(cl, sc),
+        volume(c, sc),
         close_ms,
-        dec(quote_volume),
+        quote_volume(c, sc),
         c.trades,
         "0.00000000",
         "0.00000000",
@@ -309,8 +360,13 @@ async fn klines(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Val
     };
     let (list, _, _) =
         query_candles(&s, sym, interval, start, end, limit).map_err(|_| invalid_symbol())?;
+    let sc = list.first().map_or(Scales::DEFAULT, |c| {
+        s.services
+            .query
+            .scales(tickd_protocol::InstrumentId(c.instrument_id))
+    });
     Ok(Json(Value::Array(
-        list.iter().map(|c| kline(c, interval)).collect(),
+        list.iter().map(|c| kline(c, interval, sc)).collect(),
     )))
 }
 
@@ -320,9 +376,14 @@ mod tests {
 
     #[test]
     fn decimals_are_binance_style_and_exact() {
-        assert_eq!(dec(171_230_000_000), "171.23000000");
-        assert_eq!(dec(1), "0.000000001");
-        assert_eq!(dec(-5_000_000_000), "-5.00000000");
-        assert_eq!(dec(0), "0.00000000");
+        assert_eq!(dec(171_230_000_000, 9), "171.23000000");
+        assert_eq!(dec(1, 9), "0.000000001");
+        assert_eq!(dec(-5_000_000_000, 9), "-5.00000000");
+        assert_eq!(dec(0, 9), "0.00000000");
+        // Other scales: 8 decimals at least, all the scale needs at most.
+        assert_eq!(dec(25_000_000_000, 0), "25000000000.00000000");
+        assert_eq!(dec(1234, 8), "0.00001234");
+        assert_eq!(dec(100_000_000_000_025, 2), "1000000000000.25000000");
+        assert_eq!(dec(1, 12), "0.000000000001");
     }
 }

@@ -8,18 +8,18 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
-use tickd_protocol::{Price, Quantity, UnixNanos};
+use tickd_protocol::{Price, Quantity, Scales, UnixNanos};
 
-/// Decimal text on the stack: room for an i64 of 1e-9 units (sign, 19 digits, the point).
+/// Decimal text on the stack: room for an i128 at any scale (sign, 39 digits, `0.`, the point).
 struct DecimalText {
-    buf: [u8; 24],
+    buf: [u8; 48],
     len: usize,
 }
 
 impl DecimalText {
     fn of(value: fmt::Arguments<'_>) -> Option<Self> {
         let mut t = Self {
-            buf: [0; 24],
+            buf: [0; 48],
             len: 0,
         };
         t.write_fmt(value).ok()?;
@@ -52,26 +52,38 @@ fn exact<S: Serializer>(value: fmt::Arguments<'_>, s: S) -> Result<S::Ok, S::Err
     raw.serialize(s)
 }
 
-/// A price as an exact JSON number (`171.23`), `null` when undefined.
+/// A price of an instrument with these scales as an exact JSON number (`171.23`), `null` when
+/// undefined.
 #[derive(Clone, Copy, Debug)]
-pub struct ExactPrice(pub Price);
+pub struct ExactPrice(pub Price, pub Scales);
 
 impl Serialize for ExactPrice {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if self.0.is_undef() {
             return s.serialize_none();
         }
-        exact(format_args!("{:#}", self.0), s)
+        exact(format_args!("{:#}", self.1.price(self.0)), s)
     }
 }
 
-/// A quantity as an exact JSON number (`100`, `0.5`).
+/// A size of an instrument with these scales as an exact JSON number (`100`, `0.5`).
 #[derive(Clone, Copy, Debug)]
-pub struct ExactQty(pub Quantity);
+pub struct ExactQty(pub Quantity, pub Scales);
 
 impl Serialize for ExactQty {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        exact(format_args!("{:#}", self.0), s)
+        exact(format_args!("{:#}", self.1.size(self.0)), s)
+    }
+}
+
+/// A candle volume (wider than a size) of an instrument with these scales as an exact JSON
+/// number.
+#[derive(Clone, Copy, Debug)]
+pub struct ExactVolume(pub u128, pub Scales);
+
+impl Serialize for ExactVolume {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        exact(format_args!("{:#}", self.1.volume(self.0)), s)
     }
 }
 
@@ -125,11 +137,11 @@ mod tests {
     #[test]
     fn exact_numbers_and_text() {
         let v = serde_json::to_string(&(
-            ExactPrice(Price::from_raw(171_230_000_000)),
-            ExactPrice(Price::from_raw(-5)),
-            ExactPrice(Price::UNDEF),
-            ExactQty(Quantity::from_raw(100_000_000_000)),
-            ExactQty(Quantity::from_raw(u64::MAX)),
+            ExactPrice(Price::from_raw(171_230_000_000), Scales::DEFAULT),
+            ExactPrice(Price::from_raw(-5), Scales::DEFAULT),
+            ExactPrice(Price::UNDEF, Scales::DEFAULT),
+            ExactQty(Quantity::from_raw(100_000_000_000), Scales::DEFAULT),
+            ExactQty(Quantity::from_raw(u64::MAX), Scales::DEFAULT),
             AsText(u64::MAX),
             Rfc3339(UnixNanos(1_795_232_180_627_567_570)),
         ))
@@ -138,5 +150,16 @@ mod tests {
             v,
             r#"[171.23,-0.000000005,null,100,18446744073.709551615,"18446744073709551615","2026-11-21T03:36:20.62756757Z"]"#
         );
+        let pepe = Scales::new(8, 0).expect("valid");
+        let v = serde_json::to_string(&(
+            ExactPrice(Price::from_raw(1234), pepe),
+            ExactQty(Quantity::from_raw(25_000_000_000), pepe),
+            ExactQty(
+                Quantity::from_raw(u64::MAX),
+                Scales::new(0, 18).expect("valid"),
+            ),
+        ))
+        .expect("serializes");
+        assert_eq!(v, "[0.00001234,25000000000,18.446744073709551615]");
     }
 }

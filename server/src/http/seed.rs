@@ -11,14 +11,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use tickd_protocol::{
-    CandleRecord, InstrumentId, Interval, Price, QuerySpec, Seq, Symbol, TickKind, TickRecord,
-    UnixNanos,
+    CandleRecord, InstrumentId, Interval, Price, QuerySpec, Scales, Seq, Symbol, TickKind,
+    TickRecord, UnixNanos,
 };
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::{AsText, ExactPrice, ExactQty, JsonBody, Rfc3339};
+use super::json::{AsText, ExactPrice, ExactQty, ExactVolume, JsonBody, Rfc3339};
 use super::{ApiError, ErrorBody, HttpState, interval_param, symbol_param, time_param};
 
 type Params = Query<HashMap<String, String>>;
@@ -236,18 +236,19 @@ async fn price_latest(
     let Query(q) = q.map_err(|e| ApiError::bad_parameter(e.body_text()))?;
     let symbol = symbol_param("symbol", q.symbol.as_deref())?;
     let (trade, quote, seq) = latest(&s, &symbol)?;
+    let sc = s.services.query.scales(instrument(&s, &symbol)?);
     let tr = trade.and_then(|t| t.trade());
     let qu = quote.and_then(|t| t.quote());
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
     Ok(JsonBody {
         value: PriceLatest {
             symbol: AsText(symbol),
-            price: tr.map(|t| ExactPrice(t.price)),
-            size: tr.map(|t| ExactQty(t.size)),
-            bid: qu.map(|q| ExactPrice(q.bid_px)),
-            ask: qu.map(|q| ExactPrice(q.ask_px)),
-            bid_size: qu.map(|q| ExactQty(q.bid_sz)),
-            ask_size: qu.map(|q| ExactQty(q.ask_sz)),
+            price: tr.map(|t| ExactPrice(t.price, sc)),
+            size: tr.map(|t| ExactQty(t.size, sc)),
+            bid: qu.map(|q| ExactPrice(q.bid_px, sc)),
+            ask: qu.map(|q| ExactPrice(q.ask_px, sc)),
+            bid_size: qu.map(|q| ExactQty(q.bid_sz, sc)),
+            ask_size: qu.map(|q| ExactQty(q.ask_sz, sc)),
             time: (ts != 0).then_some(Rfc3339(UnixNanos(ts))),
             t: ts / 1_000_000,
             ts_ns: AsText(ts),
@@ -283,7 +284,7 @@ pub struct SeedCandle {
     close: ExactPrice,
     /// Traded quantity.
     #[schema(value_type = Option<f64>)]
-    volume: ExactQty,
+    volume: ExactVolume,
     /// Number of trades.
     trades: u64,
     /// Volume-weighted average price (`null` when no volume).
@@ -295,21 +296,23 @@ pub struct SeedCandle {
     rev: u32,
 }
 
-/// A candle as the seed dialect renders it.
-pub(crate) fn candle_json(c: &CandleRecord) -> SeedCandle {
+/// A candle of an instrument with scales `sc` as the seed dialect renders it. The VWAP (notional
+/// over volume) is at the price scale, truncated.
+pub(crate) fn candle_json(c: &CandleRecord, sc: Scales) -> SeedCandle {
     let [o, h, l, cl] = c.ohlc();
-    let vwap = (c.volume != 0)
-        .then(|| i64::try_from(c.notional() / i128::from(c.volume)).ok())
-        .flatten()
-        .map(|v| ExactPrice(Price::from_raw(v)));
+    let vwap = i128::try_from(c.volume_total())
+        .ok()
+        .filter(|v| *v != 0)
+        .and_then(|v| i64::try_from(c.notional() / v).ok())
+        .map(|v| ExactPrice(Price::from_raw(v), sc));
     SeedCandle {
         time: Rfc3339(UnixNanos(c.ts_open)),
         t: c.ts_open / 1_000_000,
-        open: ExactPrice(o),
-        high: ExactPrice(h),
-        low: ExactPrice(l),
-        close: ExactPrice(cl),
-        volume: ExactQty(c.volume()),
+        open: ExactPrice(o, sc),
+        high: ExactPrice(h, sc),
+        low: ExactPrice(l, sc),
+        close: ExactPrice(cl, sc),
+        volume: ExactVolume(c.volume_total(), sc),
         trades: c.trades,
         vwap,
         closed: c.is_closed(),
@@ -407,6 +410,7 @@ async fn candles(
     let end = q.get("end").map(|v| time_param("end", v)).transpose()?;
     let limit = limit_param(&q, 500, 5_000)?;
     let (list, more, head) = query_candles(&s, symbol, interval, start, end, limit)?;
+    let sc = s.services.query.scales(instrument(&s, &symbol)?);
     let next_start = match (more, start, list.last()) {
         (true, Some(_), Some(last)) => Some(Rfc3339(UnixNanos(last.ts_open + interval.nanos()))),
         _ => None,
@@ -415,7 +419,7 @@ async fn candles(
         symbol: symbol.as_str().to_owned(),
         interval: interval.name(),
         empty: "skip",
-        candles: list.iter().map(candle_json).collect(),
+        candles: list.iter().map(|c| candle_json(c, sc)).collect(),
         next_start,
         as_of_seq: head.0,
         epoch: s.services.query.epoch().0.to_string(),
@@ -439,7 +443,7 @@ pub struct MarketQuote {
     change_percent: Option<ExactPrice>,
     /// Today's traded quantity (the current 1d candle).
     #[schema(value_type = Option<f64>)]
-    volume: Option<ExactQty>,
+    volume: Option<ExactVolume>,
     /// `ts_event` of the last trade or quote, RFC 3339.
     #[schema(value_type = Option<String>)]
     timestamp: Option<Rfc3339>,
@@ -467,6 +471,7 @@ async fn quote(
 ) -> Result<Json<MarketQuote>, ApiError> {
     let symbol = symbol_param("symbol", Some(&symbol))?;
     let id = instrument(&s, &symbol)?;
+    let sc = s.services.query.scales(id);
     let (trade, quote, _) = latest_of(&s, id);
     let days = {
         let book = s
@@ -503,13 +508,14 @@ async fn quote(
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
     Ok(Json(MarketQuote {
         symbol: symbol.as_str().to_owned(),
-        price: last.map(ExactPrice),
-        change: change.map(ExactPrice),
-        change_percent: change_pct.map(ExactPrice),
-        volume: today.map(|c| ExactQty(c.volume())),
+        price: last.map(|p| ExactPrice(p, sc)),
+        change: change.map(|p| ExactPrice(p, sc)),
+        // A percentage in 1e-9 units whatever the instrument's scales.
+        change_percent: change_pct.map(|p| ExactPrice(p, Scales::DEFAULT)),
+        volume: today.map(|c| ExactVolume(c.volume_total(), sc)),
         timestamp: (ts != 0).then_some(Rfc3339(UnixNanos(ts))),
-        bid: qu.map(|q| ExactPrice(q.bid_px)),
-        ask: qu.map(|q| ExactPrice(q.ask_px)),
+        bid: qu.map(|q| ExactPrice(q.bid_px, sc)),
+        ask: qu.map(|q| ExactPrice(q.ask_px, sc)),
         seq: trade.or(quote).map_or(0, |t| t.seq),
     }))
 }
@@ -550,9 +556,10 @@ async fn historical(
     let interval = interval_param("interval", raw)?;
     let limit = limit_param(&q, 100, 5_000)?;
     let (list, _, _) = query_candles(&s, symbol, interval, None, None, limit)?;
+    let sc = s.services.query.scales(instrument(&s, &symbol)?);
     Ok(Json(Historical {
         symbol: symbol.as_str().to_owned(),
         interval: interval.name(),
-        data: list.iter().map(candle_json).collect(),
+        data: list.iter().map(|c| candle_json(c, sc)).collect(),
     }))
 }

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Serialize;
-use tickd_protocol::{Interval, QuerySpec, UnixNanos};
+use tickd_protocol::{InstrumentId, Interval, QuerySpec, Scales, UnixNanos};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::{ExactPrice, ExactQty};
+use super::json::{ExactPrice, ExactVolume};
 use super::seed::{latest, query_candles};
 use super::{ApiError, ErrorBody, HttpState, symbol_param};
 
@@ -176,7 +176,22 @@ pub struct UdfSymbolInfo {
     data_status: &'static str,
 }
 
-fn info(symbol: &str) -> UdfSymbolInfo {
+/// The Charting Library's price scale and volume precision for `scales`: from the instrument's
+/// configured scales; for the default 9:9 (no precision configured) cents and whole units, as
+/// equities display.
+fn precision(scales: Scales) -> (u32, u32) {
+    if scales == Scales::DEFAULT {
+        (100, 0)
+    } else {
+        (
+            10u32.pow(u32::from(scales.price_scale().min(9))),
+            u32::from(scales.size_scale()),
+        )
+    }
+}
+
+fn info(symbol: &str, scales: Scales) -> UdfSymbolInfo {
+    let (pricescale, volume_precision) = precision(scales);
     UdfSymbolInfo {
         name: symbol.to_owned(),
         ticker: symbol.to_owned(),
@@ -188,14 +203,14 @@ fn info(symbol: &str) -> UdfSymbolInfo {
         exchange: "TICKD",
         listed_exchange: "TICKD",
         minmov: 1,
-        pricescale: 100,
+        pricescale,
         has_intraday: true,
         has_seconds: true,
         has_daily: true,
         intraday_multipliers: ["1", "5", "15", "60", "240"],
         seconds_multipliers: ["1"],
         supported_resolutions: RESOLUTIONS,
-        volume_precision: 0,
+        volume_precision,
         data_status: "streaming",
     }
 }
@@ -215,11 +230,13 @@ async fn symbol_info(
     let raw = q.get("symbol").map(String::as_str);
     let raw = raw.map(|r| r.rsplit(':').next().unwrap_or(r));
     let symbol = symbol_param("symbol", raw)?;
-    s.services
+    let ids = s
+        .services
         .query
         .resolve(0, std::slice::from_ref(&symbol))
         .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
-    Ok(Json(info(symbol.as_str())))
+    let scales = s.services.query.scales(ids[0]);
+    Ok(Json(info(symbol.as_str(), scales)))
 }
 
 /// One match of `/udf/search`.
@@ -312,7 +329,7 @@ pub struct UdfHistory {
     /// Volumes.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<f64>>)]
-    v: Option<Vec<ExactQty>>,
+    v: Option<Vec<ExactVolume>>,
     /// With `no_data`: the open time (Unix seconds) of the newest bar before `from`.
     #[serde(rename = "nextTime", skip_serializing_if = "Option::is_none")]
     next_time: Option<u64>,
@@ -386,7 +403,10 @@ async fn history(
             ..UdfHistory::default()
         }));
     }
-    let col = |k: usize| Some(list.iter().map(|c| ExactPrice(c.ohlc()[k])).collect());
+    let sc = list.first().map_or(Scales::DEFAULT, |c| {
+        s.services.query.scales(InstrumentId(c.instrument_id))
+    });
+    let col = |k: usize| Some(list.iter().map(|c| ExactPrice(c.ohlc()[k], sc)).collect());
     Ok(Json(UdfHistory {
         s: "ok",
         t: Some(list.iter().map(|c| c.ts_open / 1_000_000_000).collect()),
@@ -394,7 +414,11 @@ async fn history(
         h: col(1),
         l: col(2),
         c: col(3),
-        v: Some(list.iter().map(|c| ExactQty(c.volume())).collect()),
+        v: Some(
+            list.iter()
+                .map(|c| ExactVolume(c.volume_total(), sc))
+                .collect(),
+        ),
         next_time: None,
     }))
 }
@@ -468,6 +492,9 @@ async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Udf
             .map(|sym| (sym, latest(&s, &sym)))
         {
             Some((sym, Ok((trade, quote, _)))) => {
+                let sc = trade
+                    .or(quote)
+                    .map_or(Scales::DEFAULT, |t| s.services.query.scales(t.instrument()));
                 let tr = trade.and_then(|t| t.trade());
                 let qu = quote.and_then(|t| t.quote());
                 UdfQuote {
@@ -479,12 +506,15 @@ async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Udf
                         // `Price::UNDEF` renders `null`: the field is there, empty.
                         lp: Some(ExactPrice(
                             tr.map_or(tickd_protocol::Price::UNDEF, |t| t.price),
+                            sc,
                         )),
                         bid: Some(ExactPrice(
                             qu.map_or(tickd_protocol::Price::UNDEF, |q| q.bid_px),
+                            sc,
                         )),
                         ask: Some(ExactPrice(
                             qu.map_or(tickd_protocol::Price::UNDEF, |q| q.ask_px),
+                            sc,
                         )),
                     },
                 }

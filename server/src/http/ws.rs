@@ -27,7 +27,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
-use tickd_protocol::{CandleRecord, Epoch, Seq, Symbol, TickKind, TickRecord};
+use tickd_protocol::{CandleRecord, Epoch, Instrument, Seq, TickKind, TickRecord};
 
 use super::HttpState;
 
@@ -85,18 +85,18 @@ pub struct Reply {
 
 /// Id → symbol, refreshed when a new instrument shows up.
 #[derive(Debug, Default)]
-pub struct Names(HashMap<u32, Symbol>);
+pub struct Names(HashMap<u32, Instrument>);
 
 impl Names {
-    /// The symbol of `id` (reloaded from the directory once if unknown).
-    pub fn get(&mut self, state: &HttpState, id: u32) -> Option<&Symbol> {
+    /// Instrument `id`: symbol and scales (reloaded from the table once if unknown).
+    pub fn get(&mut self, state: &HttpState, id: u32) -> Option<&Instrument> {
         if !self.0.contains_key(&id) {
             self.0 = state
                 .services
                 .query
                 .instruments(None)
                 .into_iter()
-                .map(|i| (i.id.0, i.symbol))
+                .map(|i| (i.id.0, i))
                 .collect();
         }
         self.0.get(&id)
@@ -107,12 +107,12 @@ impl Names {
 pub trait Dialect: Send {
     /// A text message from the client.
     fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply;
-    /// A trade of `symbol`.
-    fn trade(&self, epoch: Epoch, symbol: &Symbol, tick: &TickRecord) -> String;
-    /// The latest quote of `symbol`.
-    fn quote(&self, epoch: Epoch, symbol: &Symbol, tick: &TickRecord) -> Option<String>;
-    /// A candle update of `symbol`; `seq` is the tick seq it is current at.
-    fn candle(&self, epoch: Epoch, seq: Seq, symbol: &Symbol, candle: &CandleRecord) -> String;
+    /// A trade of instrument `inst` (its symbol and scales).
+    fn trade(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> String;
+    /// The latest quote of `inst`.
+    fn quote(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> Option<String>;
+    /// A candle update of `inst`; `seq` is the tick seq it is current at.
+    fn candle(&self, epoch: Epoch, seq: Seq, inst: &Instrument, candle: &CandleRecord) -> String;
     /// Records `from..=to` were skipped (the socket fell behind the ring).
     fn gap(&self, epoch: Epoch, from: Seq, to: Seq) -> Option<String>;
     /// Sent when the socket has been idle for a heartbeat interval, besides the ping.

@@ -25,7 +25,7 @@ use crossbeam::channel::{Receiver, SendError, Sender, TryRecvError, TrySendError
 use crossbeam::sync::{Parker, Unparker};
 pub use tickd_engine::BatchOutcome;
 use tickd_engine::{Invalid, PublishRequest};
-use tickd_protocol::{Symbol, TickRecord};
+use tickd_protocol::{Scales, Symbol, TickRecord};
 
 /// Index of a feed in the sequencer's feed table.
 pub type FeedId = u16;
@@ -37,8 +37,9 @@ pub type FeedId = u16;
 pub struct Batch {
     /// The sending feed.
     pub feed: FeedId,
-    /// Symbols first used in this batch, in local-index order.
-    pub new_symbols: Vec<Symbol>,
+    /// Symbols first used in this batch, in local-index order, with the scales that define
+    /// them.
+    pub new_symbols: Vec<(Symbol, Scales)>,
     /// The ticks, in the feed's order.
     pub ticks: Vec<TickRecord>,
     /// The feed has ended: nothing follows this batch.

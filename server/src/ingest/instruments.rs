@@ -1,16 +1,17 @@
-//! The in-process symbol table: symbol ↔ [`InstrumentId`], shared by the sequencer (the only
-//! writer) and network sessions. Co-located processes read the same mapping from the shm
-//! directory.
+//! The in-process symbol table: symbol ↔ [`InstrumentId`] and each instrument's [`Scales`],
+//! shared by the sequencer (the only writer) and network sessions. Co-located processes read the
+//! same mapping from the shm directory (scales in each entry's tag).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tickd_protocol::{Instrument, InstrumentId, Symbol};
+use tickd_protocol::{Instrument, InstrumentId, Scales, Symbol};
 
 /// Symbols in id order, and their index.
 #[derive(Debug, Default)]
 pub struct InstrumentTable {
     symbols: Vec<Symbol>,
+    scales: Vec<Scales>,
     ids: HashMap<Symbol, InstrumentId>,
 }
 
@@ -25,14 +26,30 @@ impl InstrumentTable {
         self.symbols.get(id.0 as usize).copied()
     }
 
+    /// The scales of `id`, if known.
+    pub fn scales(&self, id: InstrumentId) -> Option<Scales> {
+        self.scales.get(id.0 as usize).copied()
+    }
+
+    /// Instrument `id`, if known.
+    pub fn instrument(&self, id: InstrumentId) -> Option<Instrument> {
+        Some(Instrument {
+            id,
+            symbol: self.symbol(id)?,
+            scales: self.scales(id)?,
+        })
+    }
+
     /// Every instrument in id order.
     pub fn all(&self) -> Vec<Instrument> {
         self.symbols
             .iter()
+            .zip(&self.scales)
             .enumerate()
-            .map(|(i, s)| Instrument {
+            .map(|(i, (s, scales))| Instrument {
                 id: InstrumentId(i as u32),
                 symbol: *s,
+                scales: *scales,
             })
             .collect()
     }
@@ -47,10 +64,11 @@ impl InstrumentTable {
         self.symbols.is_empty()
     }
 
-    /// Records `symbol` as `id` (ids are dense: `id` must equal `len()`).
-    pub(crate) fn insert(&mut self, symbol: Symbol, id: InstrumentId) {
+    /// Records `symbol` as `id` with `scales` (ids are dense: `id` must equal `len()`).
+    pub(crate) fn insert(&mut self, symbol: Symbol, id: InstrumentId, scales: Scales) {
         debug_assert_eq!(id.0 as usize, self.symbols.len());
         self.symbols.push(symbol);
+        self.scales.push(scales);
         self.ids.insert(symbol, id);
     }
 }

@@ -11,15 +11,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink};
-use tickd_protocol::files::{candle_slot, latest_cell};
+use tickd_protocol::files::{candle_slot, latest_cell, scales_of_tag, scales_tag};
 use tickd_protocol::{
-    CandleRecord, Epoch, InstrumentId, Seq, Symbol, TickKind, TickRecord, UnixNanos,
+    CandleRecord, Epoch, InstrumentId, Scales, Seq, Symbol, TickKind, TickRecord, UnixNanos,
 };
 
 use super::input::{Batch, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome};
 use super::instruments::Instruments;
 use crate::clock;
-use crate::storage::journal::Journal;
+use crate::storage::journal::{Definition, Journal};
 use crate::storage::store::Store;
 
 /// How often an idle sequencer closes candles by the wall clock.
@@ -57,30 +57,37 @@ pub struct Sequencer {
     /// Where accepted batches are made durable before they are published (none: not durable).
     journal: Option<Journal>,
     /// Symbols registered since the last journal block.
-    new_symbols: Vec<(InstrumentId, Symbol)>,
+    new_symbols: Vec<Definition>,
     /// The current batch's accepted records, for the journal (reused).
     accepted: Vec<TickRecord>,
     /// Set when the journal failed: nothing more is sequenced.
     pub journal_failed: bool,
 }
 
-/// Registers `symbol` in the shm directory (which assigns its id) and the in-process table;
-/// a symbol new to the table is queued in `new_symbols` for the journal.
+/// Registers `symbol` with `scales` in the shm directory (which assigns its id, and keeps the
+/// scales in the entry's tag) and the in-process table; a symbol new to the table is queued in
+/// `new_symbols` for the journal. Scales are set once: a known symbol with other scales is
+/// refused.
 fn register(
     store: &mut Store,
     instruments: &Instruments,
-    new_symbols: &mut Vec<(InstrumentId, Symbol)>,
+    new_symbols: &mut Vec<Definition>,
     symbol: Symbol,
+    scales: Scales,
 ) -> Result<InstrumentId, RegisterError> {
     let id = store
         .symbols
-        .insert(symbol.as_bytes())
-        .map_err(|source| RegisterError { symbol, source })?;
+        .insert_tagged(symbol.as_bytes(), scales_tag(scales))
+        .map_err(|source| RegisterError {
+            symbol,
+            scales,
+            source,
+        })?;
     let id = InstrumentId(id);
     let mut table = instruments.write().unwrap_or_else(PoisonError::into_inner);
     if table.symbol(id).is_none() {
-        table.insert(symbol, id);
-        new_symbols.push((id, symbol));
+        table.insert(symbol, id, scales);
+        new_symbols.push((id, symbol, scales));
     }
     Ok(id)
 }
@@ -91,16 +98,22 @@ fn register(
 struct StoreSink<'a> {
     store: &'a mut Store,
     instruments: &'a Instruments,
-    new_symbols: &'a mut Vec<(InstrumentId, Symbol)>,
+    new_symbols: &'a mut Vec<Definition>,
     /// `None` without a journal.
     accepted: Option<&'a mut Vec<TickRecord>>,
 }
 
 impl RecordSink for StoreSink<'_> {
-    fn register(&mut self, symbol: Symbol) -> Option<InstrumentId> {
-        register(self.store, self.instruments, self.new_symbols, symbol)
-            .inspect_err(|e| tracing::error!("{e}"))
-            .ok()
+    fn register(&mut self, symbol: Symbol, scales: Scales) -> Option<InstrumentId> {
+        register(
+            self.store,
+            self.instruments,
+            self.new_symbols,
+            symbol,
+            scales,
+        )
+        .inspect_err(|e| tracing::error!("{e}"))
+        .ok()
     }
 
     fn next_seq(&self) -> Seq {
@@ -125,11 +138,22 @@ impl RecordSink for StoreSink<'_> {
 
 /// Why a new symbol could not be registered.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot register symbol {symbol}: {source}")]
+#[error("cannot register symbol {symbol} with scales {scales}: {}", describe(.source))]
 pub struct RegisterError {
     symbol: Symbol,
-    #[source]
+    scales: Scales,
     source: tickd_shm::InsertError,
+}
+
+/// What an insert error means for an instrument.
+fn describe(e: &tickd_shm::InsertError) -> String {
+    match e {
+        tickd_shm::InsertError::TagMismatch { existing, .. } => match scales_of_tag(*existing) {
+            Some(s) => format!("it is defined with scales {s} (scales are set once)"),
+            None => format!("it is defined with tag {existing:#x}"),
+        },
+        other => other.to_string(),
+    }
 }
 
 impl Sequencer {
@@ -193,13 +217,14 @@ impl Sequencer {
     ///
     /// If a symbol's recovered id differs from the one the directory assigns (a corrupt
     /// journal).
-    pub fn finish_restore(&mut self, symbols: &[(InstrumentId, Symbol)]) -> anyhow::Result<()> {
-        for &(id, symbol) in symbols {
+    pub fn finish_restore(&mut self, symbols: &[Definition]) -> anyhow::Result<()> {
+        for &(id, symbol, scales) in symbols {
             let got = register(
                 &mut self.store,
                 &self.instruments,
                 &mut self.new_symbols,
                 symbol,
+                scales,
             )?;
             if got != id {
                 anyhow::bail!(
@@ -323,7 +348,7 @@ impl Sequencer {
         now: UnixNanos,
     ) -> PublishOutcome {
         let mut ids = FeedIds::default();
-        ids.extend(&req.symbols, &mut self.sink());
+        ids.extend_publish(&req.symbols, &req.scales, &mut self.sink());
         let mut rejected = Vec::new();
         let out = self.sequence(&req.ticks, ids.ids(), now, None, |i, reason| {
             rejected.push((i as u32, reason))

@@ -11,8 +11,10 @@
 //!
 //! `crc32` (IEEE, crc32fast) covers `count`, `first_seq` and the records. Records are tick
 //! records in seq order, preceded in their block by symbol definitions (`kind` =
-//! [`SYMBOL_KIND`], `instrument_id` = the id, the name's length in `flags` and its bytes in the
-//! body) for instruments first used in that block. A block that is short or fails its checksum
+//! [`SYMBOL_KIND`], `instrument_id` = the id, the name's length in `flags`, its bytes in the
+//! body, and its scales in `ts_recv` as [`tickd_protocol::files::scales_tag`] makes them; 0 in a
+//! journal written before per-instrument scales, read as 9 and 9) for instruments first used
+//! in that block. A block that is short or fails its checksum
 //! ends the journal: recovery cuts the last segment there (a torn tail after a crash), so no
 //! record that reads as valid is ever corrupt.
 //!
@@ -32,6 +34,13 @@ pub use format::{BLOCK_MAGIC, HEADER_BYTES, SYMBOL_KIND, symbol_record};
 pub use reader::read_from;
 pub use recover::{Recovery, first_segment_seq, recover};
 pub use writer::Journal;
+
+/// An instrument's definition as the journal keeps it: id, symbol and scales.
+pub type Definition = (
+    tickd_protocol::InstrumentId,
+    tickd_protocol::Symbol,
+    tickd_protocol::Scales,
+);
 
 /// When journal writes reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,8 +147,13 @@ mod tests {
         };
         let mut j = Journal::open(config.clone(), 0).unwrap();
         let aapl = Symbol::new("AAPL").unwrap();
+        let pepe = Symbol::new("PEPEUSDT").unwrap();
+        let pepe_scales = tickd_protocol::Scales::new(8, 0).unwrap();
         j.append(
-            &[(InstrumentId(0), aapl)],
+            &[
+                (InstrumentId(0), aapl, tickd_protocol::Scales::DEFAULT),
+                (InstrumentId(1), pepe, pepe_scales),
+            ],
             &(1..=10).map(tick).collect::<Vec<_>>(),
         )
         .unwrap();
@@ -162,7 +176,13 @@ mod tests {
             (rec.first_seq, rec.last_seq, rec.truncated_bytes),
             (1, 100, 0)
         );
-        assert_eq!(rec.symbols, vec![(InstrumentId(0), aapl)]);
+        assert_eq!(
+            rec.symbols,
+            vec![
+                (InstrumentId(0), aapl, tickd_protocol::Scales::DEFAULT),
+                (InstrumentId(1), pepe, pepe_scales)
+            ]
+        );
         assert_eq!(
             read_from(dir.path(), tickd_protocol::Seq(95), 3)
                 .unwrap()

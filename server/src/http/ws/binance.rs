@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Epoch, Interval, Seq, Side, Symbol, TickRecord};
+use tickd_protocol::{CandleRecord, Epoch, Instrument, Interval, Seq, Side, Symbol, TickRecord};
 
 use super::{Dialect, Reply, Subs};
 use crate::http::HttpState;
-use crate::http::binance::{dec, now_ms, price, qty};
+use crate::http::binance::{now_ms, price, qty, quote_volume, volume};
 
 /// One Binance stream.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -238,10 +238,11 @@ impl Dialect for Binance {
         }
     }
 
-    fn trade(&self, _epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> String {
+    fn trade(&self, _epoch: Epoch, inst: &Instrument, t: &TickRecord) -> String {
         let Some(tr) = t.trade() else {
             return String::new();
         };
+        let (symbol, sc) = (&inst.symbol, inst.scales);
         let data = TradeEvent {
             event_time: now_ms(),
             ignore: true,
@@ -249,22 +250,23 @@ impl Dialect for Binance {
             event: "trade",
             // The buyer is the maker when the seller was the aggressor.
             buyer_is_maker: t.side == Side::Sell as u8,
-            price: price(tr.price),
-            quantity: qty(tr.size),
+            price: price(tr.price, sc),
+            quantity: qty(tr.size, sc),
             symbol: symbol.as_str(),
             trade_id: tr.trade_id,
         };
         self.wrap(&Stream::Trade(*symbol), data)
     }
 
-    fn quote(&self, _epoch: Epoch, _symbol: &Symbol, _tick: &TickRecord) -> Option<String> {
+    fn quote(&self, _epoch: Epoch, _inst: &Instrument, _tick: &TickRecord) -> Option<String> {
         None
     }
 
-    fn candle(&self, _epoch: Epoch, _seq: Seq, symbol: &Symbol, c: &CandleRecord) -> String {
+    fn candle(&self, _epoch: Epoch, _seq: Seq, inst: &Instrument, c: &CandleRecord) -> String {
         let Some(interval) = Interval::from_secs(c.interval_s) else {
             return String::new();
         };
+        let (symbol, sc) = (&inst.symbol, inst.scales);
         let [o, h, l, cl] = c.ohlc();
         let data = json!({
             "e": "kline",
@@ -277,14 +279,14 @@ impl Dialect for Binance {
                 "i": interval.name(),
                 "f": -1,
                 "L": -1,
-                "o": price(o),
-                "c": price(cl),
-                "h": price(h),
-                "l": price(l),
-                "v": qty(c.volume()),
+                "o": price(o, sc),
+                "c": price(cl, sc),
+                "h": price(h, sc),
+                "l": price(l, sc),
+                "v": volume(c, sc),
                 "n": c.trades,
                 "x": c.is_closed(),
-                "q": dec(c.notional() / 1_000_000_000),
+                "q": quote_volume(c, sc),
                 "V": "0.00000000",
                 "Q": "0.00000000",
                 "B": "0",
@@ -311,7 +313,11 @@ mod tests {
 
     #[test]
     fn trades_render_binance_fields_raw_and_combined() {
-        let symbol = Symbol::new("AAPL").unwrap();
+        let symbol = tickd_protocol::Instrument {
+            id: InstrumentId(0),
+            symbol: Symbol::new("AAPL").unwrap(),
+            scales: tickd_protocol::Scales::DEFAULT,
+        };
         let trade = Trade {
             price: Price::from_raw(171_230_000_000),
             size: Quantity::from_raw(500_000_000),

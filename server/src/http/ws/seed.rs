@@ -15,7 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Epoch, Interval, Seq, Symbol, TickRecord, UnixNanos};
+use tickd_protocol::{
+    CandleRecord, Epoch, Instrument, Interval, Seq, Symbol, TickRecord, UnixNanos,
+};
 
 use super::{Dialect, Reply, Subs};
 use crate::http::HttpState;
@@ -185,15 +187,16 @@ impl Dialect for Seed {
         }
     }
 
-    fn trade(&self, epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> String {
+    fn trade(&self, epoch: Epoch, inst: &Instrument, t: &TickRecord) -> String {
         let Some(tr) = t.trade() else {
             return String::new();
         };
+        let (symbol, sc) = (&inst.symbol, inst.scales);
         render(&Message {
             data: TradeData {
-                price: ExactPrice(tr.price),
+                price: ExactPrice(tr.price, sc),
                 side: side(t.side),
-                size: ExactQty(tr.size),
+                size: ExactQty(tr.size, sc),
                 symbol: symbol.as_str(),
                 t: t.ts_event / 1_000_000,
                 time: Rfc3339(UnixNanos(t.ts_event)),
@@ -206,14 +209,15 @@ impl Dialect for Seed {
         })
     }
 
-    fn quote(&self, epoch: Epoch, symbol: &Symbol, t: &TickRecord) -> Option<String> {
+    fn quote(&self, epoch: Epoch, inst: &Instrument, t: &TickRecord) -> Option<String> {
         let q = t.quote()?;
+        let (symbol, sc) = (&inst.symbol, inst.scales);
         Some(render(&Message {
             data: QuoteData {
-                ask: ExactPrice(q.ask_px),
-                ask_size: ExactQty(q.ask_sz),
-                bid: ExactPrice(q.bid_px),
-                bid_size: ExactQty(q.bid_sz),
+                ask: ExactPrice(q.ask_px, sc),
+                ask_size: ExactQty(q.ask_sz, sc),
+                bid: ExactPrice(q.bid_px, sc),
+                bid_size: ExactQty(q.bid_sz, sc),
                 symbol: symbol.as_str(),
                 t: t.ts_event / 1_000_000,
                 time: Rfc3339(UnixNanos(t.ts_event)),
@@ -225,8 +229,9 @@ impl Dialect for Seed {
         }))
     }
 
-    fn candle(&self, epoch: Epoch, seq: Seq, symbol: &Symbol, c: &CandleRecord) -> String {
-        let mut data = serde_json::to_value(candle_json(c)).unwrap_or(Value::Null);
+    fn candle(&self, epoch: Epoch, seq: Seq, inst: &Instrument, c: &CandleRecord) -> String {
+        let symbol = &inst.symbol;
+        let mut data = serde_json::to_value(candle_json(c, inst.scales)).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut data {
             m.insert("symbol".into(), json!(symbol.as_str()));
             let interval = Interval::from_secs(c.interval_s).map_or("?", Interval::name);
@@ -318,7 +323,12 @@ mod tests {
 
     #[test]
     fn trades_and_quotes_render_exact_numbers_in_name_order() {
-        let (epoch, symbol) = (Epoch(42), Symbol::new("AAPL").unwrap());
+        let epoch = Epoch(42);
+        let symbol = tickd_protocol::Instrument {
+            id: InstrumentId(0),
+            symbol: Symbol::new("AAPL").unwrap(),
+            scales: tickd_protocol::Scales::DEFAULT,
+        };
         let ts = UnixNanos(1_795_229_620_561_398_518);
         let trade = Trade {
             price: Price::from_raw(171_230_000_000),
@@ -363,7 +373,11 @@ mod tests {
             ..CandleRecord::default()
         };
         c.set_notional(513_750_000_000 * 1_000_000_000);
-        let symbol = Symbol::new("AAPL").unwrap();
+        let symbol = tickd_protocol::Instrument {
+            id: InstrumentId(0),
+            symbol: Symbol::new("AAPL").unwrap(),
+            scales: tickd_protocol::Scales::DEFAULT,
+        };
         assert_eq!(
             Seed.candle(Epoch(42), Seq(11), &symbol, &c),
             r#"{"data":{"close":171.25,"closed":false,"high":171.5,"interval":"1m","low":171,"open":171.23,"rev":2,"symbol":"AAPL","t":1795229580000,"time":"2026-11-21T02:53:00Z","trades":3,"volume":3,"vwap":171.25},"epoch":"42","seq":11,"type":"candle"}"#

@@ -5,7 +5,8 @@ use std::io::{self};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use tickd_protocol::{InstrumentId, Symbol, TickRecord};
+use tickd_protocol::files::{scales_of_tag, scales_tag};
+use tickd_protocol::{InstrumentId, Scales, Symbol, TickRecord};
 
 /// Block magic, `"TJB1"` little-endian.
 pub const BLOCK_MAGIC: u32 = u32::from_le_bytes(*b"TJB1");
@@ -16,7 +17,7 @@ pub const SYMBOL_KIND: u8 = 0xF0;
 pub(super) const RECORD_BYTES: usize = 64;
 
 /// A symbol definition as a journal record.
-pub fn symbol_record(id: InstrumentId, symbol: &Symbol) -> TickRecord {
+pub fn symbol_record(id: InstrumentId, symbol: &Symbol, scales: Scales) -> TickRecord {
     let mut body = [0u64; 4];
     let mut bytes = [0u8; 32];
     bytes[..symbol.as_bytes().len()].copy_from_slice(symbol.as_bytes());
@@ -29,20 +30,23 @@ pub fn symbol_record(id: InstrumentId, symbol: &Symbol) -> TickRecord {
         instrument_id: id.0,
         kind: SYMBOL_KIND,
         flags: symbol.as_bytes().len() as u16,
+        ts_recv: scales_tag(scales),
         body,
         ..TickRecord::default()
     }
 }
 
-/// The symbol of a symbol-definition record.
-pub(super) fn symbol_of(r: &TickRecord) -> Option<Symbol> {
+/// The symbol and scales of a symbol-definition record (a record written before scales were
+/// journaled has `ts_recv` 0: 9 and 9).
+pub(super) fn symbol_of(r: &TickRecord) -> Option<(Symbol, Scales)> {
     let mut bytes = [0u8; 32];
     for (chunk, w) in bytes.chunks_exact_mut(8).zip(r.body) {
         chunk.copy_from_slice(&w.to_le_bytes());
     }
-    bytes
+    let symbol = bytes
         .get(..usize::from(r.flags))
-        .and_then(|b| Symbol::from_bytes(b).ok())
+        .and_then(|b| Symbol::from_bytes(b).ok())?;
+    Some((symbol, scales_of_tag(r.ts_recv)?))
 }
 
 pub(super) fn segment_name(first_seq: u64) -> String {

@@ -4,15 +4,16 @@ use std::fs::{self, OpenOptions};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use tickd_protocol::{InstrumentId, Symbol, TickRecord};
+use tickd_protocol::{InstrumentId, TickRecord};
 
+use super::Definition;
 use super::format::{RECORD_BYTES, SYMBOL_KIND, decode_block, read_record, segments, symbol_of};
 
 /// What recovery found.
 #[derive(Debug, Default)]
 pub struct Recovery {
     /// Symbols in id order.
-    pub symbols: Vec<(InstrumentId, Symbol)>,
+    pub symbols: Vec<Definition>,
     /// First seq still in the journal (0 if empty).
     pub first_seq: u64,
     /// Last seq in the journal (0 if empty).
@@ -43,8 +44,8 @@ pub fn recover(dir: &Path, mut on_tick: impl FnMut(&TickRecord)) -> anyhow::Resu
             for raw in block.records.chunks_exact(RECORD_BYTES) {
                 let r = read_record(raw);
                 if r.kind == SYMBOL_KIND {
-                    if let Some(s) = symbol_of(&r) {
-                        rec.symbols.push((InstrumentId(r.instrument_id), s));
+                    if let Some((s, scales)) = symbol_of(&r) {
+                        rec.symbols.push((InstrumentId(r.instrument_id), s, scales));
                     }
                     continue;
                 }

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use tickd_protocol::{InstrumentId, Symbol, TickRecord};
+use tickd_protocol::TickRecord;
 
 use super::format::{encode_block, segment_name, segments, symbol_record};
-use super::{FlushPolicy, JournalConfig};
+use super::{Definition, FlushPolicy, JournalConfig};
 
 /// The appending side: owned by the sequencer.
 #[derive(Debug)]
@@ -70,11 +70,7 @@ impl Journal {
     ///
     /// If the write fails (the sequencer then stops: it must not publish what it could not
     /// journal).
-    pub fn append(
-        &mut self,
-        symbols: &[(InstrumentId, Symbol)],
-        ticks: &[TickRecord],
-    ) -> anyhow::Result<()> {
+    pub fn append(&mut self, symbols: &[Definition], ticks: &[TickRecord]) -> anyhow::Result<()> {
         if symbols.is_empty() && ticks.is_empty() {
             return Ok(());
         }
@@ -89,7 +85,7 @@ impl Journal {
         self.buf.clear();
         let defs: Vec<TickRecord> = symbols
             .iter()
-            .map(|(id, s)| symbol_record(*id, s))
+            .map(|&(id, s, scales)| symbol_record(id, &s, scales))
             .collect();
         let mut all = defs;
         all.extend_from_slice(ticks);
