@@ -65,6 +65,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     let instruments: Instruments = Arc::new(RwLock::new(InstrumentTable::default()));
     let (pub_tx, pub_rx) = tokio::sync::watch::channel(Published::default());
     let mut seq = Sequencer::new(store, Arc::clone(&book), Arc::clone(&instruments), pub_tx);
+    seq.set_max_future_skew(config.max_future_skew);
     if let Some(j) = &config.journal {
         let started = std::time::Instant::now();
         let mut b = book

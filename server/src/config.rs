@@ -107,6 +107,12 @@ pub struct ServeArgs {
     #[arg(long = "scales", env = "TICKD_SCALES", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scales: Vec<SymbolScales>,
+    /// Reject ticks of live feeds and publishers whose `ts_event` is more than this far ahead of
+    /// the server's clock, ms; 0 for no limit (replays are judged by their own time) [default:
+    /// 300000].
+    #[arg(long, env = "TICKD_MAX_FUTURE_SKEW_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_future_skew_ms: Option<u64>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,6 +229,8 @@ pub struct ServerConfig {
     pub synthetic_rate: u32,
     /// Configured instrument scales (others: 9 and 9).
     pub scales: Arc<ScaleMap>,
+    /// How far ahead of the clock live ticks may be dated (`None`: no limit).
+    pub max_future_skew: Option<Duration>,
     /// Shared-memory sizes.
     pub store: StoreConfig,
     /// Candle engine settings.
@@ -367,6 +375,10 @@ impl ServerConfig {
             synthetic,
             synthetic_rate: a.synthetic_rate.unwrap_or(1_000),
             scales: Arc::new(ScaleMap::new(a.scales.iter().map(|s| (s.symbol, s.scales)))),
+            max_future_skew: match a.max_future_skew_ms.unwrap_or(300_000) {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
             store,
             candles,
             session,

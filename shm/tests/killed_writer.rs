@@ -108,6 +108,11 @@ fn a_writer_killed_mid_write_does_not_hang_its_readers() {
                 want[0] = v;
                 assert_eq!(words, want, "between writes, version {v} is intact");
                 signal(child.id(), libc::SIGCONT);
+                // Let it run on before the next sample: wait until it has written again (on a
+                // busy machine a continued process may not be scheduled for a while).
+                while reader.read(0, &mut words) == Ok(Some(v)) {
+                    std::hint::spin_loop();
+                }
             }
             Ok(None) => panic!("cell 0 was written before the child said ready"),
         }

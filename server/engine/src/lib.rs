@@ -11,7 +11,7 @@ pub use candle::{CandleBook, CandleConfig, CandleStats, Take, fill_previous};
 pub mod sequence;
 pub mod validate;
 
-pub use sequence::{BatchOutcome, FeedIds, RecordSink, sequence};
+pub use sequence::{BatchOutcome, FeedIds, RecordSink, Skew, sequence};
 
 pub use validate::{Invalid, validate};
 pub mod session;

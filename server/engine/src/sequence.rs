@@ -89,19 +89,28 @@ impl FeedIds {
     }
 }
 
+/// How far ahead of the server's clock a tick's `ts_event` may be, for feeds judged by the
+/// wall clock (live feeds, publishers); `None` for feeds judged by their own event time
+/// (replays of history).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skew(pub Option<std::time::Duration>);
+
 /// Sequences `ticks` at time `now` (their `ts_recv`): each tick's `instrument_id` indexes
-/// `ids`. Accepted ticks are stamped and written to `sink` in order and their trades folded
-/// into `book`; `on_reject` hears each rejected tick's index in `ticks` and the reason.
-/// O(1) per tick besides the sink and the book; allocates nothing.
+/// `ids`. A tick dated further ahead of `now` than `skew` allows is rejected
+/// ([`Invalid::FutureEvent`]). Accepted ticks are stamped and written to `sink` in order and
+/// their trades folded into `book`; `on_reject` hears each rejected tick's index in `ticks` and
+/// the reason. O(1) per tick besides the sink and the book; allocates nothing.
 pub fn sequence(
     ticks: &[TickRecord],
     ids: &[Option<InstrumentId>],
     now: UnixNanos,
+    skew: Skew,
     book: &mut CandleBook,
     sink: &mut impl RecordSink,
     mut on_reject: impl FnMut(usize, Invalid),
 ) -> BatchOutcome {
     let mut out = BatchOutcome::default();
+    let horizon = skew.0.map(|d| now.saturating_add(d));
     let mut first = None;
     let mut last = Seq(0);
     for (i, tick) in ticks.iter().enumerate() {
@@ -121,6 +130,15 @@ pub fn sequence(
         if let Err(reason) = validate(tick) {
             out.rejected += 1;
             on_reject(i, reason);
+            continue;
+        }
+        if let (Some(h), Some(max)) = (horizon, skew.0)
+            && tick.ts_event > h.0
+        {
+            out.rejected += 1;
+            let ahead_ms = (tick.ts_event - now.0) / 1_000_000;
+            let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+            on_reject(i, Invalid::FutureEvent { ahead_ms, max_ms });
             continue;
         }
         let seq = sink.next_seq();
@@ -222,6 +240,7 @@ mod tests {
             &ticks,
             ids.ids(),
             UnixNanos(42),
+            Skew(None),
             &mut book,
             &mut sink,
             |i, why| rejected.push((i, why)),
@@ -251,10 +270,67 @@ mod tests {
             &[],
             ids.ids(),
             UnixNanos(43),
+            Skew(None),
             &mut book,
             &mut sink,
             |_, _| {},
         );
         assert_eq!(nothing, BatchOutcome::default());
+    }
+
+    #[test]
+    fn a_tick_dated_beyond_the_skew_is_rejected_when_judged_by_the_clock() {
+        let mut sink = Vec64::default();
+        let mut ids = FeedIds::default();
+        ids.extend(
+            &[(Symbol::new("AAPL").unwrap(), Scales::DEFAULT)],
+            &mut sink,
+        );
+        let mut book = CandleBook::new(CandleConfig::default());
+        let now = UnixNanos(1_696_680_000_000_000_000);
+        let at = |ts: u64| {
+            let mut t = trade(0, "1");
+            t.ts_event = ts;
+            t
+        };
+        // 2100-01-01, and one exactly at the horizon.
+        let ticks = [at(4_102_444_800_000_000_000), at(now.0 + 300_000_000_000)];
+        let mut rejected = Vec::new();
+        let skew = Skew(Some(std::time::Duration::from_secs(300)));
+        let out = sequence(
+            &ticks,
+            ids.ids(),
+            now,
+            skew,
+            &mut book,
+            &mut sink,
+            |i, why| rejected.push((i, why)),
+        );
+        assert_eq!((out.accepted, out.rejected), (1, 1));
+        assert_eq!(
+            rejected,
+            [(
+                0,
+                Invalid::FutureEvent {
+                    ahead_ms: 2_405_764_800_000,
+                    max_ms: 300_000
+                }
+            )]
+        );
+        assert_eq!(
+            rejected[0].1.to_string(),
+            "ts_event is 2405764800000 ms ahead of the server clock, more than the 300000 ms allowed"
+        );
+        // A replay is judged by its own clock: the same ticks are accepted.
+        let out = sequence(
+            &ticks,
+            ids.ids(),
+            now,
+            Skew(None),
+            &mut book,
+            &mut sink,
+            |_, _| {},
+        );
+        assert_eq!((out.accepted, out.rejected), (2, 0));
     }
 }

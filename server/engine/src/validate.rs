@@ -28,6 +28,17 @@ pub enum Invalid {
     /// The instrument index does not name a known symbol.
     #[error("unknown instrument index {0}")]
     UnknownInstrument(u32),
+    /// `ts_event` is further ahead of the server's clock (`ts_recv`) than the configured skew:
+    /// one such tick would close every candle it passes (DESIGN.md §3).
+    #[error(
+        "ts_event is {ahead_ms} ms ahead of the server clock, more than the {max_ms} ms allowed"
+    )]
+    FutureEvent {
+        /// How far ahead, ms.
+        ahead_ms: u64,
+        /// The skew allowed, ms.
+        max_ms: u64,
+    },
     /// The batch's symbol at this index could not be defined: the directory is full, or the
     /// scales given differ from the ones the instrument was defined with.
     #[error(

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink};
+use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink, Skew};
 use tickd_protocol::files::{candle_slot, latest_cell, scales_of_tag, scales_tag};
 use tickd_protocol::{
     CandleRecord, Epoch, InstrumentId, Scales, Seq, Symbol, TickKind, TickRecord, UnixNanos,
@@ -62,6 +62,8 @@ pub struct Sequencer {
     accepted: Vec<TickRecord>,
     /// Set when the journal failed: nothing more is sequenced.
     pub journal_failed: bool,
+    /// How far ahead of the clock wall-clock feeds may date ticks.
+    max_future_skew: Option<std::time::Duration>,
 }
 
 /// Registers `symbol` with `scales` in the shm directory (which assigns its id, and keeps the
@@ -176,6 +178,7 @@ impl Sequencer {
             new_symbols: Vec::new(),
             accepted: Vec::with_capacity(4096),
             journal_failed: false,
+            max_future_skew: None,
         }
     }
 
@@ -329,7 +332,8 @@ impl Sequencer {
         let mut ids = std::mem::take(&mut self.feeds[feed].ids);
         ids.extend(&batch.new_symbols, &mut self.sink());
         let end = batch.end.then_some(feed);
-        let out = self.sequence(&batch.ticks, ids.ids(), now, end, on_reject);
+        let skew = self.skew_of(self.feeds[feed].clock);
+        let out = self.sequence(&batch.ticks, ids.ids(), now, skew, end, on_reject);
         self.feeds[feed].ids = ids;
         self.count(feed, &out);
         out
@@ -350,7 +354,8 @@ impl Sequencer {
         let mut ids = FeedIds::default();
         ids.extend_publish(&req.symbols, &req.scales, &mut self.sink());
         let mut rejected = Vec::new();
-        let out = self.sequence(&req.ticks, ids.ids(), now, None, |i, reason| {
+        let skew = self.skew_of(self.feeds[usize::from(feed)].clock);
+        let out = self.sequence(&req.ticks, ids.ids(), now, skew, None, |i, reason| {
             rejected.push((i as u32, reason))
         });
         self.count(usize::from(feed), &out);
@@ -382,12 +387,28 @@ impl Sequencer {
         self.rejected_total += u64::from(out.rejected);
     }
 
+    /// How far ahead of the clock a feed with `clock` may date its ticks: the configured skew
+    /// for feeds judged by the wall clock, unbounded for replays (judged by their own time).
+    fn skew_of(&self, clock: FeedClock) -> Skew {
+        match clock {
+            FeedClock::Wall => Skew(self.max_future_skew),
+            FeedClock::Event => Skew(None),
+        }
+    }
+
+    /// Rejects ticks dated more than `skew` ahead of the clock, for feeds judged by the wall
+    /// clock (`None`: no limit).
+    pub fn set_max_future_skew(&mut self, skew: Option<std::time::Duration>) {
+        self.max_future_skew = skew;
+    }
+
     /// The per-tick work and the per-batch publication, shared by feeds and publishers.
     fn sequence(
         &mut self,
         ticks: &[TickRecord],
         ids: &[Option<InstrumentId>],
         now: UnixNanos,
+        skew: Skew,
         ends_feed: Option<usize>,
         on_reject: impl FnMut(usize, Invalid),
     ) -> BatchOutcome {
@@ -398,7 +419,7 @@ impl Sequencer {
             new_symbols: &mut self.new_symbols,
             accepted: self.journal.is_some().then_some(&mut self.accepted),
         };
-        let out = tickd_engine::sequence(ticks, ids, now, &mut book, &mut sink, on_reject);
+        let out = tickd_engine::sequence(ticks, ids, now, skew, &mut book, &mut sink, on_reject);
         if let Some(journal) = &mut self.journal {
             // Durable (per the flush policy) before anyone can see it or be acked.
             let written = journal
