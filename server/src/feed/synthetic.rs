@@ -1,5 +1,6 @@
 //! The default feed: a seeded random walk of trades and top-of-book quotes for a few symbols,
-//! stamped with wall-clock event time, at a configurable rate.
+//! stamped with wall-clock event time, at a configurable rate. Its values are 1e-9 units, so its
+//! symbols are defined 9:9 whatever `--scales` says.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tickd_protocol::{
-    InstrumentId, Price, Quantity, Quote, Side, Symbol, TickRecord, Trade, UnixNanos,
+    InstrumentId, Price, Quantity, Quote, Scales, Side, Symbol, TickRecord, Trade, UnixNanos,
 };
 
 use super::{FeedSender, SequencerGone};
@@ -65,7 +66,8 @@ pub fn run(
         .iter()
         .enumerate()
         .map(|(i, s)| Walk {
-            local: sender.symbol(*s),
+            // The walk's values are 1e-9 units: its symbols are 9:9 whatever is configured.
+            local: sender.symbol_with(*s, Scales::DEFAULT),
             mid_cents: start_prices[i % start_prices.len()],
         })
         .collect();
