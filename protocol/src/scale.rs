@@ -124,56 +124,32 @@ impl Scales {
     /// `price` as exact decimal text with exactly the scale's fractional digits (`{:#}` trims
     /// trailing zeros), as [`Price`]'s own `Display` does at 9.
     pub const fn price(self, price: Price) -> Scaled {
-        Scaled {
-            negative: price.raw() < 0,
-            abs: price.raw().unsigned_abs() as u128,
-            decimals: self.price,
-        }
+        Scaled::of(price.raw() as i128, self.price)
     }
 
     /// `size` as exact decimal text of this scale.
     pub const fn size(self, size: Quantity) -> Scaled {
-        Scaled {
-            negative: false,
-            abs: size.raw() as u128,
-            decimals: self.size,
-        }
+        Scaled::unsigned(size.raw() as u128, self.size)
     }
 
     /// A volume (a sum of sizes, wider than one size) as exact decimal text of the size scale.
     pub const fn volume(self, volume: u128) -> Scaled {
-        Scaled {
-            negative: false,
-            abs: volume,
-            decimals: self.size,
-        }
+        Scaled::unsigned(volume, self.size)
     }
 
     /// A notional (sum of raw price × raw size) as exact decimal text of the notional scale.
     pub const fn notional(self, notional: i128) -> Scaled {
-        Scaled {
-            negative: notional < 0,
-            abs: notional.unsigned_abs(),
-            decimals: self.price + self.size,
-        }
+        Scaled::of(notional, self.price + self.size)
     }
 
     /// The smallest price step the scale can express (`0.00000001` at scale 8).
     pub const fn price_increment(self) -> Scaled {
-        Scaled {
-            negative: false,
-            abs: 1,
-            decimals: self.price,
-        }
+        Scaled::unsigned(1, self.price)
     }
 
     /// The smallest size step the scale can express.
     pub const fn size_increment(self) -> Scaled {
-        Scaled {
-            negative: false,
-            abs: 1,
-            decimals: self.size,
-        }
+        Scaled::unsigned(1, self.size)
     }
 
     /// The scale whose increment is `step` (a venue's tick or lot size, `"0.00000100"` → 6):
@@ -199,8 +175,12 @@ impl ScaleMap {
         Self(entries.into_iter().collect())
     }
 
-    /// The scales of `symbol`.
+    /// The scales of `symbol`. Without configured scales (the usual case) no hashing: parsers
+    /// call this per line.
     pub fn get(&self, symbol: &crate::Symbol) -> Scales {
+        if self.0.is_empty() {
+            return Scales::DEFAULT;
+        }
         self.0.get(symbol).copied().unwrap_or_default()
     }
 }
@@ -235,6 +215,26 @@ pub struct Scaled {
     negative: bool,
     abs: u128,
     decimals: u8,
+}
+
+impl Scaled {
+    /// `raw` units of 10^-`decimals` (at most 38).
+    pub const fn of(raw: i128, decimals: u8) -> Self {
+        Self {
+            negative: raw < 0,
+            abs: raw.unsigned_abs(),
+            decimals,
+        }
+    }
+
+    /// Non-negative `raw` units of 10^-`decimals` (at most 38).
+    pub const fn unsigned(raw: u128, decimals: u8) -> Self {
+        Self {
+            negative: false,
+            abs: raw,
+            decimals,
+        }
+    }
 }
 
 impl fmt::Display for Scaled {

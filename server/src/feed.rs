@@ -67,15 +67,20 @@ impl FeedSender {
     /// The local index of `symbol`, defining it (with its configured scales) in the next batch
     /// if new.
     pub fn symbol(&mut self, symbol: Symbol) -> u32 {
-        let scales = self.scales.get(&symbol);
-        self.symbol_with(symbol, scales)
+        // Called per tick: the configured scales are looked up only for a new symbol.
+        self.define(symbol, None)
     }
 
     /// The local index of `symbol`, defining it with `scales` in the next batch if new (for a
     /// feed whose values have scales of their own, whatever is configured).
     pub fn symbol_with(&mut self, symbol: Symbol, scales: Scales) -> u32 {
+        self.define(symbol, Some(scales))
+    }
+
+    fn define(&mut self, symbol: Symbol, scales: Option<Scales>) -> u32 {
         let next = self.local.len() as u32;
         *self.local.entry(symbol).or_insert_with(|| {
+            let scales = scales.unwrap_or_else(|| self.scales.get(&symbol));
             self.new_symbols.push((symbol, scales));
             next
         })

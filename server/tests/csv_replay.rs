@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use common::{TestServer, trades_csv};
+use common::{TestServer, candles, trades_csv};
 use tickd_client::Client;
-use tickd_protocol::{CandleRecord, Interval, QuerySpec, Symbol};
+use tickd_protocol::{CandleRecord, Interval, QuerySpec};
 use tickd_server::config::ServeArgs;
 
 const T0: u64 = 1_696_680_000_000_000_000; // 2023-10-07T12:00:00Z
@@ -45,18 +45,6 @@ fn expected(csv: &str, secs: u64) -> BTreeMap<(String, u64), Ohlcvn> {
             .or_insert((px, px, px, px, sz, 1));
     }
     out
-}
-
-async fn candles(client: &mut Client, sym: &str, interval: Interval) -> Vec<CandleRecord> {
-    let spec = QuerySpec::Candles {
-        symbol: Symbol::new(sym).unwrap(),
-        interval,
-        from: None,
-        to: None,
-        limit: None,
-        fill_previous: false,
-    };
-    client.query(spec).await.unwrap().candles
 }
 
 async fn replay(path: &Path, speed: &str) -> (TestServer, Client) {

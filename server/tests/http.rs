@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{TestServer, trades_csv};
+use common::{TestServer, http_get as get, trades_csv};
 use serde_json::Value;
 use tickd_client::Client;
 use tickd_protocol::{Interval, QuerySpec, Symbol};
@@ -13,20 +13,6 @@ use tickd_server::config::ServeArgs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const T0: u64 = 1_696_680_000_000_000_000;
-
-/// GET `path` with HTTP/1.1; returns the status and the body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    // Bodies here are small: hyper sends them with a content-length, not chunked.
-    (status, body.to_owned())
-}
 
 async fn json(addr: SocketAddr, path: &str) -> (u16, Value) {
     let (status, body) = get(addr, path).await;

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::TestServer;
+use common::{TestServer, candles};
 use tickd_client::Client;
 use tickd_protocol::{
-    CandleRecord, InstrumentId, Interval, QuerySpec, Side, Symbol, TickRecord, Trade, UnixNanos,
+    CandleRecord, InstrumentId, Interval, Side, Symbol, TickRecord, Trade, UnixNanos,
 };
 use tickd_server::config::ServeArgs;
 
@@ -23,15 +23,7 @@ fn trade(local: u32, ts: u64, px: &str) -> TickRecord {
 }
 
 async fn candle(client: &mut Client, sym: &str) -> CandleRecord {
-    let spec = QuerySpec::Candles {
-        symbol: Symbol::new(sym).unwrap(),
-        interval: Interval::M1,
-        from: None,
-        to: None,
-        limit: None,
-        fill_previous: false,
-    };
-    client.query(spec).await.unwrap().candles.pop().unwrap()
+    candles(client, sym, Interval::M1).await.pop().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

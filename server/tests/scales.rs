@@ -12,15 +12,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use common::TestServer;
+use common::{TestServer, candles};
 use serde_json::Value;
 use tickd_client::Client;
 use tickd_protocol::{
-    CandleRecord, InstrumentId, Interval, Price, QuerySpec, Scales, Side, Symbol, TickRecord,
-    Trade, UnixNanos,
+    InstrumentId, Interval, Price, QuerySpec, Scales, Side, Symbol, TickRecord, Trade, UnixNanos,
 };
 use tickd_server::config::ServeArgs;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const T0: u64 = 1_696_680_000_000_000_000; // 2023-10-07T12:00:00Z
 
@@ -82,26 +80,8 @@ fn expected() -> BTreeMap<(String, u64), Ohlcvnt> {
     out
 }
 
-async fn candles(client: &mut Client, sym: &str) -> Vec<CandleRecord> {
-    let spec = QuerySpec::Candles {
-        symbol: Symbol::new(sym).unwrap(),
-        interval: Interval::M1,
-        from: None,
-        to: None,
-        limit: None,
-        fill_previous: false,
-    };
-    client.query(spec).await.unwrap().candles
-}
-
 async fn get(addr: SocketAddr, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+    common::http_get(addr, path).await.1
 }
 
 fn args(dir: &std::path::Path, replay: bool) -> ServeArgs {
@@ -139,7 +119,7 @@ async fn check(server: &TestServer) {
     let http = server.listeners.as_ref().unwrap().http.unwrap();
     for sym in ["PEPEUSDT", "BTCIDR", "ETHBTC", "AAPL"] {
         let sc = scales_of(sym);
-        let got = candles(&mut client, sym).await;
+        let got = candles(&mut client, sym, Interval::M1).await;
         let mine: Vec<_> = want.iter().filter(|((s, _), _)| s == sym).collect();
         assert_eq!(got.len(), mine.len(), "{sym}");
         for (c, ((_, t), e)) in got.iter().zip(&mine) {
@@ -294,7 +274,7 @@ async fn a_publisher_defines_scales_once() {
         ack.rejected[0].reason,
         "instrument index 0 was refused (directory full, or scales differ from its definition)"
     );
-    let c = &candles(&mut client, "PEPEUSDT").await[0];
+    let c = &candles(&mut client, "PEPEUSDT", Interval::M1).await[0];
     assert_eq!(
         (c.open, c.high, c.volume_total()),
         (1234, 1240, 1_025_000_000_000)

@@ -62,24 +62,15 @@ pub struct FeedIds {
 impl FeedIds {
     /// Registers `symbols` with their scales (the feed's next local indexes, in order) through
     /// `sink`.
-    pub fn extend(&mut self, symbols: &[(Symbol, Scales)], sink: &mut impl RecordSink) {
-        self.ids
-            .extend(symbols.iter().map(|&(s, scales)| sink.register(s, scales)));
-    }
-
-    /// Registers a publisher's `symbols` with `scales` (parallel, or empty for 9:9) through
-    /// `sink`.
-    pub fn extend_publish(
+    pub fn extend(
         &mut self,
-        symbols: &[Symbol],
-        scales: &[Scales],
+        symbols: impl IntoIterator<Item = (Symbol, Scales)>,
         sink: &mut impl RecordSink,
     ) {
         self.ids.extend(
             symbols
-                .iter()
-                .enumerate()
-                .map(|(i, &s)| sink.register(s, scales.get(i).copied().unwrap_or_default())),
+                .into_iter()
+                .map(|(s, scales)| sink.register(s, scales)),
         );
     }
 
@@ -110,7 +101,8 @@ pub fn sequence(
     mut on_reject: impl FnMut(usize, Invalid),
 ) -> BatchOutcome {
     let mut out = BatchOutcome::default();
-    let horizon = skew.0.map(|d| now.saturating_add(d));
+    // The latest ts_event accepted, and the skew it came from (for the reason).
+    let horizon = skew.0.map(|d| (now.saturating_add(d), d));
     let mut first = None;
     let mut last = Seq(0);
     for (i, tick) in ticks.iter().enumerate() {
@@ -132,7 +124,7 @@ pub fn sequence(
             on_reject(i, reason);
             continue;
         }
-        if let (Some(h), Some(max)) = (horizon, skew.0)
+        if let Some((h, max)) = horizon
             && tick.ts_event > h.0
         {
             out.rejected += 1;
@@ -219,11 +211,11 @@ mod tests {
         let mut ids = FeedIds::default();
         let (aapl, full) = (Symbol::new("AAPL").unwrap(), Symbol::new("FULL").unwrap());
         let d = Scales::DEFAULT;
-        ids.extend(&[(aapl, d), (full, d)], &mut sink);
+        ids.extend([(aapl, d), (full, d)], &mut sink);
         assert_eq!(ids.ids(), [Some(InstrumentId(0)), None]);
         // Known with other scales: refused too.
         let mut other = FeedIds::default();
-        other.extend_publish(&[aapl], &[Scales::new(2, 0).unwrap()], &mut sink);
+        other.extend([(aapl, Scales::new(2, 0).unwrap())], &mut sink);
         assert_eq!(other.ids(), [None]);
         let mut book = CandleBook::new(CandleConfig::default());
         let mut bad = trade(0, "1");
@@ -282,10 +274,7 @@ mod tests {
     fn a_tick_dated_beyond_the_skew_is_rejected_when_judged_by_the_clock() {
         let mut sink = Vec64::default();
         let mut ids = FeedIds::default();
-        ids.extend(
-            &[(Symbol::new("AAPL").unwrap(), Scales::DEFAULT)],
-            &mut sink,
-        );
+        ids.extend([(Symbol::new("AAPL").unwrap(), Scales::DEFAULT)], &mut sink);
         let mut book = CandleBook::new(CandleConfig::default());
         let now = UnixNanos(1_696_680_000_000_000_000);
         let at = |ts: u64| {

@@ -84,6 +84,16 @@ pub struct PublishRequest {
     pub ticks: Vec<TickRecord>,
 }
 
+impl PublishRequest {
+    /// Each symbol with the scales it is defined with (9:9 when the publisher sent none).
+    pub fn definitions(&self) -> impl Iterator<Item = (Symbol, Scales)> + '_ {
+        self.symbols
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s, self.scales.get(i).copied().unwrap_or_default()))
+    }
+}
+
 /// Why the connection must close.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

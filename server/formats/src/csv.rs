@@ -20,7 +20,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use tickd_protocol::{
-    InstrumentId, Price, Quantity, Quote, ScaleMap, Scales, Side, Symbol, TickRecord, Trade,
+    InstrumentId, ParseDecimalError, Price, Quantity, Quote, ScaleMap, Scales, Side, Symbol,
+    TickRecord, Trade,
 };
 
 use crate::LineError;
@@ -99,34 +100,20 @@ fn whose(symbol: &Symbol, scales: Scales) -> String {
     }
 }
 
-fn opt_price(
+/// An optional decimal field of `sym` parsed at its `scales` by `parse` (`Scales::parse_price`
+/// or `Scales::parse_size`); empty is `None`.
+fn opt_decimal<T>(
     raw: &[u8],
     what: &str,
     sym: &Symbol,
     scales: Scales,
-) -> Result<Option<Price>, String> {
+    parse: fn(Scales, &str) -> Result<T, ParseDecimalError>,
+) -> Result<Option<T>, String> {
     let t = text(raw, what)?;
     if t.is_empty() {
         return Ok(None);
     }
-    scales
-        .parse_price(t)
-        .map(Some)
-        .map_err(|e| format!("{what}: {e}{}", whose(sym, scales)))
-}
-
-fn opt_qty(
-    raw: &[u8],
-    what: &str,
-    sym: &Symbol,
-    scales: Scales,
-) -> Result<Option<Quantity>, String> {
-    let t = text(raw, what)?;
-    if t.is_empty() {
-        return Ok(None);
-    }
-    scales
-        .parse_size(t)
+    parse(scales, t)
         .map(Some)
         .map_err(|e| format!("{what}: {e}{}", whose(sym, scales)))
 }
@@ -224,19 +211,28 @@ impl CsvTicks {
         let kind = text(field(r, Some(c.kind)), "kind")?;
         let record = match kind {
             "trade" => {
-                let price = opt_price(field(r, c.price), "price", &symbol, scales)?
-                    .ok_or("trade without price")?;
-                let size = opt_qty(field(r, c.size), "size", &symbol, scales)?
-                    .ok_or("trade without size")?;
+                let price = opt_decimal(
+                    field(r, c.price),
+                    "price",
+                    &symbol,
+                    scales,
+                    Scales::parse_price,
+                )?
+                .ok_or("trade without price")?;
+                let size = opt_decimal(
+                    field(r, c.size),
+                    "size",
+                    &symbol,
+                    scales,
+                    Scales::parse_size,
+                )?
+                .ok_or("trade without size")?;
                 let side = match text(field(r, c.side), "side")? {
                     "buy" => Side::Buy,
                     "sell" => Side::Sell,
                     "" => Side::None,
                     other => return Err(format!("side {other:?} is not buy, sell or empty")),
                 };
-                if price.is_undef() {
-                    return Err("trade price out of range".into());
-                }
                 let trade = Trade {
                     price,
                     size,
@@ -248,8 +244,20 @@ impl CsvTicks {
             }
             "quote" => {
                 let side = |px_col, sz_col, name: &str| -> Result<(Price, Quantity), String> {
-                    let px = opt_price(field(r, px_col), &format!("{name}_px"), &symbol, scales)?;
-                    let sz = opt_qty(field(r, sz_col), &format!("{name}_sz"), &symbol, scales)?;
+                    let px = opt_decimal(
+                        field(r, px_col),
+                        &format!("{name}_px"),
+                        &symbol,
+                        scales,
+                        Scales::parse_price,
+                    )?;
+                    let sz = opt_decimal(
+                        field(r, sz_col),
+                        &format!("{name}_sz"),
+                        &symbol,
+                        scales,
+                        Scales::parse_size,
+                    )?;
                     match (px, sz) {
                         (Some(px), Some(sz)) => Ok((px, sz)),
                         (None, None) => Ok((Price::UNDEF, Quantity::ZERO)),

@@ -10,13 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Interval, Price, Quantity, Scales, Symbol, UnixNanos};
+use tickd_protocol::{CandleRecord, Interval, Price, Quantity, Scaled, Scales, Symbol, UnixNanos};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::HttpState;
-use super::seed::{instrument, latest_of, query_candles};
+use super::seed::{candle_scales, instrument, latest_of, query_candles};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -50,22 +50,11 @@ fn bad(msg: String) -> BinanceError {
 /// Binance's decimal text of `raw` at `scale` places: 8 decimals, more when the value needs them
 /// (never rounded), fewer never (a scale under 8 is padded).
 pub(super) fn dec(raw: i128, scale: u8) -> String {
-    let neg = raw < 0;
-    let abs = raw.unsigned_abs();
-    let unit = 10u128.pow(u32::from(scale));
-    let (int, frac) = (abs / unit, abs % unit);
-    let mut frac = if scale == 0 {
-        String::new()
-    } else {
-        format!("{frac:0width$}", width = usize::from(scale))
-    };
-    while frac.len() > 8 && frac.ends_with('0') {
-        frac.pop();
-    }
-    while frac.len() < 8 {
-        frac.push('0');
-    }
-    format!("{}{int}.{frac}", if neg { "-" } else { "" })
+    // Exact text with all the scale's digits; then the fraction without trailing zeros, padded
+    // back to 8.
+    let text = Scaled::of(raw, scale).to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    format!("{int}.{:0<8}", frac.trim_end_matches('0'))
 }
 
 pub(super) fn price(p: Price, scales: Scales) -> String {
@@ -360,11 +349,7 @@ async fn klines(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Val
     };
     let (list, _, _) =
         query_candles(&s, sym, interval, start, end, limit).map_err(|_| invalid_symbol())?;
-    let sc = list.first().map_or(Scales::DEFAULT, |c| {
-        s.services
-            .query
-            .scales(tickd_protocol::InstrumentId(c.instrument_id))
-    });
+    let sc = candle_scales(&s, &list);
     Ok(Json(Value::Array(
         list.iter().map(|c| kline(c, interval, sc)).collect(),
     )))

@@ -235,8 +235,9 @@ async fn price_latest(
 ) -> Result<JsonBody<PriceLatest>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::bad_parameter(e.body_text()))?;
     let symbol = symbol_param("symbol", q.symbol.as_deref())?;
-    let (trade, quote, seq) = latest(&s, &symbol)?;
-    let sc = s.services.query.scales(instrument(&s, &symbol)?);
+    let id = instrument(&s, &symbol)?;
+    let (trade, quote, seq) = latest_of(&s, id);
+    let sc = s.services.query.scales(id);
     let tr = trade.and_then(|t| t.trade());
     let qu = quote.and_then(|t| t.quote());
     let ts = trade.or(quote).map_or(0, |t| t.ts_event);
@@ -294,6 +295,14 @@ pub struct SeedCandle {
     closed: bool,
     /// Revision: bumped on every update of this candle.
     rev: u32,
+}
+
+/// The scales of the instrument `candles` belong to (one instrument per answer; 9:9 when there
+/// are none: nothing to render).
+pub(crate) fn candle_scales(s: &HttpState, candles: &[CandleRecord]) -> Scales {
+    candles.first().map_or(Scales::DEFAULT, |c| {
+        s.services.query.scales(InstrumentId(c.instrument_id))
+    })
 }
 
 /// A candle of an instrument with scales `sc` as the seed dialect renders it. The VWAP (notional
@@ -410,7 +419,7 @@ async fn candles(
     let end = q.get("end").map(|v| time_param("end", v)).transpose()?;
     let limit = limit_param(&q, 500, 5_000)?;
     let (list, more, head) = query_candles(&s, symbol, interval, start, end, limit)?;
-    let sc = s.services.query.scales(instrument(&s, &symbol)?);
+    let sc = candle_scales(&s, &list);
     let next_start = match (more, start, list.last()) {
         (true, Some(_), Some(last)) => Some(Rfc3339(UnixNanos(last.ts_open + interval.nanos()))),
         _ => None,
@@ -556,7 +565,7 @@ async fn historical(
     let interval = interval_param("interval", raw)?;
     let limit = limit_param(&q, 100, 5_000)?;
     let (list, _, _) = query_candles(&s, symbol, interval, None, None, limit)?;
-    let sc = s.services.query.scales(instrument(&s, &symbol)?);
+    let sc = candle_scales(&s, &list);
     Ok(Json(Historical {
         symbol: symbol.as_str().to_owned(),
         interval: interval.name(),

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Serialize;
-use tickd_protocol::{InstrumentId, Interval, QuerySpec, Scales, UnixNanos};
+use tickd_protocol::{Interval, QuerySpec, Scales, UnixNanos};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{ExactPrice, ExactVolume};
-use super::seed::{latest, query_candles};
+use super::seed::{candle_scales, latest, query_candles};
 use super::{ApiError, ErrorBody, HttpState, symbol_param};
 
 type Params = Query<HashMap<String, String>>;
@@ -403,9 +403,7 @@ async fn history(
             ..UdfHistory::default()
         }));
     }
-    let sc = list.first().map_or(Scales::DEFAULT, |c| {
-        s.services.query.scales(InstrumentId(c.instrument_id))
-    });
+    let sc = candle_scales(&s, &list);
     let col = |k: usize| Some(list.iter().map(|c| ExactPrice(c.ohlc()[k], sc)).collect());
     Ok(Json(UdfHistory {
         s: "ok",

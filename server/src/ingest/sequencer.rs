@@ -17,7 +17,7 @@ use tickd_protocol::{
 };
 
 use super::input::{Batch, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome};
-use super::instruments::Instruments;
+use super::instruments::{InstrumentTable, Instruments};
 use crate::clock;
 use crate::storage::journal::{Definition, Journal};
 use crate::storage::store::Store;
@@ -86,8 +86,14 @@ fn register(
             source,
         })?;
     let id = InstrumentId(id);
+    // Publishers name their symbols in every batch: a known one costs a read lock, not a write
+    // lock that readers of the table would wait on.
+    let known = |t: &InstrumentTable| t.symbol(id).is_some();
+    if known(&instruments.read().unwrap_or_else(PoisonError::into_inner)) {
+        return Ok(id);
+    }
     let mut table = instruments.write().unwrap_or_else(PoisonError::into_inner);
-    if table.symbol(id).is_none() {
+    if !known(&table) {
         table.insert(symbol, id, scales);
         new_symbols.push((id, symbol, scales));
     }
@@ -330,7 +336,7 @@ impl Sequencer {
     ) -> BatchOutcome {
         let feed = usize::from(batch.feed);
         let mut ids = std::mem::take(&mut self.feeds[feed].ids);
-        ids.extend(&batch.new_symbols, &mut self.sink());
+        ids.extend(batch.new_symbols.iter().copied(), &mut self.sink());
         let end = batch.end.then_some(feed);
         let skew = self.skew_of(self.feeds[feed].clock);
         let out = self.sequence(&batch.ticks, ids.ids(), now, skew, end, on_reject);
@@ -352,7 +358,7 @@ impl Sequencer {
         now: UnixNanos,
     ) -> PublishOutcome {
         let mut ids = FeedIds::default();
-        ids.extend_publish(&req.symbols, &req.scales, &mut self.sink());
+        ids.extend(req.definitions(), &mut self.sink());
         let mut rejected = Vec::new();
         let skew = self.skew_of(self.feeds[usize::from(feed)].clock);
         let out = self.sequence(&req.ticks, ids.ids(), now, skew, None, |i, reason| {

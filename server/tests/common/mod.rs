@@ -192,3 +192,35 @@ pub fn python_with(module: &str, pip_name: &str) -> Option<String> {
     eprintln!("skipped: {py} cannot import {module} (pip install {pip_name})");
     None
 }
+
+/// Every candle of `symbol` at `interval` (a binary-protocol query).
+pub async fn candles(
+    client: &mut tickd_client::Client,
+    symbol: &str,
+    interval: tickd_protocol::Interval,
+) -> Vec<tickd_protocol::CandleRecord> {
+    let spec = tickd_protocol::QuerySpec::Candles {
+        symbol: tickd_protocol::Symbol::new(symbol).unwrap(),
+        interval,
+        from: None,
+        to: None,
+        limit: None,
+        fill_previous: false,
+    };
+    client.query(spec).await.unwrap().candles
+}
+
+/// `GET path` on the HTTP bridge at `addr`: the status and the body (bodies here are small and
+/// sent with a content-length, not chunked).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
