@@ -84,7 +84,8 @@ fn sequencer(c: &mut Criterion) {
         &batch(1_700_000_000_000_000_000, true),
         UnixNanos(1),
         |_, _| {},
-    );
+    )
+    .expect("no journal: nothing to fail");
     let mut t0 = 1_700_000_000_000_000_000 + BATCH * 1_000_000;
     let mut template = batch(t0, false);
     group.bench_function("ingest_with_candles_4096", |b| {

@@ -33,7 +33,7 @@ pub struct TickRecord {
     pub kind: u8,
     /// A [`Side`] discriminant (0 none, 1 buy, 2 sell); 0 for quotes.
     pub side: u8,
-    /// Reserved, 0.
+    /// Bits the sequencer sets: [`TickRecord::CROSSED`]; others 0.
     pub flags: u16,
     /// Kind-specific payload; see [`Trade`] and [`Quote`] for the word order.
     pub body: [u64; 4],
@@ -107,6 +107,12 @@ pub enum RecordError {
 }
 
 impl TickRecord {
+    /// `flags` bit: a quote whose bid is above its ask (crossed). Locked and crossed books
+    /// happen in real markets; the quote is kept and marked.
+    pub const CROSSED: u16 = 1;
+    /// `kind` of a candle-close control record ([`TickRecord::candle_close`]).
+    pub const KIND_CANDLE_CLOSE: u8 = 16;
+
     /// Size of one record, in bytes.
     pub const SIZE_BYTES: usize = 64;
     /// Size of one record, in 8-byte words.
@@ -152,6 +158,36 @@ impl TickRecord {
                 quote.ask_px.raw() as u64,
                 quote.ask_sz.raw(),
             ],
+        }
+    }
+
+    /// A candle-close control record, not yet sequenced: every in-progress candle whose
+    /// interval ends at or before `cutoff` (ns since the Unix epoch) closes at this record's
+    /// place in the sequence. The sequencer writes one when the wall clock, less the candle
+    /// grace, passes a candle's end, so a rebuild from the journal (or a replica) closes the
+    /// same candles at the same point. `ts_event` holds `cutoff`; `instrument_id` is
+    /// `u32::MAX` (every instrument); the body is zero. Not a tick: [`TickRecord::kind`] is
+    /// `None` and subscriptions by kind never match it.
+    pub const fn candle_close(cutoff: UnixNanos) -> Self {
+        Self {
+            seq: 0,
+            ts_event: cutoff.0,
+            ts_recv: 0,
+            instrument_id: u32::MAX,
+            kind: Self::KIND_CANDLE_CLOSE,
+            side: 0,
+            flags: 0,
+            body: [0; 4],
+        }
+    }
+
+    /// The cutoff of a candle-close control record ([`TickRecord::candle_close`]); `None` for
+    /// any other record.
+    pub const fn candle_close_cutoff(&self) -> Option<UnixNanos> {
+        if self.kind == Self::KIND_CANDLE_CLOSE {
+            Some(UnixNanos(self.ts_event))
+        } else {
+            None
         }
     }
 
@@ -415,7 +451,8 @@ pub struct CandleRecord {
     pub trades: u64,
     /// 0 when first emitted, bumped by each late-trade correction after the candle closed.
     pub version: u32,
-    /// Bit 0: [`CandleRecord::CLOSED`]. Other bits reserved, 0.
+    /// Bit 0: [`CandleRecord::CLOSED`]; bit 1: [`CandleRecord::NOTIONAL_OVERFLOW`]. Other bits
+    /// reserved, 0.
     pub flags: u32,
     /// Highest seq of the trades folded into this candle.
     pub last_seq: u64,
@@ -456,6 +493,10 @@ impl CandleRecord {
     pub const SIZE_BYTES: usize = 128;
     /// `flags` bit: the candle's interval has ended (event time passed its end).
     pub const CLOSED: u32 = 1;
+    /// `flags` bit: the notional left the `i128` range and holds the saturated bound, so it (and
+    /// VWAP) is not exact. Needs more than about 2^64 units of trade value in one candle, beyond
+    /// any real market; flagged rather than silently wrong.
+    pub const NOTIONAL_OVERFLOW: u32 = 2;
 
     /// Open, high, low, close as [`Price`]s.
     pub const fn ohlc(&self) -> [Price; 4] {

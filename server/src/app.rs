@@ -16,6 +16,7 @@ use crate::feed::synthetic::{self, SyntheticConfig};
 use crate::ingest::input::{self, FeedClock, FeedStats, InputTx};
 use crate::ingest::instruments::{InstrumentTable, Instruments};
 use crate::ingest::sequencer::{self, Published, Sequencer};
+use crate::ingest::status::IngestStatus;
 use crate::query::Shared;
 use crate::storage::epoch;
 use crate::storage::journal::{self, Journal};
@@ -64,7 +65,14 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     let book = Arc::new(Mutex::new(CandleBook::new(config.candles.clone())));
     let instruments: Instruments = Arc::new(RwLock::new(InstrumentTable::default()));
     let (pub_tx, pub_rx) = tokio::sync::watch::channel(Published::default());
-    let mut seq = Sequencer::new(store, Arc::clone(&book), Arc::clone(&instruments), pub_tx);
+    let ingest = Arc::new(IngestStatus::default());
+    let mut seq = Sequencer::with_status(
+        store,
+        Arc::clone(&book),
+        Arc::clone(&instruments),
+        pub_tx,
+        Arc::clone(&ingest),
+    );
     seq.set_max_future_skew(config.max_future_skew);
     if let Some(j) = &config.journal {
         let started = std::time::Instant::now();
@@ -154,7 +162,9 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     // Close at once what the wall clock has passed since the journal's candles were built (no
     // replay running), rather than at the first idle sweep: a restarted server answers with
     // the same candles from its first request.
-    seq.on_idle(clock::now());
+    if let Err(e) = seq.on_idle(clock::now()) {
+        tracing::error!("{e}");
+    }
     let sequencer = sequencer::spawn(seq, rx, publishers, Arc::clone(&stop))
         .context("start the sequencer thread")?;
     tracing::info!(epoch, shm_dir = %config.shm_dir.display(), "sequencer started");
@@ -168,6 +178,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             shm_dir: config.shm_dir.clone(),
             journal_dir: config.journal.as_ref().map(|j| j.dir.clone()),
             input: tx.clone(),
+            ingest,
         },
         stop,
         feeds,

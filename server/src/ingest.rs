@@ -1,8 +1,9 @@
 //! Ingest (DESIGN.md §4): the sequencer's input queue and message types ([`input`]), the
-//! sequencer thread, the ring's only writer ([`sequencer`]), and the symbol table it keeps
-//! ([`instruments`]). Feeds (`crate::feed`) and publishers (`crate::net`) hand it batches; the
+//! sequencer thread, the ring's only writer ([`sequencer`]), the symbol table it keeps
+//! ([`instruments`]) and its health ([`status`]). Feeds (`crate::feed`) and publishers (`crate::net`) hand it batches; the
 //! read side (`crate::query`) sees what it publishes.
 
 pub mod input;
 pub mod instruments;
 pub mod sequencer;
+pub mod status;

@@ -57,6 +57,14 @@ pub fn render(services: &Services) -> String {
     metrics::gauge!("tickd_head_seq").set(services.query.head().0 as f64);
     metrics::gauge!("tickd_instruments").set(services.query.instruments(None).len() as f64);
     metrics::gauge!("tickd_connections_open").set(services.limits.total() as f64);
+    let ingest = &services.query.shared.ingest;
+    metrics::gauge!("tickd_ingest_degraded").set(if ingest.degraded().is_some() {
+        1.0
+    } else {
+        0.0
+    });
+    metrics::counter!("tickd_journal_failures_total").absolute(ingest.journal_failures());
+    metrics::counter!("tickd_journal_recoveries_total").absolute(ingest.recoveries());
     for f in services.query.shared.feeds.iter() {
         let feed = f.name.clone();
         metrics::counter!("tickd_ingested_total", "feed" => feed.clone())

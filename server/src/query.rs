@@ -22,6 +22,7 @@ use tickd_shm::{ReadOutcome, Reader, TableReader};
 use crate::ingest::input::{FeedStats, InputTx};
 use crate::ingest::instruments::Instruments;
 use crate::ingest::sequencer::Published;
+use crate::ingest::status::IngestStatus;
 
 /// Most candles in one query answer (keeps the frame under 1 MiB).
 pub const MAX_QUERY_CANDLES: usize = 7_000;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub journal_dir: Option<std::path::PathBuf>,
     /// The sequencer's input, for publishers.
     pub input: InputTx,
+    /// Ingest health (journal failures).
+    pub ingest: Arc<IngestStatus>,
 }
 
 /// The read side: the server state shared with the sequencer and readers of the shm files it

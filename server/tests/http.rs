@@ -65,7 +65,8 @@ async fn seed_routes() {
     let (status, health) = json(http, "/health").await;
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["head_seq"], 800);
+    // 800 ticks, then the candle-close record the replay's end wrote.
+    assert_eq!(health["head_seq"], 801);
     assert_eq!(health["feeds"]["replay"]["state"], "finished");
 
     let (_, symbols) = json(http, "/symbols").await;

@@ -1,6 +1,8 @@
 //! kill -9 at random moments while publishing with `batch` acks, 100 times (override with
 //! `TICKD_KILL9_CYCLES`): zero acked records lost, zero duplicates, the sequence continuous,
-//! the epoch unchanged, and candles after a restart equal to before it.
+//! the epoch unchanged, and candles after a restart equal to before it, `version` included,
+//! with the default candle grace: the ticks carry 2023 event times, so the live server closes
+//! their candles by the wall clock, and the rebuild from the journal replays those closes.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -43,14 +45,6 @@ fn start(addr: SocketAddr, dir: &Path) -> Child {
             "off",
             "--journal-flush",
             "batch",
-            // The ticks carry 2023 event times and the wall clock is today: without this, an
-            // idle moment (100 ms without input, which a loaded machine can leave between two
-            // publishes) closes every open candle by the wall clock, and the trades after it
-            // become late corrections (`version` bumps) that a rebuild from the journal, which
-            // has no wall clock, does not repeat. What this test checks is what survives
-            // kill -9, so the wall clock is kept out: ten years of grace.
-            "--candle-grace-ms",
-            "315360000000",
         ])
         .args(["--ring-slots", "65536", "--tcp", &addr.to_string()])
         .arg("--shm-dir")
@@ -62,6 +56,24 @@ fn start(addr: SocketAddr, dir: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// The candles once every one is closed: the server's candle-close record (the wall clock
+/// is years past these 2023 candles) lands at its next idle moment or batch. Asks at most for
+/// 10 s.
+async fn all_closed(client: &mut Client) -> Vec<Vec<tickd_protocol::CandleRecord>> {
+    let wait = async {
+        loop {
+            let c = candles(client).await;
+            if c.iter().flatten().all(|c| c.is_closed()) {
+                return c;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("the wall clock closed the candles")
 }
 
 /// Connects to a server [`spawn`] has seen listening.
@@ -191,9 +203,12 @@ async fn kill_9_loses_nothing_acked() {
                 }
                 next_id += 50;
             }
-            // Acked means sequenced and journaled: the candles already hold these trades.
+            // Acked means sequenced and journaled: the candles already hold these trades. The
+            // wall clock closes them (2023 is long past) with a candle-close record right after
+            // the batch that made them: wait until every candle is closed, so a restart has
+            // nothing left to close.
             let before = (
-                candles(&mut client).await,
+                all_closed(&mut client).await,
                 client.query(QuerySpec::Stats).await.unwrap().head_seq,
             );
             child.kill().unwrap();
@@ -243,9 +258,24 @@ async fn kill_9_loses_nothing_acked() {
         })
         .await
         .unwrap();
+    // The journal holds every seq once, 1..=head: ticks and candle-close control records.
+    let journal = dir.path().join("data").join("journal");
+    let mut closes = std::collections::HashSet::new();
+    let mut stored = 0u64;
+    tickd_server::storage::journal::recover(&journal, |r| {
+        stored += 1;
+        assert_eq!(r.seq, stored, "hole or duplicate seq in the journal");
+        if r.candle_close_cutoff().is_some() {
+            closes.insert(r.seq);
+        }
+    })
+    .unwrap();
+    assert_eq!(stored, head);
+    assert!(!closes.is_empty(), "the wall clock closed candles");
+    let last_tick = (1..=head).rev().find(|s| !closes.contains(s)).unwrap();
     let mut seen: HashMap<u64, u64> = HashMap::new();
     let mut last = 0;
-    while last < head {
+    while last < last_tick {
         match tokio::time::timeout(Duration::from_secs(10), client.next_event())
             .await
             .unwrap()
@@ -253,7 +283,9 @@ async fn kill_9_loses_nothing_acked() {
         {
             Some(Event::Ticks { ticks, .. }) => {
                 for t in ticks {
-                    assert_eq!(t.seq, last + 1, "hole or duplicate seq");
+                    // Ticks in order; the only seqs skipped are the control records.
+                    let next = (last + 1..).find(|s| !closes.contains(s)).unwrap();
+                    assert_eq!(t.seq, next, "hole or duplicate seq");
                     last = t.seq;
                     let id = t.trade().unwrap().trade_id;
                     assert!(seen.insert(id, t.seq).is_none(), "trade {id} stored twice");

@@ -41,7 +41,8 @@ async fn quic_serves_the_same_records_and_takes_publishes() {
     .await
     .unwrap();
     assert_eq!(q.welcome().epoch, tcp.welcome().epoch);
-    assert_eq!(q.welcome().head_seq, Seq(800));
+    // 800 ticks and the replay's closing candle-close record.
+    assert_eq!(q.welcome().head_seq, Seq(801));
     let epoch = q.welcome().epoch;
     tcp.subscribe(from(epoch, 1)).await.unwrap();
     q.subscribe(from(epoch, 1)).await.unwrap();
@@ -80,10 +81,10 @@ async fn quic_serves_the_same_records_and_takes_publishes() {
         .unwrap();
     assert_eq!(
         (ack.first_seq, ack.last_seq, ack.accepted),
-        (Seq(801), Seq(801), 1)
+        (Seq(802), Seq(802), 1)
     );
     let live = records(&mut tcp, 1).await;
-    assert_eq!(live[0].seq, 801);
+    assert_eq!(live[0].seq, 802);
     assert_eq!(live[0].trade().unwrap().trade_id, 9);
 
     // Verification by CA (the self-signed certificate is its own CA) works for its name.

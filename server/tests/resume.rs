@@ -59,9 +59,10 @@ async fn resuming_fills_from_the_journal_then_the_ring_with_no_hole_or_duplicate
     let server = server(true).await;
     let mut client = Client::connect(server.addr).await.unwrap();
     let epoch = client.welcome().epoch;
-    assert_eq!(client.welcome().head_seq, Seq(5_000));
+    // 5,000 ticks, then the candle-close record of the replay's end (filtered by kind).
+    assert_eq!(client.welcome().head_seq, Seq(5_001));
 
-    // From the very first record: 1..=3976 come from the journal, the rest from the ring.
+    // From the very first record: 1..=3977 come from the journal, the rest from the ring.
     client.subscribe(from(epoch, 1)).await.unwrap();
     let (seqs, gaps) = collect(&mut client, 5_000).await;
     assert!(gaps.is_empty(), "{gaps:?}");
@@ -84,9 +85,10 @@ async fn records_held_nowhere_are_declared_with_an_exact_gap() {
     let epoch = client.welcome().epoch;
     client.subscribe(from(epoch, 1)).await.unwrap();
     let (seqs, gaps) = collect(&mut client, 5_000).await;
-    // The ring (1,024 slots) holds 3,977..=5,000; without a journal 1..=3,976 are gone.
-    assert_eq!(gaps, vec![(1, 3_976, GapReason::Overrun)]);
-    assert_eq!(seqs, (3_977..=5_000).collect::<Vec<_>>());
+    // The ring (1,024 slots) holds 3,978..=5,001 (5,001 is the replay's candle-close record);
+    // without a journal 1..=3,977 are gone.
+    assert_eq!(gaps, vec![(1, 3_977, GapReason::Overrun)]);
+    assert_eq!(seqs, (3_978..=5_000).collect::<Vec<_>>());
     server.stop().await;
 }
 

@@ -40,7 +40,10 @@ async fn tcp_and_shm_see_the_same_epoch_and_seq() {
     let mut client = Client::connect(server.addr).await.unwrap();
     let epoch = client.welcome().epoch;
     let head = client.welcome().head_seq.0;
-    assert_eq!(head, 400, "300 trades and 100 quotes, seq 1..=400");
+    assert_eq!(
+        head, 401,
+        "300 trades and 100 quotes, seq 1..=400, then the replay's candle-close record"
+    );
     let ack = client
         .subscribe(sub(&[], Start::Seq { epoch, seq: Seq(1) }))
         .await
@@ -95,7 +98,7 @@ async fn snapshot_is_stamped_with_its_seq_and_latest_matches() {
     s.snapshot = true;
     s.candles = vec![tickd_protocol::Interval::M1];
     let ack = client.subscribe(s).await.unwrap();
-    assert_eq!(ack.start_seq, Seq(121), "after the snapshot's seq");
+    assert_eq!(ack.start_seq, Seq(122), "after the snapshot's seq");
     let Some(Event::Snapshot {
         seq,
         ticks,
@@ -105,7 +108,8 @@ async fn snapshot_is_stamped_with_its_seq_and_latest_matches() {
     else {
         panic!("no snapshot")
     };
-    assert_eq!(seq, Seq(120));
+    // 120 ticks, then the candle-close record of the replay's end.
+    assert_eq!(seq, Seq(121));
     assert_eq!(ticks.len(), 2, "last trade and last quote");
     assert!(ticks.iter().all(|t| t.seq <= 120));
     assert_eq!(candles.len(), 1);
@@ -231,7 +235,7 @@ async fn malformed_and_oversized_frames_close_only_their_connection() {
 
     // The good client never noticed.
     let a = good.query(QuerySpec::Stats).await.unwrap();
-    assert_eq!(a.head_seq, Seq(14));
+    assert_eq!(a.head_seq, Seq(15));
     server.stop().await;
 }
 
@@ -337,7 +341,7 @@ async fn client_heartbeats_keep_a_quiet_subscription_alive_and_silence_is_closed
     // 15 server heartbeats, 100 ms apart: three idle timeouts pass with nothing to receive.
     for _ in 0..15 {
         match tokio::time::timeout(Duration::from_secs(5), quiet.next_event()).await {
-            Ok(Ok(Some(Event::Heartbeat(h)))) => assert_eq!(h.head_seq, Seq(7)),
+            Ok(Ok(Some(Event::Heartbeat(h)))) => assert_eq!(h.head_seq, Seq(8)),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -9,8 +9,12 @@
 //!   sizes, `notional` the sum of price × size (1e-18 units, exact in `i128`), `trades` the
 //!   count.
 //! - The in-progress candle is visible with `closed = false`. It closes when a later trade of the
-//!   same instrument opens a newer interval, or when the watermark (the latest event time the
-//!   caller has seen, across all instruments) passes its end plus `grace`.
+//!   same instrument opens a newer interval (the instrument's own event time is its watermark:
+//!   no other instrument's tick can close its candles), or at a candle-close control record
+//!   ([`CandleBook::close_through`]) whose cutoff is at or after its end. The server writes
+//!   those records when its wall clock less `grace` passes a candle's end
+//!   ([`CandleBook::due_cutoff`]), into the sequence, so every rebuild closes the same candles
+//!   at the same point.
 //! - A late trade for an interval that already closed but is still retained updates that candle,
 //!   bumps its `version`, and is emitted as a correction (creating the candle, at version 1, if
 //!   the interval was empty). A trade older than retention is counted in
@@ -20,13 +24,19 @@
 //!   previous close for queries that ask.
 //!
 //! Cost: per trade, one update per configured interval (array-indexed by instrument, no hashing,
-//! no allocation); updates are conflated per batch: [`CandleBook::drain_updates`] yields each
-//! changed candle once.
+//! no allocation besides a due-queue entry per new candle); updates are conflated per batch:
+//! [`CandleBook::drain_updates`] yields each changed candle once. Closing by time costs
+//! O(log n) per closed candle (a min-heap of candle end times), never a scan of every
+//! instrument. Every time sum is checked: a candle whose end does not fit in `u64` never closes
+//! by time (validation keeps event times below `i64::MAX`, so this does not happen in tickd).
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
-use tickd_protocol::{CandleRecord, InstrumentId, Interval, Price, Quantity, Seq, UnixNanos};
+use tickd_protocol::{
+    CandleRecord, InstrumentId, Interval, Price, Quantity, Seq, TickRecord, UnixNanos,
+};
 
 /// Candle engine settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +46,9 @@ pub struct CandleConfig {
     /// Closed candles kept per instrument and interval (memory: 128 bytes each), indexed like
     /// `intervals`. Late trades older than the oldest kept candle are not applied.
     pub retention: Vec<usize>,
-    /// How long after its end, in event time, a candle stays open for trades that arrive out of
-    /// order (watermark-driven closing only).
+    /// How long after its end, by the wall clock, a candle stays open for trades that arrive
+    /// late ([`CandleBook::due_cutoff`]; closing by a newer trade of the same instrument is not
+    /// delayed).
     pub grace: Duration,
 }
 
@@ -111,11 +122,21 @@ pub struct CandleBook {
     series: Vec<Vec<Series>>,
     /// (instrument, interval index) pairs changed since the last drain.
     dirty: Vec<(u32, u8)>,
-    /// Latest event time seen.
-    watermark: UnixNanos,
-    /// Earliest time at which some in-progress candle becomes due to close.
-    next_close_due: u64,
+    /// End time of every in-progress candle (and of some already closed by a newer trade: such
+    /// stale entries are skipped when they come up, and the heap is rebuilt when they outnumber
+    /// the live ones), earliest first.
+    due: BinaryHeap<Reverse<Due>>,
+    /// In-progress candles (live entries of `due`).
+    open_candles: usize,
     stats: CandleStats,
+}
+
+/// A due-queue entry: when `(instrument, interval index)`'s in-progress candle ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    end: u64,
+    instrument: u32,
+    interval: u8,
 }
 
 fn new_candle(instrument: InstrumentId, interval: Interval, ts_open: UnixNanos) -> CandleRecord {
@@ -149,12 +170,18 @@ fn apply(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event:
             c.ts_last_event = ts_event;
         }
     }
-    // u128: 2^64 trades of u64::MAX units do not overflow it.
+    // u128: `trades` is a u64, and 2^64 trades of u64::MAX units do not overflow it.
     c.set_volume_total(c.volume_total() + u128::from(size.raw()));
-    c.set_notional(
-        c.notional()
-            .saturating_add(i128::from(p) * i128::from(size.raw())),
-    );
+    // |price × size| < 2^127 (price and size are 64-bit); the sum can leave i128 only past any
+    // real market, and then says so.
+    let value = i128::from(p) * i128::from(size.raw());
+    match c.notional().checked_add(value) {
+        Some(n) => c.set_notional(n),
+        None => {
+            c.set_notional(c.notional().saturating_add(value));
+            c.flags |= CandleRecord::NOTIONAL_OVERFLOW;
+        }
+    }
     c.trades += 1;
     c.last_seq = c.last_seq.max(seq);
 }
@@ -186,8 +213,8 @@ impl CandleBook {
             config,
             series: Vec::new(),
             dirty: Vec::new(),
-            watermark: UnixNanos(0),
-            next_close_due: u64::MAX,
+            due: BinaryHeap::new(),
+            open_candles: 0,
             stats: CandleStats::default(),
         }
     }
@@ -202,11 +229,6 @@ impl CandleBook {
         self.stats
     }
 
-    /// Latest event time seen (by [`CandleBook::on_trade`] or [`CandleBook::advance`]).
-    pub fn watermark(&self) -> UnixNanos {
-        self.watermark
-    }
-
     fn interval_index(&self, interval: Interval) -> Option<usize> {
         self.config.intervals.iter().position(|&i| i == interval)
     }
@@ -219,6 +241,24 @@ impl CandleBook {
                 .resize_with(idx + 1, || vec![Series::default(); n]);
         }
         &mut self.series[idx]
+    }
+
+    /// Applies one sequenced record: a trade is folded in ([`CandleBook::on_trade`]), a
+    /// candle-close control record closes what it covers ([`CandleBook::close_through`]),
+    /// quotes change nothing. The live path and every rebuild from the journal go through here,
+    /// so they build the same candles.
+    pub fn apply(&mut self, record: &TickRecord) {
+        if let Some(trade) = record.trade() {
+            self.on_trade(
+                record.instrument(),
+                UnixNanos(record.ts_event),
+                trade.price,
+                trade.size,
+                record.seq(),
+            );
+        } else if let Some(cutoff) = record.candle_close_cutoff() {
+            self.close_through(cutoff);
+        }
     }
 
     /// Folds one trade (already sequenced as `seq`) into every interval's candle.
@@ -256,10 +296,20 @@ impl CandleBook {
                         while series.closed.len() > retention {
                             series.closed.pop_front();
                         }
+                        self.open_candles -= 1;
                     }
                     let mut c = new_candle(instrument, interval, open);
                     apply(&mut c, price, size, seq, ts_event.0);
                     series.current = Some(c);
+                    self.open_candles += 1;
+                    if let Some(end) = open.0.checked_add(interval.nanos()) {
+                        self.due.push(Reverse(Due {
+                            end,
+                            instrument: instrument.0,
+                            // `i < 255` (asserted in `new`).
+                            interval: i as u8,
+                        }));
+                    }
                     Fold::InProgress
                 }
             };
@@ -276,15 +326,93 @@ impl CandleBook {
                 // `i < 255` (asserted in `new`).
                 self.dirty.push((instrument.0, i as u8));
             }
-            if let Some(c) = &series.current {
-                let due = UnixNanos(c.ts_open)
-                    .saturating_add(self.config.grace)
-                    .0
-                    .saturating_add(interval.nanos());
-                self.next_close_due = self.next_close_due.min(due);
-            }
         }
-        self.advance(ts_event);
+        self.compact_due();
+    }
+
+    /// Rebuilds the due queue from the in-progress candles once stale entries (candles closed
+    /// by a newer trade) outnumber live ones: memory stays O(open candles), O(1) amortised.
+    fn compact_due(&mut self) {
+        if self.due.len() <= 2 * self.open_candles + 64 {
+            return;
+        }
+        let intervals = &self.config.intervals;
+        let live = self.series.iter().enumerate().flat_map(|(id, per)| {
+            per.iter().enumerate().filter_map(move |(i, s)| {
+                let c = s.current.as_ref()?;
+                Some(Reverse(Due {
+                    end: c.ts_open.checked_add(intervals[i].nanos())?,
+                    // Ids index `series`, which `series_of` grows from a u32; `i < 255`.
+                    instrument: id as u32,
+                    interval: i as u8,
+                }))
+            })
+        });
+        self.due = live.collect();
+    }
+
+    /// Whether `due` is the live entry of its series: its in-progress candle ends then.
+    fn is_live(&self, due: &Due) -> bool {
+        let i = usize::from(due.interval);
+        self.series
+            .get(due.instrument as usize)
+            .and_then(|per| per.get(i)?.current.as_ref())
+            .is_some_and(|c| {
+                c.ts_open.checked_add(self.config.intervals[i].nanos()) == Some(due.end)
+            })
+    }
+
+    /// The end of the earliest-ending in-progress candle, if any. Amortised O(log n).
+    pub fn next_end(&mut self) -> Option<UnixNanos> {
+        while let Some(Reverse(top)) = self.due.peek().copied() {
+            if self.is_live(&top) {
+                return Some(UnixNanos(top.end));
+            }
+            self.due.pop();
+        }
+        None
+    }
+
+    /// The cutoff a candle-close record should carry at wall-clock time `now`: `now - grace`,
+    /// if some in-progress candle ends at or before it; `None` when nothing is due (the common
+    /// case: one comparison).
+    pub fn due_cutoff(&mut self, now: UnixNanos) -> Option<UnixNanos> {
+        let grace = u64::try_from(self.config.grace.as_nanos()).unwrap_or(u64::MAX);
+        let cutoff = now.0.checked_sub(grace)?;
+        self.next_end()
+            .filter(|end| end.0 <= cutoff)
+            .map(|_| UnixNanos(cutoff))
+    }
+
+    /// Closes every in-progress candle whose interval ends at or before `cutoff` (a
+    /// candle-close control record). O(log n) per candle closed. Returns how many closed.
+    pub fn close_through(&mut self, cutoff: UnixNanos) -> usize {
+        let mut closed = 0;
+        while let Some(Reverse(top)) = self.due.peek().copied() {
+            if top.end > cutoff.0 {
+                break;
+            }
+            self.due.pop();
+            if !self.is_live(&top) {
+                continue;
+            }
+            let i = usize::from(top.interval);
+            let retention = self.config.retention[i];
+            let series = &mut self.series[top.instrument as usize][i];
+            let mut done = series.current.take().unwrap_or_default();
+            done.flags |= CandleRecord::CLOSED;
+            series.closed.push_back(done);
+            while series.closed.len() > retention {
+                series.closed.pop_front();
+            }
+            if !series.dirty {
+                series.dirty = true;
+                self.dirty.push((top.instrument, top.interval));
+            }
+            self.open_candles -= 1;
+            closed += 1;
+        }
+        closed
     }
 
     /// Applies a late trade to a closed candle (or creates it). Returns false if the interval
@@ -319,45 +447,6 @@ impl CandleBook {
                 true
             }
         }
-    }
-
-    /// Moves the watermark to `now` (event time; ignored if older) and closes every
-    /// in-progress candle whose end plus grace it passed. Cheap when nothing is due.
-    pub fn advance(&mut self, now: UnixNanos) {
-        if now > self.watermark {
-            self.watermark = now;
-        }
-        if self.watermark.0 < self.next_close_due {
-            return;
-        }
-        let mut next_due = u64::MAX;
-        let grace = self.config.grace;
-        for (id, per_interval) in self.series.iter_mut().enumerate() {
-            for (i, series) in per_interval.iter_mut().enumerate() {
-                let interval = self.config.intervals[i];
-                let Some(c) = &series.current else { continue };
-                let due = UnixNanos(c.ts_open)
-                    .saturating_add(grace)
-                    .0
-                    .saturating_add(interval.nanos());
-                if self.watermark.0 < due {
-                    next_due = next_due.min(due);
-                    continue;
-                }
-                let mut done = series.current.take().unwrap_or_default();
-                done.flags |= CandleRecord::CLOSED;
-                series.closed.push_back(done);
-                while series.closed.len() > self.config.retention[i] {
-                    series.closed.pop_front();
-                }
-                if !series.dirty {
-                    series.dirty = true;
-                    // Ids come from `series_of`, indexed by a u32; `i < 255`.
-                    self.dirty.push((id as u32, i as u8));
-                }
-            }
-        }
-        self.next_close_due = next_due;
     }
 
     /// Appends every candle changed since the last drain (the in-progress one, or the last
@@ -572,18 +661,24 @@ mod tests {
     }
 
     #[test]
-    fn the_watermark_closes_candles_after_grace() {
+    fn close_records_close_candles_after_grace_and_no_other_instrument_can() {
         let mut b = CandleBook::new(CandleConfig {
             grace: Duration::from_millis(500),
             ..book().config().clone()
         });
+        const B: InstrumentId = InstrumentId(1);
         b.on_trade(A, UnixNanos(T0), px("1"), qty("1"), Seq(1));
-        b.advance(UnixNanos(T0 + SEC + 499_999_999));
-        assert!(
-            b.current(A, Interval::S1).is_some(),
-            "still inside its grace"
-        );
-        b.advance(UnixNanos(T0 + SEC + 500_000_000));
+        // A trade of another instrument dated far ahead closes nothing of A's.
+        b.on_trade(B, UnixNanos(T0 + 3_600 * SEC), px("1"), qty("1"), Seq(2));
+        assert!(b.current(A, Interval::S1).is_some());
+        assert!(b.current(A, Interval::M1).is_some());
+
+        assert_eq!(b.next_end(), Some(UnixNanos(T0 + SEC)));
+        // The wall clock at end + grace - 1 ns: nothing due.
+        assert_eq!(b.due_cutoff(UnixNanos(T0 + SEC + 499_999_999)), None);
+        let cutoff = b.due_cutoff(UnixNanos(T0 + SEC + 500_000_000));
+        assert_eq!(cutoff, Some(UnixNanos(T0 + SEC)));
+        assert_eq!(b.close_through(UnixNanos(T0 + SEC)), 1);
         assert!(b.current(A, Interval::S1).is_none());
         let closed = b.candles(
             A,
@@ -597,6 +692,47 @@ mod tests {
             b.current(A, Interval::M1).is_some(),
             "the minute is not over"
         );
+        // Closing again closes nothing more; the next end is A's minute.
+        assert_eq!(b.close_through(UnixNanos(T0 + SEC)), 0);
+        assert_eq!(b.next_end(), Some(UnixNanos(T0 + 60 * SEC)));
+        let mut out = Vec::new();
+        b.drain_updates(&mut out);
+        assert_eq!(out.len(), 4, "A's two candles and B's two");
+    }
+
+    #[test]
+    fn the_due_queue_skips_candles_closed_by_trades_and_stays_bounded() {
+        let mut b = book();
+        // 10,000 one-second candles of one instrument, each closed by the next trade.
+        for k in 0..10_000u64 {
+            b.on_trade(A, UnixNanos(T0 + k * SEC), px("1"), qty("1"), Seq(k + 1));
+        }
+        assert!(b.due.len() <= 2 * b.open_candles + 64, "{}", b.due.len());
+        assert_eq!(b.next_end(), Some(UnixNanos(T0 + 10_000 * SEC)));
+        // One close record closes the last second and the minutes up to it.
+        assert_eq!(b.close_through(UnixNanos(T0 + 10_000 * SEC)), 1);
+        assert_eq!(b.close_through(UnixNanos(u64::MAX)), 1);
+        assert_eq!(b.next_end(), None);
+    }
+
+    #[test]
+    fn extreme_values_never_wrap() {
+        let mut b = book();
+        // The candles holding u64::MAX - 1 end past u64::MAX: they never close by time, and
+        // nothing panics.
+        b.on_trade(A, UnixNanos(u64::MAX - 1), px("1"), qty("1"), Seq(1));
+        assert_eq!(b.close_through(UnixNanos(u64::MAX)), 0);
+        // Notional beyond i128 is flagged, not wrapped; volume is exact in u128.
+        let big = Price::from_raw(i64::MAX - 1);
+        let size = Quantity::from_raw(i64::MAX as u64);
+        const B: InstrumentId = InstrumentId(1);
+        for seq in 2..=5 {
+            b.on_trade(B, UnixNanos(T0), big, size, Seq(seq));
+        }
+        let c = b.current(B, Interval::S1).unwrap();
+        assert_eq!(c.volume_total(), 4 * u128::from(i64::MAX as u64));
+        assert_eq!(c.notional(), i128::MAX);
+        assert_ne!(c.flags & CandleRecord::NOTIONAL_OVERFLOW, 0);
     }
 
     #[test]

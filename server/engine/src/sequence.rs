@@ -1,7 +1,9 @@
 //! Sequencing (DESIGN.md §4), without IO: per tick, resolve the instrument, validate, stamp
-//! `seq`, `ts_recv` and the instrument id, hand the record to a [`RecordSink`] and fold trades
-//! into the [`CandleBook`]. The server's sequencer thread wraps this with the ring, the latest
-//! table, the journal and publication; benches and tests drive it with any sink.
+//! `seq`, `ts_recv` and the instrument id, and hand the record to a [`RecordSink`]. Nothing is
+//! folded into candles here: the shell journals the batch first and then applies the records
+//! ([`crate::CandleBook::apply`]), so a batch the journal refuses leaves no trace. The server's
+//! sequencer thread wraps this with the ring, the latest table, the journal and publication;
+//! benches and tests drive it with any sink.
 //!
 //! Instruments: a feed names its symbols once, as it first uses them, with their [`Scales`],
 //! and its ticks carry the feed's own dense index into that list ([`FeedIds`]); a publisher
@@ -15,12 +17,10 @@ use std::ops::RangeInclusive;
 
 use tickd_protocol::{InstrumentId, Scales, Seq, Symbol, TickRecord, UnixNanos};
 
-use crate::candle::CandleBook;
-use crate::validate::{Invalid, validate};
+use crate::validate::{Invalid, is_crossed, validate};
 
-/// Where sequenced records go. The shell's implementation writes the ring slot and the latest
-/// cell (visible to readers only once the shell publishes the batch) and keeps the record for
-/// the journal.
+/// Where sequenced records go. The shell's implementation keeps them for the journal, and
+/// writes ring slots and latest cells only once the journal has them.
 pub trait RecordSink {
     /// The id of `symbol`, defining it with `scales` if new; `None` if it cannot be (the
     /// directory is full, or it is known with other scales), which the sink reports.
@@ -74,6 +74,12 @@ impl FeedIds {
         );
     }
 
+    /// Forgets every local index from `len` on (a batch that defined them was not sequenced,
+    /// and defines them again when it comes back).
+    pub fn truncate(&mut self, len: usize) {
+        self.ids.truncate(len);
+    }
+
     /// The ids, by local index.
     pub fn ids(&self) -> &[Option<InstrumentId>] {
         &self.ids
@@ -88,15 +94,14 @@ pub struct Skew(pub Option<std::time::Duration>);
 
 /// Sequences `ticks` at time `now` (their `ts_recv`): each tick's `instrument_id` indexes
 /// `ids`. A tick dated further ahead of `now` than `skew` allows is rejected
-/// ([`Invalid::FutureEvent`]). Accepted ticks are stamped and written to `sink` in order and
-/// their trades folded into `book`; `on_reject` hears each rejected tick's index in `ticks` and
-/// the reason. O(1) per tick besides the sink and the book; allocates nothing.
+/// ([`Invalid::FutureEvent`]). Accepted ticks are stamped (a crossed quote also gets
+/// [`TickRecord::CROSSED`]) and written to `sink` in order; `on_reject` hears each rejected
+/// tick's index in `ticks` and the reason. O(1) per tick besides the sink; allocates nothing.
 pub fn sequence(
     ticks: &[TickRecord],
     ids: &[Option<InstrumentId>],
     now: UnixNanos,
     skew: Skew,
-    book: &mut CandleBook,
     sink: &mut impl RecordSink,
     mut on_reject: impl FnMut(usize, Invalid),
 ) -> BatchOutcome {
@@ -134,16 +139,19 @@ pub fn sequence(
             continue;
         }
         let seq = sink.next_seq();
+        let flags = if is_crossed(tick) {
+            TickRecord::CROSSED
+        } else {
+            0
+        };
         let t = TickRecord {
             seq: seq.0,
             instrument_id: id.0,
             ts_recv: now.0,
+            flags,
             ..*tick
         };
         sink.write(&t);
-        if let Some(trade) = t.trade() {
-            book.on_trade(id, UnixNanos(t.ts_event), trade.price, trade.size, seq);
-        }
         first.get_or_insert(seq);
         last = seq;
         out.accepted += 1;
@@ -157,7 +165,6 @@ mod tests {
     use tickd_protocol::{Price, Quantity, Side, Trade};
 
     use super::*;
-    use crate::candle::CandleConfig;
 
     /// A sink that keeps what it is given.
     #[derive(Default)]
@@ -217,7 +224,6 @@ mod tests {
         let mut other = FeedIds::default();
         other.extend([(aapl, Scales::new(2, 0).unwrap())], &mut sink);
         assert_eq!(other.ids(), [None]);
-        let mut book = CandleBook::new(CandleConfig::default());
         let mut bad = trade(0, "1");
         bad.kind = 99;
         let ticks = [
@@ -233,7 +239,6 @@ mod tests {
             ids.ids(),
             UnixNanos(42),
             Skew(None),
-            &mut book,
             &mut sink,
             |i, why| rejected.push((i, why)),
         );
@@ -263,7 +268,6 @@ mod tests {
             ids.ids(),
             UnixNanos(43),
             Skew(None),
-            &mut book,
             &mut sink,
             |_, _| {},
         );
@@ -275,7 +279,6 @@ mod tests {
         let mut sink = Vec64::default();
         let mut ids = FeedIds::default();
         ids.extend([(Symbol::new("AAPL").unwrap(), Scales::DEFAULT)], &mut sink);
-        let mut book = CandleBook::new(CandleConfig::default());
         let now = UnixNanos(1_696_680_000_000_000_000);
         let at = |ts: u64| {
             let mut t = trade(0, "1");
@@ -286,15 +289,9 @@ mod tests {
         let ticks = [at(4_102_444_800_000_000_000), at(now.0 + 300_000_000_000)];
         let mut rejected = Vec::new();
         let skew = Skew(Some(std::time::Duration::from_secs(300)));
-        let out = sequence(
-            &ticks,
-            ids.ids(),
-            now,
-            skew,
-            &mut book,
-            &mut sink,
-            |i, why| rejected.push((i, why)),
-        );
+        let out = sequence(&ticks, ids.ids(), now, skew, &mut sink, |i, why| {
+            rejected.push((i, why))
+        });
         assert_eq!((out.accepted, out.rejected), (1, 1));
         assert_eq!(
             rejected,
@@ -311,15 +308,7 @@ mod tests {
             "ts_event is 2405764800000 ms ahead of the server clock, more than the 300000 ms allowed"
         );
         // A replay is judged by its own clock: the same ticks are accepted.
-        let out = sequence(
-            &ticks,
-            ids.ids(),
-            now,
-            Skew(None),
-            &mut book,
-            &mut sink,
-            |_, _| {},
-        );
+        let out = sequence(&ticks, ids.ids(), now, Skew(None), &mut sink, |_, _| {});
         assert_eq!((out.accepted, out.rejected), (2, 0));
     }
 }

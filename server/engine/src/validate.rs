@@ -25,6 +25,20 @@ pub enum Invalid {
     /// A quote with neither bid nor ask.
     #[error("quote has neither bid nor ask")]
     EmptyQuote,
+    /// A price that breaks arithmetic: `i64::MIN` (its negation overflows; never a real price).
+    #[error("price {0} is out of range")]
+    PriceOutOfRange(i64),
+    /// A trade size above `i64::MAX` raw units: beyond any market, and it would not fit the
+    /// signed integers JSON and numpy clients read sizes into.
+    #[error("trade size {0} is out of range (at most 9223372036854775807 raw units)")]
+    SizeOutOfRange(u64),
+    /// `ts_event` beyond `i64::MAX` ns (2262-04-11): outside what every client's signed
+    /// nanosecond time holds, and candle end times would overflow.
+    #[error("ts_event {0} is out of range (after 2262-04-11)")]
+    TimeOutOfRange(u64),
+    /// A control record kind (a candle close): only the sequencer writes those.
+    #[error("kind {0} is a control record, which only the sequencer writes")]
+    ControlKind(u8),
     /// The instrument index does not name a known symbol.
     #[error("unknown instrument index {0}")]
     UnknownInstrument(u32),
@@ -56,16 +70,38 @@ pub fn validate(tick: &TickRecord) -> Result<(), Invalid> {
     if tick.ts_event == 0 {
         return Err(Invalid::MissingTime);
     }
+    if tick.ts_event > i64::MAX as u64 {
+        return Err(Invalid::TimeOutOfRange(tick.ts_event));
+    }
+    if tick.candle_close_cutoff().is_some() {
+        return Err(Invalid::ControlKind(tick.kind));
+    }
     match tick.view() {
         Err(tickd_protocol::RecordError::UnknownSide(s)) => Err(Invalid::UnknownSide(s)),
         Err(_) => Err(Invalid::UnknownKind(tick.kind)),
         Ok(TickView::Trade(t, _)) if t.price.is_undef() => Err(Invalid::UndefinedPrice),
+        Ok(TickView::Trade(t, _)) if t.price.raw() == i64::MIN => {
+            Err(Invalid::PriceOutOfRange(i64::MIN))
+        }
         Ok(TickView::Trade(t, _)) if t.size.raw() == 0 => Err(Invalid::ZeroSize),
+        Ok(TickView::Trade(t, _)) if t.size.raw() > i64::MAX as u64 => {
+            Err(Invalid::SizeOutOfRange(t.size.raw()))
+        }
         Ok(TickView::Quote(q)) if q.bid_px.is_undef() && q.ask_px.is_undef() => {
             Err(Invalid::EmptyQuote)
         }
+        Ok(TickView::Quote(q)) if q.bid_px.raw() == i64::MIN || q.ask_px.raw() == i64::MIN => {
+            Err(Invalid::PriceOutOfRange(i64::MIN))
+        }
         Ok(_) => Ok(()),
     }
+}
+
+/// Whether `tick` is a quote whose bid is above its ask (both defined): a crossed book, kept
+/// and marked with [`TickRecord::CROSSED`]. A locked book (bid = ask) is not crossed.
+pub fn is_crossed(tick: &TickRecord) -> bool {
+    tick.quote()
+        .is_some_and(|q| !q.bid_px.is_undef() && !q.ask_px.is_undef() && q.bid_px > q.ask_px)
 }
 
 #[cfg(test)]
@@ -132,5 +168,51 @@ mod tests {
             Err(Invalid::EmptyQuote)
         );
         assert_eq!(Invalid::ZeroSize.to_string(), "trade size is zero");
+        let min = TickRecord::new_trade(
+            InstrumentId(0),
+            UnixNanos(1),
+            Side::Buy,
+            &Trade {
+                price: Price::from_raw(i64::MIN),
+                ..t
+            },
+        );
+        assert_eq!(validate(&min), Err(Invalid::PriceOutOfRange(i64::MIN)));
+        let huge = Trade {
+            size: Quantity::from_raw(u64::MAX),
+            ..t
+        };
+        let huge = TickRecord::new_trade(InstrumentId(0), UnixNanos(1), Side::Buy, &huge);
+        assert_eq!(validate(&huge), Err(Invalid::SizeOutOfRange(u64::MAX)));
+        assert_eq!(
+            validate(&TickRecord {
+                ts_event: u64::MAX,
+                ..ok
+            }),
+            Err(Invalid::TimeOutOfRange(u64::MAX))
+        );
+        let close = TickRecord::candle_close(UnixNanos(5));
+        assert_eq!(validate(&close), Err(Invalid::ControlKind(16)));
+        // Negative prices are real (spreads, some futures): accepted.
+        let negative = Trade {
+            price: Price::from_raw(-5),
+            ..t
+        };
+        let negative = TickRecord::new_trade(InstrumentId(0), UnixNanos(1), Side::Buy, &negative);
+        assert_eq!(validate(&negative), Ok(()));
+        let crossed = Quote {
+            bid_px: Price::from_raw(11),
+            bid_sz: Quantity::from_raw(1),
+            ask_px: Price::from_raw(10),
+            ask_sz: Quantity::from_raw(1),
+        };
+        let crossed = TickRecord::new_quote(InstrumentId(0), UnixNanos(1), &crossed);
+        assert_eq!(validate(&crossed), Ok(()));
+        assert!(is_crossed(&crossed));
+        let locked = TickRecord {
+            body: [10, 1, 10, 1],
+            ..crossed
+        };
+        assert!(!is_crossed(&locked));
     }
 }

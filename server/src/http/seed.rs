@@ -46,8 +46,11 @@ pub struct FeedHealth {
 /// `GET /health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// Always `ok` when the server answers.
+    /// `ok`, or `degraded` (HTTP 503) while ingest cannot journal: see `reason`.
     status: &'static str,
+    /// Why the server is degraded (absent when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     /// The server's version.
     version: &'static str,
     /// Seconds since the server started.
@@ -64,8 +67,10 @@ pub struct Health {
 
 /// Server status: uptime, epoch, head sequence, feeds and connections.
 #[utoipa::path(get, path = "/health", tag = "seed",
-    responses((status = 200, description = "The server is up", body = Health)))]
-async fn health(State(s): State<HttpState>) -> Json<Health> {
+    responses((status = 200, description = "The server is up", body = Health),
+        (status = 503, description = "Degraded: ingest cannot write its journal (ingest resumes \
+            by itself once writes succeed)", body = Health)))]
+async fn health(State(s): State<HttpState>) -> (axum::http::StatusCode, Json<Health>) {
     let feeds = s
         .services
         .query
@@ -90,15 +95,23 @@ async fn health(State(s): State<HttpState>) -> Json<Health> {
             )
         })
         .collect();
-    Json(Health {
-        status: "ok",
+    let reason = s.services.query.shared.ingest.degraded();
+    let code = if reason.is_some() {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let body = Json(Health {
+        status: if reason.is_some() { "degraded" } else { "ok" },
+        reason,
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: s.started.elapsed().as_secs(),
         epoch: s.services.query.epoch().0.to_string(),
         head_seq: s.services.query.head().0,
         feeds,
         connections: s.services.limits.total(),
-    })
+    });
+    (code, body)
 }
 
 /// One instrument in `/symbols`.

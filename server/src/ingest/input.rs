@@ -124,6 +124,9 @@ pub struct PublishOutcome {
     pub batch: BatchOutcome,
     /// Rejected ticks: index in the batch, and why.
     pub rejected: Vec<(u32, Invalid)>,
+    /// Why the whole batch was refused (nothing of it sequenced): the journal could not be
+    /// written, or a limit was hit. Answered to the publisher as an `Error`.
+    pub error: Option<(tickd_protocol::ErrorCode, String)>,
 }
 
 /// What the sequencer thread takes in.

@@ -1,7 +1,13 @@
 //! The sequencer: the ring's only writer (DESIGN.md §4). Feeds hand it [`Batch`]es over a
-//! bounded channel; for each tick it validates, stamps `seq` and `ts_recv`, writes the ring
-//! slot, updates the directory, the latest table and the candles; then, once per batch, it
-//! publishes the new head, the candle updates, and wakes readers.
+//! bounded channel. Per batch it validates and stamps every tick (`seq`, `ts_recv`), adds a
+//! candle-close control record when the wall clock has passed a candle's end plus grace,
+//! commits the batch to the journal, and only then writes ring slots, latest cells and candles
+//! and publishes the new head: nothing is visible anywhere before it is durable.
+//!
+//! A journal write that fails answers the batch with the error (publishers get an `Error`;
+//! a feed's batch is kept and retried, in order, with backoff: the feed is pushed back on once
+//! [`MAX_HELD`] batches wait), turns `/health` degraded, and resumes by itself at the first
+//! write that succeeds.
 //!
 //! [`Sequencer::ingest`] is the whole per-batch step with time as an argument, so benches and
 //! tests drive it without a thread; [`spawn`] runs it on its own thread.
@@ -13,17 +19,29 @@ use std::thread::JoinHandle;
 use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink, Skew};
 use tickd_protocol::files::{candle_slot, latest_cell, scales_of_tag, scales_tag};
 use tickd_protocol::{
-    CandleRecord, Epoch, InstrumentId, Scales, Seq, Symbol, TickKind, TickRecord, UnixNanos,
+    CandleRecord, Epoch, InstrumentId, Scales, Seq, Symbol, TickRecord, UnixNanos,
 };
 
 use super::input::{Batch, FeedClock, FeedId, FeedStats, Input, InputRx, Next, PublishOutcome};
 use super::instruments::{InstrumentTable, Instruments};
+use super::status::IngestStatus;
 use crate::clock;
 use crate::storage::journal::{Definition, Journal};
 use crate::storage::store::Store;
 
 /// How often an idle sequencer closes candles by the wall clock.
 const IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+/// First and longest wait between retries of a failed journal write.
+const RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(50);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+/// Feed batches kept while the journal fails; beyond this the sequencer stops taking input,
+/// so feeds block (they keep their data) instead of the sequencer's memory growing.
+pub const MAX_HELD: usize = 64;
+
+/// A batch the journal did not take: nothing of it was sequenced.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the journal could not be written, nothing of this batch was sequenced: {0}")]
+pub struct JournalError(pub String);
 
 /// Per-feed state: its counters, clock, and local symbol index → instrument id.
 #[derive(Debug)]
@@ -58,10 +76,10 @@ pub struct Sequencer {
     journal: Option<Journal>,
     /// Symbols registered since the last journal block.
     new_symbols: Vec<Definition>,
-    /// The current batch's accepted records, for the journal (reused).
-    accepted: Vec<TickRecord>,
-    /// Set when the journal failed: nothing more is sequenced.
-    pub journal_failed: bool,
+    /// The current batch's stamped records: journaled, then made visible (reused).
+    pending: Vec<TickRecord>,
+    /// Journal health, for `/health` and `/metrics`.
+    status: Arc<IngestStatus>,
     /// How far ahead of the clock wall-clock feeds may date ticks.
     max_future_skew: Option<std::time::Duration>,
 }
@@ -100,15 +118,13 @@ fn register(
     Ok(id)
 }
 
-/// The engine's [`RecordSink`] over the shm store: ring slot and latest cell per record (seen
-/// by readers once the batch is published), the directory for new symbols, and the batch's
-/// records kept for the journal.
+/// The engine's [`RecordSink`]: new symbols go to the shm directory, stamped records to
+/// `pending` (made visible only after the journal commit), seqs continue the ring's.
 struct StoreSink<'a> {
     store: &'a mut Store,
     instruments: &'a Instruments,
     new_symbols: &'a mut Vec<Definition>,
-    /// `None` without a journal.
-    accepted: Option<&'a mut Vec<TickRecord>>,
+    pending: &'a mut Vec<TickRecord>,
 }
 
 impl RecordSink for StoreSink<'_> {
@@ -125,22 +141,11 @@ impl RecordSink for StoreSink<'_> {
     }
 
     fn next_seq(&self) -> Seq {
-        Seq(self.store.ticks.next_seq())
+        Seq(self.store.ticks.next_seq() + self.pending.len() as u64)
     }
 
     fn write(&mut self, t: &TickRecord) {
-        let words = t.to_words();
-        self.store.ticks.push(&words);
-        // Validated by the engine: a trade or a quote.
-        let kind = t.kind().unwrap_or(TickKind::Quote);
-        // The cell exists: ids are below `max_instruments`, the table has two cells each.
-        let _ = self
-            .store
-            .latest
-            .write(latest_cell(t.instrument(), kind), t.seq, &words);
-        if let Some(accepted) = &mut self.accepted {
-            accepted.push(*t);
-        }
+        self.pending.push(*t);
     }
 }
 
@@ -172,6 +177,23 @@ impl Sequencer {
         instruments: Instruments,
         published: tokio::sync::watch::Sender<Published>,
     ) -> Self {
+        Self::with_status(
+            store,
+            book,
+            instruments,
+            published,
+            Arc::new(IngestStatus::default()),
+        )
+    }
+
+    /// [`Sequencer::new`], reporting journal health to `status`.
+    pub fn with_status(
+        store: Store,
+        book: Arc<Mutex<CandleBook>>,
+        instruments: Instruments,
+        published: tokio::sync::watch::Sender<Published>,
+        status: Arc<IngestStatus>,
+    ) -> Self {
         Self {
             store,
             book,
@@ -182,8 +204,8 @@ impl Sequencer {
             rejected_total: 0,
             journal: None,
             new_symbols: Vec::new(),
-            accepted: Vec::with_capacity(4096),
-            journal_failed: false,
+            pending: Vec::with_capacity(4096),
+            status,
             max_future_skew: None,
         }
     }
@@ -200,21 +222,14 @@ impl Sequencer {
         let words = tick.to_words();
         let seq = self.store.ticks.push(&words);
         debug_assert_eq!(seq, tick.seq);
-        // Journaled records passed validation: trades and quotes only.
-        let kind = tick.kind().unwrap_or(TickKind::Quote);
-        let _ = self
-            .store
-            .latest
-            .write(latest_cell(tick.instrument(), kind), seq, &words);
-        if let Some(trade) = tick.trade() {
-            book.on_trade(
-                tick.instrument(),
-                UnixNanos(tick.ts_event),
-                trade.price,
-                trade.size,
-                Seq(seq),
-            );
+        if let Some(kind) = tick.kind() {
+            // Ids are below `max_instruments`: the cell exists.
+            let _ = self
+                .store
+                .latest
+                .write(latest_cell(tick.instrument(), kind), seq, &words);
         }
+        book.apply(tick);
         if seq.is_multiple_of(65_536) {
             self.store.ticks.publish();
         }
@@ -298,32 +313,45 @@ impl Sequencer {
             .any(|f| f.clock == FeedClock::Event && !f.ended)
     }
 
-    /// Closes candles due by the wall clock `now` (when no replay is running) and publishes the
-    /// closed candles. Called when idle, so live candles close without a later trade.
-    pub fn on_idle(&mut self, now: UnixNanos) {
+    /// Closes candles due by the wall clock `now` (when no replay is running) with a
+    /// candle-close record, and publishes it. Called when idle, so live candles close without
+    /// a later trade.
+    ///
+    /// # Errors
+    ///
+    /// If the journal refused the record (it is written again at the next call).
+    pub fn on_idle(&mut self, now: UnixNanos) -> Result<(), JournalError> {
         if self.wall_clock_candles() {
-            let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-            book.advance(now);
-            book.drain_updates(&mut self.updates);
-            drop(book);
-            if !self.updates.is_empty() {
-                for c in self.updates.drain(..) {
-                    self.store.candles.push(&candle_slot(&c));
-                }
-                self.store.candles.publish();
-                let published = Published {
-                    head: Seq(self.store.ticks.head()),
-                    candle_head: self.store.candles.head(),
-                };
-                self.published.send_replace(published);
-            }
+            self.close_due(now)?;
         }
+        Ok(())
+    }
+
+    /// Sequences a candle-close record if a candle is due at `now`.
+    fn close_due(&mut self, now: UnixNanos) -> Result<(), JournalError> {
+        if self.due_cutoff(now).is_some() {
+            self.sequence(&[], &[], now, Skew(None), None, |_, _| {})?;
+        }
+        Ok(())
+    }
+
+    /// The cutoff of the candle-close record due at `now`, if any candle is due.
+    fn due_cutoff(&self, now: UnixNanos) -> Option<UnixNanos> {
+        self.book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .due_cutoff(now)
     }
 
     /// Sequences one feed batch at time `now` (`ts_recv` of every tick in it), publishes it
     /// and the candle updates it caused, and wakes readers. `on_reject` hears each rejected
     /// tick's index in the batch and reason. A batch that ends its feed marks it finished and,
     /// when it was the last running replay, closes every candle the wall clock has passed.
+    ///
+    /// # Errors
+    ///
+    /// If the journal refused the batch: nothing of it is sequenced, and the same batch may be
+    /// handed in again (its new symbols are remembered).
     ///
     /// # Panics
     ///
@@ -333,16 +361,22 @@ impl Sequencer {
         batch: &Batch,
         now: UnixNanos,
         on_reject: impl FnMut(usize, Invalid),
-    ) -> BatchOutcome {
+    ) -> Result<BatchOutcome, JournalError> {
         let feed = usize::from(batch.feed);
+        let known = self.feeds[feed].ids.ids().len();
         let mut ids = std::mem::take(&mut self.feeds[feed].ids);
         ids.extend(batch.new_symbols.iter().copied(), &mut self.sink());
         let end = batch.end.then_some(feed);
         let skew = self.skew_of(self.feeds[feed].clock);
         let out = self.sequence(&batch.ticks, ids.ids(), now, skew, end, on_reject);
+        if out.is_err() {
+            // The batch comes again with the same new symbols.
+            ids.truncate(known);
+        }
         self.feeds[feed].ids = ids;
+        let out = out?;
         self.count(feed, &out);
-        out
+        Ok(out)
     }
 
     /// Sequences a publisher's batch: its ticks' `instrument_id`s index `req.symbols`; new
@@ -364,10 +398,19 @@ impl Sequencer {
         let out = self.sequence(&req.ticks, ids.ids(), now, skew, None, |i, reason| {
             rejected.push((i as u32, reason))
         });
-        self.count(usize::from(feed), &out);
-        PublishOutcome {
-            batch: out,
-            rejected,
+        match out {
+            Ok(out) => {
+                self.count(usize::from(feed), &out);
+                PublishOutcome {
+                    batch: out,
+                    rejected,
+                    error: None,
+                }
+            }
+            Err(e) => PublishOutcome {
+                error: Some((tickd_protocol::ErrorCode::Internal, e.to_string())),
+                ..PublishOutcome::default()
+            },
         }
     }
 
@@ -377,7 +420,7 @@ impl Sequencer {
             store: &mut self.store,
             instruments: &self.instruments,
             new_symbols: &mut self.new_symbols,
-            accepted: self.journal.is_some().then_some(&mut self.accepted),
+            pending: &mut self.pending,
         }
     }
 
@@ -408,7 +451,8 @@ impl Sequencer {
         self.max_future_skew = skew;
     }
 
-    /// The per-tick work and the per-batch publication, shared by feeds and publishers.
+    /// The per-tick work and the per-batch publication, shared by feeds and publishers: stamp,
+    /// add a candle-close record if one is due, journal, then make visible and publish.
     fn sequence(
         &mut self,
         ticks: &[TickRecord],
@@ -417,41 +461,101 @@ impl Sequencer {
         skew: Skew,
         ends_feed: Option<usize>,
         on_reject: impl FnMut(usize, Invalid),
-    ) -> BatchOutcome {
-        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut sink = StoreSink {
-            store: &mut self.store,
-            instruments: &self.instruments,
-            new_symbols: &mut self.new_symbols,
-            accepted: self.journal.is_some().then_some(&mut self.accepted),
-        };
-        let out = tickd_engine::sequence(ticks, ids, now, skew, &mut book, &mut sink, on_reject);
-        if let Some(journal) = &mut self.journal {
-            // Durable (per the flush policy) before anyone can see it or be acked.
-            let written = journal
-                .append(&self.new_symbols, &self.accepted)
-                .and_then(|()| journal.commit());
-            self.new_symbols.clear();
-            self.accepted.clear();
-            if let Err(e) = written {
-                // Nothing of this batch is published or acknowledged, and nothing more is
-                // sequenced: what is visible is always durable.
-                tracing::error!("journal write failed, ingest stops: {e:#}");
-                self.journal_failed = true;
-                return BatchOutcome::all_rejected(out.rejected + out.accepted);
-            }
+    ) -> Result<BatchOutcome, JournalError> {
+        debug_assert!(self.pending.is_empty());
+        // Candles follow the wall clock once no replay runs (this batch may end the last one).
+        // A close due now goes first, so the batch's own ticks keep contiguous seqs.
+        let wall = !self
+            .feeds
+            .iter()
+            .enumerate()
+            .any(|(i, f)| f.clock == FeedClock::Event && !f.ended && Some(i) != ends_feed);
+        if wall && let Some(cutoff) = self.due_cutoff(now) {
+            self.pending.push(TickRecord {
+                seq: self.store.ticks.next_seq(),
+                ts_recv: now.0,
+                ..TickRecord::candle_close(cutoff)
+            });
         }
+        let out = tickd_engine::sequence(ticks, ids, now, skew, &mut self.sink(), on_reject);
+        self.commit()?;
+        self.make_visible();
         if let Some(feed) = ends_feed {
             self.feeds[feed].ended = true;
+            if wall {
+                // The end of the last replay: what the wall clock has passed closes now, after
+                // the replay's last ticks. A refused close is written again at the next idle.
+                let _ = self.close_due(now);
+            }
             // Release: everything of this feed is sequenced before `finished` reads true.
             self.feeds[feed]
                 .stats
                 .finished
                 .store(true, Ordering::Release);
-            if self.wall_clock_candles() {
-                book.advance(now);
+            // Wakes whoever waits for the feed to finish.
+            self.publish_head();
+        }
+        Ok(out)
+    }
+
+    /// Tells async readers the published heads (wakes them even if unchanged).
+    fn publish_head(&self) {
+        self.published.send_replace(Published {
+            head: Seq(self.store.ticks.head()),
+            candle_head: self.store.candles.head(),
+        });
+    }
+
+    /// Journals the pending records and the new symbols (durable per the flush policy). On
+    /// failure nothing of them is kept: the pending records are dropped (their seqs are
+    /// assigned again), the new symbols stay queued for the next block.
+    fn commit(&mut self) -> Result<(), JournalError> {
+        let Some(journal) = &mut self.journal else {
+            self.new_symbols.clear();
+            return Ok(());
+        };
+        let written = journal
+            .append(&self.new_symbols, &self.pending)
+            .and_then(|()| journal.commit());
+        match written {
+            Ok(()) => {
+                self.new_symbols.clear();
+                if self.status.journal_ok() {
+                    tracing::warn!("journal writes succeed again: ingest resumed");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let reason = format!("{e:#}");
+                if self.status.degraded().is_none() {
+                    tracing::error!("journal write failed, ingest is degraded: {reason}");
+                }
+                self.status.journal_failed(&reason);
+                self.pending.clear();
+                Err(JournalError(reason))
             }
         }
+    }
+
+    /// Writes the journaled records to the ring and the latest table, applies them to the
+    /// candles, and publishes the head and the candle updates.
+    fn make_visible(&mut self) {
+        for r in &self.pending {
+            let words = r.to_words();
+            self.store.ticks.push(&words);
+            if let Some(kind) = r.kind() {
+                // Ids are below `max_instruments`: the cell exists.
+                let _ = self
+                    .store
+                    .latest
+                    .write(latest_cell(r.instrument(), kind), r.seq, &words);
+            }
+        }
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        for r in &self.pending {
+            book.apply(r);
+        }
+        self.pending.clear();
         book.drain_updates(&mut self.updates);
         // Publish while still holding the book: a snapshot taken under the book's lock then
         // sees candles, latest cells and head at one consistent seq.
@@ -461,16 +565,16 @@ impl Sequencer {
             self.store.candles.push(&candle_slot(&c));
         }
         self.store.candles.publish();
-        self.published.send_replace(Published {
-            head: Seq(self.store.ticks.head()),
-            candle_head: self.store.candles.head(),
-        });
-        out
+        self.publish_head();
     }
 }
 
 /// Runs `sequencer` on a thread named `sequencer` until every sender is dropped; publishes are
 /// counted under feed `publishers`. After `stop` is set it drains what is queued and returns.
+///
+/// While the journal fails, feed batches are kept in order and retried with backoff
+/// ([`RETRY_MIN`]..[`RETRY_MAX`]); publishes are tried as they come and answered with the
+/// error; with [`MAX_HELD`] batches kept, no more input is taken until a write succeeds.
 ///
 /// # Errors
 ///
@@ -484,31 +588,78 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || {
+            let mut held = std::collections::VecDeque::<Batch>::new();
+            let mut retry = RETRY_MIN;
             loop {
                 // Relaxed: a flag polled once per wake-up; the queue itself carries the data.
-                if stop.load(Ordering::Relaxed) && rx.is_empty() {
+                let stopping = stop.load(Ordering::Relaxed);
+                if !held.is_empty() {
+                    if retry_held(&mut sequencer, &mut held) {
+                        retry = RETRY_MIN;
+                    } else if stopping {
+                        tracing::error!(
+                            batches = held.len(),
+                            "stopping with feed batches the journal did not take"
+                        );
+                        break;
+                    } else if held.len() >= MAX_HELD {
+                        std::thread::sleep(retry);
+                        retry = (retry * 2).min(RETRY_MAX);
+                        continue;
+                    }
+                }
+                if stopping && rx.is_empty() && held.is_empty() {
                     break;
                 }
-                match rx.next(IDLE_TICK) {
-                    Next::Input(Input::Batch(batch)) => {
+                let wait = if held.is_empty() { IDLE_TICK } else { retry };
+                match rx.next(wait) {
+                    Next::Input(Input::Batch(batch)) if held.is_empty() => {
                         let feed = usize::from(batch.feed);
-                        sequencer.ingest(&batch, clock::now(), |i, reason| {
+                        let out = sequencer.ingest(&batch, clock::now(), |i, reason| {
                             tracing::debug!(feed, index = i, "rejected tick: {reason}");
                         });
+                        if out.is_err() {
+                            held.push_back(batch);
+                        }
                     }
+                    // Behind a held batch: its feed's order is kept.
+                    Next::Input(Input::Batch(batch)) => held.push_back(batch),
                     Next::Input(Input::Publish { req, reply }) => {
                         let outcome = sequencer.publish(publishers, &req, clock::now());
                         // The publisher may have gone; its ticks are sequenced either way.
                         let _ = reply.send(outcome);
                     }
-                    Next::Idle => sequencer.on_idle(clock::now()),
-                    Next::Closed => break,
-                }
-                if sequencer.journal_failed {
-                    break;
+                    Next::Idle => {
+                        // A refused close record is written again at the next idle wake.
+                        let _ = sequencer.on_idle(clock::now());
+                        if !held.is_empty() {
+                            retry = (retry * 2).min(RETRY_MAX);
+                        }
+                    }
+                    Next::Closed if held.is_empty() => break,
+                    Next::Closed => {
+                        std::thread::sleep(retry);
+                        retry = (retry * 2).min(RETRY_MAX);
+                    }
                 }
             }
             sequencer.sync_journal();
             sequencer
         })
+}
+
+/// Hands the held batches to the sequencer again, oldest first, until one fails. Returns
+/// whether all went through.
+fn retry_held(sequencer: &mut Sequencer, held: &mut std::collections::VecDeque<Batch>) -> bool {
+    while let Some(batch) = held.front() {
+        let feed = usize::from(batch.feed);
+        let out = sequencer.ingest(batch, clock::now(), |i, reason| {
+            tracing::debug!(feed, index = i, "rejected tick: {reason}");
+        });
+        if out.is_err() {
+            return false;
+        }
+        held.pop_front();
+    }
+    true
 }

@@ -38,6 +38,9 @@ impl Conn {
                 "the server is shutting down",
             );
         };
+        if let Some((code, message)) = outcome.error {
+            return self.session.send_error(request_id, code, &message);
+        }
         // On the wire, 0..=0 says nothing was sequenced.
         let (first_seq, last_seq) = outcome
             .batch

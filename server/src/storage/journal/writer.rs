@@ -12,11 +12,20 @@ use super::format::{encode_block, segment_name, segments, symbol_record};
 use super::{Definition, FlushPolicy, JournalConfig};
 
 /// The appending side: owned by the sequencer.
+///
+/// A failed append or commit (a full disk, an IO error) leaves the journal as it was after the
+/// last successful commit: the partial block is cut off (`set_len`), so the next append after
+/// the disk recovers continues a readable journal. Under `--journal-flush batch` a block
+/// counts as committed once fdatasync returned; under the other policies, once written.
 #[derive(Debug)]
 pub struct Journal {
     config: JournalConfig,
     file: File,
     segment_len: u64,
+    /// The current segment's length after the last successful commit.
+    committed_len: u64,
+    /// A failed append or commit could not be cut off yet: retried before the next append.
+    torn: bool,
     buf: Vec<u8>,
     last_sync: Instant,
     dirty: bool,
@@ -43,6 +52,8 @@ impl Journal {
             config,
             file,
             segment_len: len,
+            committed_len: len,
+            torn: false,
             buf: Vec::with_capacity(1 << 20),
             last_sync: Instant::now(),
             dirty: false,
@@ -68,18 +79,41 @@ impl Journal {
     ///
     /// # Errors
     ///
-    /// If the write fails (the sequencer then stops: it must not publish what it could not
-    /// journal).
+    /// If the write fails, or a failed block could not be cut off. Nothing of this block is
+    /// then kept; the sequencer answers the batch with the error and retries later.
     pub fn append(&mut self, symbols: &[Definition], ticks: &[TickRecord]) -> anyhow::Result<()> {
         if symbols.is_empty() && ticks.is_empty() {
             return Ok(());
         }
+        if self.torn {
+            self.cut_back()?;
+        }
+        let written = self.write_block(symbols, ticks);
+        if written.is_err() {
+            let _ = self.cut_back();
+        }
+        written
+    }
+
+    /// Cuts the current segment back to its length at the last successful commit.
+    fn cut_back(&mut self) -> anyhow::Result<()> {
+        self.torn = true;
+        self.file
+            .set_len(self.committed_len)
+            .context("cut a failed block off the journal")?;
+        self.segment_len = self.committed_len;
+        self.torn = false;
+        Ok(())
+    }
+
+    fn write_block(&mut self, symbols: &[Definition], ticks: &[TickRecord]) -> anyhow::Result<()> {
         let first_seq = ticks.first().map_or(0, |t| t.seq);
         if self.segment_len >= self.config.segment_bytes && first_seq != 0 {
             self.sync()?;
             let (file, len) = Self::create_segment(&self.config.dir, first_seq)?;
             self.file = file;
             self.segment_len = len;
+            self.committed_len = len;
             self.apply_retention()?;
         }
         self.buf.clear();
@@ -103,14 +137,23 @@ impl Journal {
     ///
     /// # Errors
     ///
-    /// If fdatasync fails.
+    /// If fdatasync fails: under `batch` the uncommitted blocks are cut off (they were never
+    /// visible); under `interval` the blocks stay (they were published already, as that policy
+    /// allows) and the error is reported.
     pub fn commit(&mut self) -> anyhow::Result<()> {
-        match self.config.flush {
+        let synced = match self.config.flush {
             FlushPolicy::None => Ok(()),
             FlushPolicy::Batch => self.sync(),
             FlushPolicy::Interval(every) if self.last_sync.elapsed() >= every => self.sync(),
             FlushPolicy::Interval(_) => Ok(()),
+        };
+        match (&synced, self.config.flush) {
+            (Err(_), FlushPolicy::Batch) => {
+                let _ = self.cut_back();
+            }
+            _ => self.committed_len = self.segment_len,
         }
+        synced
     }
 
     /// fdatasync now (shutdown, or a due interval).
