@@ -3,7 +3,7 @@
 //! publish per batch) measured in the same run.
 #![allow(missing_docs)]
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tickd_benches::ring_path;
@@ -71,7 +71,7 @@ fn sequencer(c: &mut Criterion) {
         max_instruments: 1_024,
     };
     let store = Store::create(&dir, &config, 1, 0).expect("store");
-    let book = Arc::new(Mutex::new(CandleBook::new(CandleConfig::default())));
+    let book = CandleBook::new(CandleConfig::default());
     let (tx, _rx) = tokio::sync::watch::channel(Published::default());
     let mut seq = Sequencer::new(
         store,

@@ -2,7 +2,7 @@
 //! shuts them down in order on SIGINT/SIGTERM.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 use anyhow::Context;
@@ -62,13 +62,14 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         None => (clock::now().0, 0),
     };
     let store = Store::create(&config.shm_dir, &config.store, epoch, base_seq)?;
-    let book = Arc::new(Mutex::new(CandleBook::new(config.candles.clone())));
+    let book = CandleBook::new(config.candles.clone());
+    let candles = Arc::clone(book.view());
     let instruments: Instruments = Arc::new(RwLock::new(InstrumentTable::default()));
     let (pub_tx, pub_rx) = tokio::sync::watch::channel(Published::default());
     let ingest = Arc::new(IngestStatus::default());
     let mut seq = Sequencer::with_status(
         store,
-        Arc::clone(&book),
+        book,
         Arc::clone(&instruments),
         pub_tx,
         Arc::clone(&ingest),
@@ -76,12 +77,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     seq.set_max_future_skew(config.max_future_skew);
     if let Some(j) = &config.journal {
         let started = std::time::Instant::now();
-        let mut b = book
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let rec =
-            journal::recover(&j.dir, |t| seq.restore(t, &mut b)).context("recover the journal")?;
-        drop(b);
+        let rec = journal::recover(&j.dir, |t| seq.restore(t)).context("recover the journal")?;
         seq.finish_restore(&rec.symbols)?;
         tracing::info!(
             epoch,
@@ -171,7 +167,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     Ok(Running {
         shared: Shared {
             instruments,
-            book,
+            candles,
             published: pub_rx,
             feeds: Arc::new(feed_stats),
             epoch: tickd_protocol::Epoch(epoch),

@@ -32,8 +32,8 @@ pub const MAX_QUERY_CANDLES: usize = 7_000;
 pub struct Shared {
     /// Symbol table.
     pub instruments: Instruments,
-    /// Candles.
-    pub book: Arc<std::sync::Mutex<tickd_engine::CandleBook>>,
+    /// Candles, as readers see them (the sequencer updates them once per batch).
+    pub candles: Arc<tickd_engine::CandleView>,
     /// Head notifications, once per batch.
     pub published: tokio::sync::watch::Receiver<Published>,
     /// Per-feed counters.
@@ -223,9 +223,9 @@ impl Query {
     }
 
     /// Last trade and quote of `ids` (all if `None`) and their latest candles of `intervals`
-    /// (in progress, else the last closed),
-    /// consistent at one seq: taken under the candle book's lock, which the sequencer holds
-    /// from its first write of a batch until that batch is published.
+    /// (in progress, else the last closed), consistent at one seq: read again if the sequencer
+    /// published a batch meanwhile ([`tickd_engine::CandleView::consistent`]); the sequencer
+    /// never waits for it.
     pub fn snapshot(&self, ids: Option<&[InstrumentId]>, intervals: &[Interval]) -> SnapshotData {
         let all: Vec<InstrumentId>;
         let ids = match ids {
@@ -240,21 +240,19 @@ impl Query {
         {
             return snap;
         }
-        let book = self
-            .shared
-            .book
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut snap = SnapshotData {
-            seq: self.head(),
-            ..SnapshotData::default()
-        };
-        for &id in ids {
-            self.latest_of(id, &mut snap.ticks);
-            for &interval in intervals {
-                snap.candles.extend(book.latest(id, interval));
+        let (snap, _) = self.shared.candles.consistent(|view| {
+            let mut snap = SnapshotData {
+                seq: self.head(),
+                ..SnapshotData::default()
+            };
+            for &id in ids {
+                self.latest_of(id, &mut snap.ticks);
+                for &interval in intervals {
+                    snap.candles.extend(view.latest(id, interval));
+                }
             }
-        }
+            snap
+        });
         snap
     }
 
@@ -278,12 +276,6 @@ impl Query {
                     limit.map_or(MAX_QUERY_CANDLES, |l| (l as usize).min(MAX_QUERY_CANDLES));
                 let from = from.unwrap_or(UnixNanos(0));
                 let to = to.unwrap_or(UnixNanos(u64::MAX));
-                let book = self
-                    .shared
-                    .book
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                let head = self.head();
                 // With a start time: the first candles from it (pages forward, as Binance's
                 // klines do); without: the latest ones.
                 let take = if from.0 > 0 {
@@ -291,12 +283,22 @@ impl Query {
                 } else {
                     Take::Last(limit)
                 };
-                let mut candles = book.candles(id, *interval, from, to, take);
+                // The range and, for filling, the candle before it, at one head.
+                let ((candles, seed, head), _) = self.shared.candles.consistent(|view| {
+                    let head = self.head();
+                    let candles = view.candles(id, *interval, from, to, take);
+                    let seed = if *fill {
+                        view.candles(id, *interval, UnixNanos(0), from, Take::Last(1))
+                    } else {
+                        Vec::new()
+                    };
+                    (candles, seed, head)
+                });
+                let mut candles = candles;
                 if *fill {
-                    // Seed with the candle before the range, so a range that starts in a gap
-                    // is filled from its first interval.
-                    let seed = book.candles(id, *interval, UnixNanos(0), from, Take::Last(1));
-                    // Gaps between candles only: nothing is invented past the latest candle.
+                    // Seeded with the candle before the range, so a range that starts in a gap
+                    // is filled from its first interval; gaps between candles only: nothing
+                    // is invented past the latest candle.
                     let seeded: Vec<_> = seed.iter().chain(&candles).copied().collect();
                     let fill_to = UnixNanos(seeded.last().map_or(0, |c| c.ts_open));
                     candles = fill_previous(
@@ -312,7 +314,6 @@ impl Query {
                     }
                     candles.truncate(limit);
                 }
-                drop(book);
                 Ok(Answer {
                     head,
                     candles,

@@ -31,7 +31,8 @@
 //! by time (validation keeps event times below `i64::MAX`, so this does not happen in tickd).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use tickd_protocol::{
@@ -74,6 +75,11 @@ impl Default for CandleConfig {
     }
 }
 
+mod view;
+
+pub use view::CandleView;
+use view::{Cell, Cells};
+
 /// Which candles of a range a query wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Take {
@@ -103,23 +109,29 @@ enum Fold {
     Late,
 }
 
-/// Candles of one instrument and interval.
+/// The writer's state of one instrument and interval. Its closed candles live in the
+/// [`CandleView`]'s cell, which the writer locks only to close or correct a candle.
 #[derive(Clone, Debug, Default)]
 struct Series {
-    /// The in-progress candle, if any.
+    /// The in-progress candle, if any (the hot path: no lock).
     current: Option<CandleRecord>,
-    /// Closed candles, oldest first, strictly increasing `ts_open`.
-    closed: VecDeque<CandleRecord>,
+    /// `ts_open` of the newest closed candle (a copy, so a trade needs no lock to tell).
+    last_closed: Option<u64>,
     /// Whether this series has an update not yet drained.
     dirty: bool,
 }
 
-/// Every instrument's candles: the engine. Single owner; the caller serialises access.
+/// Every instrument's candles: the engine's writer. Single owner; readers use its
+/// [`CandleView`] ([`CandleBook::view`]), which the writer updates once per batch
+/// ([`CandleBook::drain_updates`]) and never waits on for longer than one reader's copy.
 #[derive(Debug)]
 pub struct CandleBook {
     config: CandleConfig,
     /// Indexed by instrument id, then by position in `config.intervals`.
     series: Vec<Vec<Series>>,
+    /// The view's cells, by instrument id (the writer's own handles).
+    cells: Vec<Cells>,
+    view: Arc<CandleView>,
     /// (instrument, interval index) pairs changed since the last drain.
     dirty: Vec<(u32, u8)>,
     /// End time of every in-progress candle (and of some already closed by a newer trade: such
@@ -209,14 +221,22 @@ impl CandleBook {
             config.intervals.len() <= usize::from(u8::MAX),
             "at most 255 intervals"
         );
+        let view = Arc::new(CandleView::new(config.intervals.clone()));
         Self {
             config,
             series: Vec::new(),
+            cells: Vec::new(),
+            view,
             dirty: Vec::new(),
             due: BinaryHeap::new(),
             open_candles: 0,
             stats: CandleStats::default(),
         }
+    }
+
+    /// The readers' view (share it; it stays valid for the book's lifetime and after).
+    pub fn view(&self) -> &Arc<CandleView> {
+        &self.view
     }
 
     /// The configuration.
@@ -239,6 +259,9 @@ impl CandleBook {
             let n = self.config.intervals.len();
             self.series
                 .resize_with(idx + 1, || vec![Series::default(); n]);
+            while self.cells.len() <= idx {
+                self.cells.push(self.view.cells_for(self.cells.len()));
+            }
         }
         &mut self.series[idx]
     }
@@ -277,7 +300,9 @@ impl CandleBook {
         self.stats.trades += 1;
         self.series_of(instrument);
         let per_interval = &mut self.series[instrument.0 as usize];
+        let cells = &self.cells[instrument.0 as usize];
         for (i, series) in per_interval.iter_mut().enumerate() {
+            let cell = &cells[i];
             let interval = self.config.intervals[i];
             let retention = self.config.retention[i];
             let open = interval.open_time(ts_event);
@@ -287,20 +312,20 @@ impl CandleBook {
                     Fold::InProgress
                 }
                 Some(c) if c.ts_open > open.0 => Fold::Late,
-                _ if series.closed.back().is_some_and(|c| c.ts_open >= open.0) => Fold::Late,
+                _ if series.last_closed.is_some_and(|t| t >= open.0) => Fold::Late,
                 current => {
                     // A newer interval (or the first trade): close what was in progress.
-                    if let Some(mut done) = current.take() {
-                        done.flags |= CandleRecord::CLOSED;
-                        series.closed.push_back(done);
-                        while series.closed.len() > retention {
-                            series.closed.pop_front();
-                        }
-                        self.open_candles -= 1;
-                    }
+                    let done = current.take();
                     let mut c = new_candle(instrument, interval, open);
                     apply(&mut c, price, size, seq, ts_event.0);
-                    series.current = Some(c);
+                    *current = Some(c);
+                    if let Some(mut done) = done {
+                        done.flags |= CandleRecord::CLOSED;
+                        series.last_closed = Some(done.ts_open);
+                        let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+                        store_closed(&mut cell, done, Some(c), retention);
+                        self.open_candles -= 1;
+                    }
                     self.open_candles += 1;
                     if let Some(end) = open.0.checked_add(interval.nanos()) {
                         self.due.push(Reverse(Due {
@@ -315,11 +340,13 @@ impl CandleBook {
             };
             if outcome == Fold::Late {
                 let p = (price, size, seq, ts_event);
-                if !Self::correct(series, retention, instrument, interval, open, p) {
+                let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+                if !Self::correct(&mut cell, retention, instrument, interval, open, p) {
                     self.stats.late_beyond_retention += 1;
                     continue;
                 }
                 self.stats.corrections += 1;
+                series.last_closed = cell.closed.back().map(|c| c.ts_open);
             }
             if !series.dirty {
                 series.dirty = true;
@@ -401,10 +428,10 @@ impl CandleBook {
             let series = &mut self.series[top.instrument as usize][i];
             let mut done = series.current.take().unwrap_or_default();
             done.flags |= CandleRecord::CLOSED;
-            series.closed.push_back(done);
-            while series.closed.len() > retention {
-                series.closed.pop_front();
-            }
+            series.last_closed = Some(done.ts_open);
+            let cell = &self.cells[top.instrument as usize][i];
+            let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+            store_closed(&mut cell, done, None, retention);
             if !series.dirty {
                 series.dirty = true;
                 self.dirty.push((top.instrument, top.interval));
@@ -418,7 +445,7 @@ impl CandleBook {
     /// Applies a late trade to a closed candle (or creates it). Returns false if the interval
     /// is older than retention.
     fn correct(
-        series: &mut Series,
+        series: &mut Cell,
         retention: usize,
         instrument: InstrumentId,
         interval: Interval,
@@ -460,7 +487,10 @@ impl CandleBook {
         for (id, i) in self.dirty.drain(..) {
             let series = &mut self.series[id as usize][usize::from(i)];
             series.dirty = false;
-            if let Some(c) = series.current.as_ref().or(series.closed.back()) {
+            let cell = &self.cells[id as usize][usize::from(i)];
+            let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+            cell.current = series.current;
+            if let Some(c) = cell.current.as_ref().or(cell.closed.back()) {
                 out.push(*c);
             }
         }
@@ -472,16 +502,9 @@ impl CandleBook {
         self.series.get(instrument.0 as usize)?.get(i)?.current
     }
 
-    /// The latest candle of `instrument` for `interval`: the in-progress one, else the last
-    /// closed one.
-    pub fn latest(&self, instrument: InstrumentId, interval: Interval) -> Option<CandleRecord> {
-        let i = self.interval_index(interval)?;
-        let series = self.series.get(instrument.0 as usize)?.get(i)?;
-        series.current.or_else(|| series.closed.back().copied())
-    }
-
     /// Candles of `instrument` for `interval` with `from <= ts_open < to`, oldest first,
-    /// including the in-progress one: the first `take` of them, or the last. O(log n + k).
+    /// including the in-progress one as the writer has it now (readers use
+    /// [`CandleView::candles`], which sees it as of the last drain).
     pub fn candles(
         &self,
         instrument: InstrumentId,
@@ -490,30 +513,31 @@ impl CandleBook {
         to: UnixNanos,
         take: Take,
     ) -> Vec<CandleRecord> {
-        let Some(series) = self
-            .interval_index(interval)
-            .and_then(|i| self.series.get(instrument.0 as usize)?.get(i))
-        else {
+        let Some(i) = self.interval_index(interval) else {
             return Vec::new();
         };
-        let start = series.closed.partition_point(|c| c.ts_open < from.0);
-        let end = series.closed.partition_point(|c| c.ts_open < to.0);
-        let current = series
-            .current
-            .filter(|c| c.ts_open >= from.0 && c.ts_open < to.0);
-        let closed = series.closed.range(start..end.max(start));
-        let total = closed.len() + usize::from(current.is_some());
-        let (skip, n) = match take {
-            Take::First(n) => (0, n),
-            Take::Last(n) => (total.saturating_sub(n), n),
+        let Some(cell) = self.cells.get(instrument.0 as usize).map(|c| &c[i]) else {
+            return Vec::new();
         };
-        closed
-            .chain(current.as_ref())
-            .skip(skip)
-            .take(n)
-            .copied()
-            .collect()
+        let current = self.series[instrument.0 as usize][i].current;
+        let cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
+        view::select(&cell.closed, current, from, to, take)
     }
+}
+
+/// Stores `done` (just closed) in `cell` with the series' new in-progress candle, keeping at
+/// most `retention` closed candles.
+fn store_closed(
+    cell: &mut Cell,
+    done: CandleRecord,
+    current: Option<CandleRecord>,
+    retention: usize,
+) {
+    cell.closed.push_back(done);
+    while cell.closed.len() > retention {
+        cell.closed.pop_front();
+    }
+    cell.current = current;
 }
 
 /// Fills the gaps between `candles` (oldest first, one instrument and interval) with zero-volume

@@ -7,7 +7,7 @@
 
 pub mod candle;
 
-pub use candle::{CandleBook, CandleConfig, CandleStats, Take, fill_previous};
+pub use candle::{CandleBook, CandleConfig, CandleStats, CandleView, Take, fill_previous};
 pub mod sequence;
 pub mod validate;
 

@@ -3,7 +3,6 @@
 //! OpenAPI schema, so `/openapi.json` cannot drift from what the handlers send.
 
 use std::collections::HashMap;
-use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
@@ -495,22 +494,13 @@ async fn quote(
     let id = instrument(&s, &symbol)?;
     let sc = s.services.query.scales(id);
     let (trade, quote, _) = latest_of(&s, id);
-    let days = {
-        let book = s
-            .services
-            .query
-            .shared
-            .book
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        book.candles(
-            id,
-            Interval::D1,
-            UnixNanos(0),
-            UnixNanos(u64::MAX),
-            tickd_engine::Take::Last(2),
-        )
-    };
+    let days = s.services.query.shared.candles.candles(
+        id,
+        Interval::D1,
+        UnixNanos(0),
+        UnixNanos(u64::MAX),
+        tickd_engine::Take::Last(2),
+    );
     let last = trade.and_then(|t| t.trade()).map(|t| t.price);
     let today = days.last();
     let prev_close = (days.len() == 2).then(|| Price::from_raw(days[0].close));

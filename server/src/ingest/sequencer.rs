@@ -13,10 +13,12 @@
 //! tests drive it without a thread; [`spawn`] runs it on its own thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 
-use tickd_engine::{BatchOutcome, CandleBook, FeedIds, Invalid, PublishRequest, RecordSink, Skew};
+use tickd_engine::{
+    BatchOutcome, CandleBook, CandleView, FeedIds, Invalid, PublishRequest, RecordSink, Skew,
+};
 use tickd_protocol::files::{candle_slot, latest_cell, scales_of_tag, scales_tag};
 use tickd_protocol::{
     CandleRecord, Epoch, InstrumentId, Scales, Seq, Symbol, TickRecord, UnixNanos,
@@ -65,7 +67,8 @@ pub struct Published {
 #[derive(Debug)]
 pub struct Sequencer {
     store: Store,
-    book: Arc<Mutex<CandleBook>>,
+    /// The candles (the writer; readers share its view).
+    book: CandleBook,
     instruments: Instruments,
     feeds: Vec<FeedState>,
     updates: Vec<CandleRecord>,
@@ -173,7 +176,7 @@ impl Sequencer {
     /// A sequencer writing `store`, folding trades into `book`, publishing to `published`.
     pub fn new(
         store: Store,
-        book: Arc<Mutex<CandleBook>>,
+        book: CandleBook,
         instruments: Instruments,
         published: tokio::sync::watch::Sender<Published>,
     ) -> Self {
@@ -189,7 +192,7 @@ impl Sequencer {
     /// [`Sequencer::new`], reporting journal health to `status`.
     pub fn with_status(
         store: Store,
-        book: Arc<Mutex<CandleBook>>,
+        book: CandleBook,
         instruments: Instruments,
         published: tokio::sync::watch::Sender<Published>,
         status: Arc<IngestStatus>,
@@ -218,7 +221,7 @@ impl Sequencer {
     /// Rebuilds the ring, latest table and candles from a recovered record (already
     /// journaled: it is not written again). Records must come in seq order, continuing the
     /// ring's sequence. Publish with [`Sequencer::finish_restore`].
-    pub fn restore(&mut self, tick: &TickRecord, book: &mut CandleBook) {
+    pub fn restore(&mut self, tick: &TickRecord) {
         let words = tick.to_words();
         let seq = self.store.ticks.push(&words);
         debug_assert_eq!(seq, tick.seq);
@@ -229,7 +232,7 @@ impl Sequencer {
                 .latest
                 .write(latest_cell(tick.instrument(), kind), seq, &words);
         }
-        book.apply(tick);
+        self.book.apply(tick);
         if seq.is_multiple_of(65_536) {
             self.store.ticks.publish();
         }
@@ -259,10 +262,11 @@ impl Sequencer {
             }
         }
         self.new_symbols.clear();
+        let view = Arc::clone(self.book.view());
+        view.begin_write();
         self.store.ticks.publish();
-        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
-        book.drain_updates(&mut self.updates);
-        drop(book);
+        self.book.drain_updates(&mut self.updates);
+        view.end_write(Seq(self.store.ticks.head()));
         self.updates.clear();
         self.published.send_replace(Published {
             head: Seq(self.store.ticks.head()),
@@ -271,9 +275,9 @@ impl Sequencer {
         Ok(())
     }
 
-    /// The candle book (for restore).
-    pub fn book(&self) -> Arc<Mutex<CandleBook>> {
-        Arc::clone(&self.book)
+    /// The readers' view of the candles.
+    pub fn candles(&self) -> Arc<CandleView> {
+        Arc::clone(self.book.view())
     }
 
     /// Makes everything journaled so far durable (shutdown).
@@ -336,11 +340,8 @@ impl Sequencer {
     }
 
     /// The cutoff of the candle-close record due at `now`, if any candle is due.
-    fn due_cutoff(&self, now: UnixNanos) -> Option<UnixNanos> {
-        self.book
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .due_cutoff(now)
+    fn due_cutoff(&mut self, now: UnixNanos) -> Option<UnixNanos> {
+        self.book.due_cutoff(now)
     }
 
     /// Sequences one feed batch at time `now` (`ts_recv` of every tick in it), publishes it
@@ -540,6 +541,10 @@ impl Sequencer {
     /// Writes the journaled records to the ring and the latest table, applies them to the
     /// candles, and publishes the head and the candle updates.
     fn make_visible(&mut self) {
+        let view = Arc::clone(self.book.view());
+        // Readers wanting one consistent state (ring head, latest cells and candles) retry
+        // reads that overlap this publication.
+        view.begin_write();
         for r in &self.pending {
             let words = r.to_words();
             self.store.ticks.push(&words);
@@ -551,16 +556,13 @@ impl Sequencer {
                     .write(latest_cell(r.instrument(), kind), r.seq, &words);
             }
         }
-        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
         for r in &self.pending {
-            book.apply(r);
+            self.book.apply(r);
         }
         self.pending.clear();
-        book.drain_updates(&mut self.updates);
-        // Publish while still holding the book: a snapshot taken under the book's lock then
-        // sees candles, latest cells and head at one consistent seq.
+        self.book.drain_updates(&mut self.updates);
         self.store.ticks.publish();
-        drop(book);
+        view.end_write(Seq(self.store.ticks.head()));
         for c in self.updates.drain(..) {
             self.store.candles.push(&candle_slot(&c));
         }
