@@ -68,9 +68,9 @@ pub use decimal::ParseDecimalError;
 pub use frame::{FrameError, LEN_PREFIX_BYTES, MAX_FRAME_LEN, put_frame, split_frame};
 pub use message::{
     CandleBatch, Candles, DecodeError, Encoder, ErrorCode, ErrorMessage, FeedStat, Gap, GapReason,
-    Heartbeat, Hello, Instrument, Message, Publish, PublishAck, Query, QueryResult, QuerySpec,
-    Records, Rejection, Roles, Selection, SlowConsumerPolicy, Snapshot, Start, Subscribe,
-    SubscribeAck, TickBatch, Ticks, Unsubscribe, Welcome, WireRecord,
+    Heartbeat, Hello, Instrument, Message, Page, Publish, PublishAck, Query, QueryResult,
+    QuerySpec, Records, Rejection, Roles, Selection, SlowConsumerPolicy, Snapshot, Start,
+    Subscribe, SubscribeAck, TickBatch, Ticks, Unsubscribe, Welcome, WireRecord,
 };
 pub use record::{
     CandleRecord, Interval, ParseIntervalError, Quote, RecordError, TickRecord, TickView, Trade,

@@ -26,7 +26,7 @@ pub use data::{CandleBatch, Gap, GapReason, Snapshot, TickBatch};
 pub use encode::Encoder;
 pub use error::{DecodeError, ErrorCode, ErrorMessage};
 pub use publish::{Publish, PublishAck, Rejection};
-pub use query::{FeedStat, Query, QueryResult, QuerySpec};
+pub use query::{FeedStat, Page, Query, QueryResult, QuerySpec};
 pub use records::{Candles, Records, Ticks, WireRecord};
 pub use subscribe::{
     Instrument, Selection, SlowConsumerPolicy, Start, Subscribe, SubscribeAck, Unsubscribe,

@@ -195,11 +195,18 @@ fn every_message_round_trips() {
             request_id: 7,
             spec: QuerySpec::Latest {
                 symbols: vec![sym("IBM")],
+                page: Default::default(),
             },
         }),
         Message::Query(Query {
             request_id: 8,
-            spec: QuerySpec::Symbols { prefix: "A".into() },
+            spec: QuerySpec::Symbols {
+                prefix: "A".into(),
+                page: tickd_protocol::Page {
+                    from_id: 4_096,
+                    limit: Some(100),
+                },
+            },
         }),
         Message::QueryResult(QueryResult {
             request_id: 6,
@@ -219,6 +226,7 @@ fn every_message_round_trips() {
                 finished: true,
                 error: String::new(),
             }],
+            next_id: Some(InstrumentId(4)),
         }),
         Message::Query(Query {
             request_id: 9,

@@ -75,6 +75,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         Arc::clone(&ingest),
     );
     seq.set_max_future_skew(config.max_future_skew);
+    seq.set_symbol_quota(config.symbol_quota);
     if let Some(j) = &config.journal {
         let started = std::time::Instant::now();
         let rec = journal::recover(&j.dir, |t| seq.restore(t)).context("recover the journal")?;

@@ -8,7 +8,7 @@
 pub mod values;
 
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,6 +113,17 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_MAX_FUTURE_SKEW_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_future_skew_ms: Option<u64>,
+    /// Capacity of the symbol directory: instruments the server can define, ever (per epoch)
+    /// [default: 65536].
+    #[arg(long, env = "TICKD_MAX_INSTRUMENTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_instruments: Option<NonZeroU32>,
+    /// New symbols one publisher (one token; on a server without tokens, all publishers
+    /// together) may define; a batch that would go beyond is refused with `LimitExceeded`; 0 for
+    /// no limit [default: 4096].
+    #[arg(long, env = "TICKD_SYMBOL_QUOTA")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol_quota: Option<u32>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -231,6 +242,8 @@ pub struct ServerConfig {
     pub scales: Arc<ScaleMap>,
     /// How far ahead of the clock live ticks may be dated (`None`: no limit).
     pub max_future_skew: Option<Duration>,
+    /// New symbols one publisher may define (`None`: no limit).
+    pub symbol_quota: Option<usize>,
     /// Shared-memory sizes.
     pub store: StoreConfig,
     /// Candle engine settings.
@@ -329,6 +342,9 @@ impl ServerConfig {
         if let Some(slots) = a.ring_slots {
             store.tick_slots = slots.get();
         }
+        if let Some(n) = a.max_instruments {
+            store.max_instruments = n.get();
+        }
         let mut candles = CandleConfig::default();
         if let Some(n) = a.candle_retention {
             candles.retention = vec![n.get(); candles.intervals.len()];
@@ -378,6 +394,10 @@ impl ServerConfig {
             max_future_skew: match a.max_future_skew_ms.unwrap_or(300_000) {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
+            },
+            symbol_quota: match a.symbol_quota.unwrap_or(4_096) {
+                0 => None,
+                n => Some(n as usize),
             },
             store,
             candles,

@@ -15,7 +15,7 @@ use tickd_protocol::files::{
 };
 use tickd_protocol::{
     CandleRecord, Epoch, ErrorCode, ErrorMessage, FeedStat, Instrument, InstrumentId, Interval,
-    QuerySpec, Scales, Seq, Symbol, TickKind, TickRecord, UnixNanos,
+    Page, QuerySpec, Scales, Seq, Symbol, TickKind, TickRecord, UnixNanos,
 };
 use tickd_shm::{ReadOutcome, Reader, TableReader};
 
@@ -26,6 +26,10 @@ use crate::ingest::status::IngestStatus;
 
 /// Most candles in one query answer (keeps the frame under 1 MiB).
 pub const MAX_QUERY_CANDLES: usize = 7_000;
+
+/// Most instruments in one answer (a page): well inside every client's FlatBuffers verifier
+/// limits (tables per message) and the frame size, whatever the directory's size.
+pub const MAX_PAGE_INSTRUMENTS: u32 = 4_096;
 
 /// What network sessions and queries share.
 #[derive(Debug, Clone)]
@@ -88,6 +92,8 @@ pub struct Answer {
     pub instruments: Vec<Instrument>,
     /// Feed counters.
     pub feeds: Vec<FeedStat>,
+    /// Where the next page of a paged instrument list starts (`None`: last page).
+    pub next_id: Option<InstrumentId>,
 }
 
 fn error(request_id: u64, code: ErrorCode, message: String) -> ErrorMessage {
@@ -165,6 +171,40 @@ impl Query {
                 })
             })
             .collect()
+    }
+
+    /// A page of the instruments whose symbol starts with `prefix`, in id order, and where the
+    /// next page starts. O(page) for an empty prefix.
+    pub fn instrument_page(
+        &self,
+        prefix: &str,
+        page: Page,
+    ) -> (Vec<Instrument>, Option<InstrumentId>) {
+        let limit = page
+            .limit
+            .map_or(MAX_PAGE_INSTRUMENTS, |l| l.clamp(1, MAX_PAGE_INSTRUMENTS))
+            as usize;
+        let table = self
+            .shared
+            .instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        // Ids are dense from 0: the table holds 0..len.
+        let end = u32::try_from(table.len()).unwrap_or(u32::MAX);
+        for id in page.from_id..end {
+            let Some(i) = table.instrument(InstrumentId(id)) else {
+                continue;
+            };
+            if !i.symbol.as_str().starts_with(prefix) {
+                continue;
+            }
+            if out.len() == limit {
+                return (out, Some(InstrumentId(id)));
+            }
+            out.push(i);
+        }
+        (out, None)
     }
 
     /// Every instrument, or those in `ids`.
@@ -320,17 +360,19 @@ impl Query {
                     ..Answer::default()
                 })
             }
-            QuerySpec::Latest { symbols } => {
-                let ids = if symbols.is_empty() {
-                    self.instruments(None).iter().map(|i| i.id).collect()
+            QuerySpec::Latest { symbols, page } => {
+                let (ids, next_id) = if symbols.is_empty() {
+                    let (page, next) = self.instrument_page("", *page);
+                    (page.iter().map(|i| i.id).collect(), next)
                 } else {
-                    self.resolve(request_id, symbols)?
+                    (self.resolve(request_id, symbols)?, None)
                 };
                 let snap = self.snapshot(Some(&ids), &[]);
                 Ok(Answer {
                     head: snap.seq,
                     ticks: snap.ticks,
                     instruments: self.instruments(Some(&ids)),
+                    next_id,
                     ..Answer::default()
                 })
             }
@@ -358,15 +400,12 @@ impl Query {
                     ..Answer::default()
                 })
             }
-            QuerySpec::Symbols { prefix } => {
-                let instruments = self
-                    .instruments(None)
-                    .into_iter()
-                    .filter(|i| i.symbol.as_str().starts_with(prefix.as_str()))
-                    .collect();
+            QuerySpec::Symbols { prefix, page } => {
+                let (instruments, next_id) = self.instrument_page(prefix, *page);
                 Ok(Answer {
                     head: self.head(),
                     instruments,
+                    next_id,
                     ..Answer::default()
                 })
             }

@@ -79,6 +79,7 @@ async fn seed_routes() {
     let binary = client
         .query(QuerySpec::Latest {
             symbols: vec![Symbol::new("MSFT").unwrap()],
+            page: Default::default(),
         })
         .await
         .unwrap()

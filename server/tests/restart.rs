@@ -23,6 +23,7 @@ async fn state(
     let symbols = client
         .query(QuerySpec::Symbols {
             prefix: String::new(),
+            page: Default::default(),
         })
         .await
         .unwrap()
@@ -42,7 +43,10 @@ async fn state(
         }
     }
     let latest = client
-        .query(QuerySpec::Latest { symbols: vec![] })
+        .query(QuerySpec::Latest {
+            symbols: vec![],
+            page: Default::default(),
+        })
         .await
         .unwrap()
         .ticks;
@@ -116,6 +120,7 @@ async fn a_restart_keeps_epoch_sequence_and_candles() {
     let symbols = client
         .query(QuerySpec::Symbols {
             prefix: String::new(),
+            page: Default::default(),
         })
         .await
         .unwrap()
@@ -138,6 +143,7 @@ async fn a_restart_keeps_epoch_sequence_and_candles() {
     let symbols = client
         .query(QuerySpec::Symbols {
             prefix: String::new(),
+            page: Default::default(),
         })
         .await
         .unwrap()

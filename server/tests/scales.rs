@@ -108,6 +108,7 @@ async fn check(server: &TestServer) {
     let instruments = client
         .query(QuerySpec::Symbols {
             prefix: String::new(),
+            page: Default::default(),
         })
         .await
         .unwrap()

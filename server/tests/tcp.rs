@@ -121,6 +121,7 @@ async fn snapshot_is_stamped_with_its_seq_and_latest_matches() {
     let latest = client
         .query(QuerySpec::Latest {
             symbols: vec![Symbol::new("AAPL").unwrap()],
+            page: Default::default(),
         })
         .await
         .unwrap();
@@ -172,6 +173,7 @@ async fn bad_requests_get_errors_and_the_connection_goes_on() {
     let symbols = client
         .query(QuerySpec::Symbols {
             prefix: String::new(),
+            page: Default::default(),
         })
         .await
         .unwrap();

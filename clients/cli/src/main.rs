@@ -280,11 +280,8 @@ Target::Tcp(addr) => rt.block_on(async {
 /// The scales of `sym` as the server defined them (9 and 9 if it does not know it).
 async fn scales_of(client: &mut Client, sym: Symbol) -> anyhow::Result<Scales> {
     Ok(client
-        .query(QuerySpec::Symbols {
-            prefix: sym.as_str().to_owned(),
-        })
+        .symbols(sym.as_str())
         .await?
-        .instruments
         .iter()
         .find(|i| i.symbol == sym)
         .map_or(Scales::DEFAULT, |i| i.scales))
@@ -296,12 +293,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match command {
         Command::Symbols => {
-            let a = client
-                .query(QuerySpec::Symbols {
-                    prefix: String::new(),
-                })
-                .await?;
-            for i in a.instruments {
+            for i in client.symbols("").await? {
                 writeln!(out, "{}", i.symbol)?;
             }
         }
@@ -309,7 +301,10 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
             let sym = symbol(&s)?;
             let scales = scales_of(&mut client, sym).await?;
             let a = client
-                .query(QuerySpec::Latest { symbols: vec![sym] })
+                .query(QuerySpec::Latest {
+                    symbols: vec![sym],
+                    page: Default::default(),
+                })
                 .await?;
             let inst = render::Inst {
                 symbol: sym.as_str(),
@@ -424,11 +419,8 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
             };
             let ack = client.subscribe(sub).await?;
             let names: std::collections::HashMap<u32, Instrument> = client
-                .query(QuerySpec::Symbols {
-                    prefix: String::new(),
-                })
+                .symbols("")
                 .await?
-                .instruments
                 .into_iter()
                 .chain(ack.instruments)
                 .map(|i| (i.id.0, i))

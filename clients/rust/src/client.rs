@@ -104,6 +104,8 @@ pub struct QueryAnswer {
     pub instruments: Vec<tickd_protocol::Instrument>,
     /// Feed counters.
     pub feeds: Vec<tickd_protocol::FeedStat>,
+    /// Where the next page of a paged instrument list starts (`None`: the last page).
+    pub next_id: Option<tickd_protocol::InstrumentId>,
 }
 
 /// A direct answer to a request.
@@ -125,6 +127,7 @@ impl From<QueryResult<'_>> for QueryAnswer {
             ticks: r.ticks.to_vec(),
             instruments: r.instruments,
             feeds: r.feeds,
+            next_id: r.next_id,
         }
     }
 }
@@ -367,6 +370,32 @@ impl Client {
         match self.answer().await? {
             Answer::Query(r) => Ok(r),
             other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Every instrument whose symbol starts with `prefix` (all for ""), in id order, asking
+    /// page after page ([`QuerySpec::Symbols`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::query`].
+    pub async fn symbols(
+        &mut self,
+        prefix: &str,
+    ) -> Result<Vec<tickd_protocol::Instrument>, ClientError> {
+        let mut out = Vec::new();
+        let mut page = tickd_protocol::Page::default();
+        loop {
+            let spec = QuerySpec::Symbols {
+                prefix: prefix.to_owned(),
+                page,
+            };
+            let answer = self.query(spec).await?;
+            out.extend(answer.instruments);
+            match answer.next_id {
+                Some(next) => page = tickd_protocol::Page::from(next),
+                None => return Ok(out),
+            }
         }
     }
 

@@ -4370,6 +4370,8 @@ impl<'a> flatbuffers::Follow<'a> for LatestQuery<'a> {
 
 impl<'a> LatestQuery<'a> {
   pub const VT_SYMBOLS: flatbuffers::VOffsetT = 4;
+  pub const VT_FROM_ID: flatbuffers::VOffsetT = 6;
+  pub const VT_LIMIT: flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -4381,18 +4383,36 @@ impl<'a> LatestQuery<'a> {
     args: &'args LatestQueryArgs<'args>
   ) -> flatbuffers::WIPOffset<LatestQuery<'bldr>> {
     let mut builder = LatestQueryBuilder::new(_fbb);
+    builder.add_limit(args.limit);
+    builder.add_from_id(args.from_id);
     if let Some(x) = args.symbols { builder.add_symbols(x); }
     builder.finish()
   }
 
 
-  /// Empty means every instrument.
+  /// Empty means every instrument, a page at a time (`from_id`, `limit`).
   #[inline]
   pub fn symbols(&self) -> Option<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<&'a str>>> {
     // Safety:
     // Created from valid Table for this object
     // which contains a valid value in this slot
     unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<&'a str>>>>(LatestQuery::VT_SYMBOLS, None)}
+  }
+  /// With no `symbols`: the first instrument id of the page (ids are dense, from 0).
+  #[inline]
+  pub fn from_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(LatestQuery::VT_FROM_ID, Some(0)).unwrap()}
+  }
+  /// With no `symbols`: at most this many instruments; 0 means the server's page size.
+  #[inline]
+  pub fn limit(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(LatestQuery::VT_LIMIT, Some(0)).unwrap()}
   }
 }
 
@@ -4404,18 +4424,24 @@ impl flatbuffers::Verifiable for LatestQuery<'_> {
     use self::flatbuffers::Verifiable;
     v.visit_table(pos)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<&'_ str>>>>("symbols", Self::VT_SYMBOLS, false)?
+     .visit_field::<u32>("from_id", Self::VT_FROM_ID, false)?
+     .visit_field::<u32>("limit", Self::VT_LIMIT, false)?
      .finish();
     Ok(())
   }
 }
 pub struct LatestQueryArgs<'a> {
     pub symbols: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<&'a str>>>>,
+    pub from_id: u32,
+    pub limit: u32,
 }
 impl<'a> Default for LatestQueryArgs<'a> {
   #[inline]
   fn default() -> Self {
     LatestQueryArgs {
       symbols: None,
+      from_id: 0,
+      limit: 0,
     }
   }
 }
@@ -4428,6 +4454,14 @@ impl<'a: 'b, 'b> LatestQueryBuilder<'a, 'b> {
   #[inline]
   pub fn add_symbols(&mut self, symbols: flatbuffers::WIPOffset<flatbuffers::Vector<'b , flatbuffers::ForwardsUOffset<&'b  str>>>) {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(LatestQuery::VT_SYMBOLS, symbols);
+  }
+  #[inline]
+  pub fn add_from_id(&mut self, from_id: u32) {
+    self.fbb_.push_slot::<u32>(LatestQuery::VT_FROM_ID, from_id, 0);
+  }
+  #[inline]
+  pub fn add_limit(&mut self, limit: u32) {
+    self.fbb_.push_slot::<u32>(LatestQuery::VT_LIMIT, limit, 0);
   }
   #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> LatestQueryBuilder<'a, 'b> {
@@ -4448,6 +4482,8 @@ impl core::fmt::Debug for LatestQuery<'_> {
   fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
     let mut ds = f.debug_struct("LatestQuery");
       ds.field("symbols", &self.symbols());
+      ds.field("from_id", &self.from_id());
+      ds.field("limit", &self.limit());
       ds.finish()
   }
 }
@@ -4468,6 +4504,8 @@ impl<'a> flatbuffers::Follow<'a> for SymbolQuery<'a> {
 
 impl<'a> SymbolQuery<'a> {
   pub const VT_PREFIX: flatbuffers::VOffsetT = 4;
+  pub const VT_FROM_ID: flatbuffers::VOffsetT = 6;
+  pub const VT_LIMIT: flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -4479,6 +4517,8 @@ impl<'a> SymbolQuery<'a> {
     args: &'args SymbolQueryArgs<'args>
   ) -> flatbuffers::WIPOffset<SymbolQuery<'bldr>> {
     let mut builder = SymbolQueryBuilder::new(_fbb);
+    builder.add_limit(args.limit);
+    builder.add_from_id(args.from_id);
     if let Some(x) = args.prefix { builder.add_prefix(x); }
     builder.finish()
   }
@@ -4492,6 +4532,23 @@ impl<'a> SymbolQuery<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<&str>>(SymbolQuery::VT_PREFIX, None)}
   }
+  /// The first instrument id of the page (ids are dense, from 0; answers are in id order).
+  #[inline]
+  pub fn from_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(SymbolQuery::VT_FROM_ID, Some(0)).unwrap()}
+  }
+  /// At most this many instruments; 0 means the server's page size (4,096). Pages keep every
+  /// answer decodable, whatever the directory's size.
+  #[inline]
+  pub fn limit(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(SymbolQuery::VT_LIMIT, Some(0)).unwrap()}
+  }
 }
 
 impl flatbuffers::Verifiable for SymbolQuery<'_> {
@@ -4502,18 +4559,24 @@ impl flatbuffers::Verifiable for SymbolQuery<'_> {
     use self::flatbuffers::Verifiable;
     v.visit_table(pos)?
      .visit_field::<flatbuffers::ForwardsUOffset<&str>>("prefix", Self::VT_PREFIX, false)?
+     .visit_field::<u32>("from_id", Self::VT_FROM_ID, false)?
+     .visit_field::<u32>("limit", Self::VT_LIMIT, false)?
      .finish();
     Ok(())
   }
 }
 pub struct SymbolQueryArgs<'a> {
     pub prefix: Option<flatbuffers::WIPOffset<&'a str>>,
+    pub from_id: u32,
+    pub limit: u32,
 }
 impl<'a> Default for SymbolQueryArgs<'a> {
   #[inline]
   fn default() -> Self {
     SymbolQueryArgs {
       prefix: None,
+      from_id: 0,
+      limit: 0,
     }
   }
 }
@@ -4526,6 +4589,14 @@ impl<'a: 'b, 'b> SymbolQueryBuilder<'a, 'b> {
   #[inline]
   pub fn add_prefix(&mut self, prefix: flatbuffers::WIPOffset<&'b  str>) {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(SymbolQuery::VT_PREFIX, prefix);
+  }
+  #[inline]
+  pub fn add_from_id(&mut self, from_id: u32) {
+    self.fbb_.push_slot::<u32>(SymbolQuery::VT_FROM_ID, from_id, 0);
+  }
+  #[inline]
+  pub fn add_limit(&mut self, limit: u32) {
+    self.fbb_.push_slot::<u32>(SymbolQuery::VT_LIMIT, limit, 0);
   }
   #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> SymbolQueryBuilder<'a, 'b> {
@@ -4546,6 +4617,8 @@ impl core::fmt::Debug for SymbolQuery<'_> {
   fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
     let mut ds = f.debug_struct("SymbolQuery");
       ds.field("prefix", &self.prefix());
+      ds.field("from_id", &self.from_id());
+      ds.field("limit", &self.limit());
       ds.finish()
   }
 }
@@ -5053,6 +5126,7 @@ impl<'a> QueryResult<'a> {
   pub const VT_TICKS: flatbuffers::VOffsetT = 12;
   pub const VT_INSTRUMENTS: flatbuffers::VOffsetT = 14;
   pub const VT_FEEDS: flatbuffers::VOffsetT = 16;
+  pub const VT_NEXT_ID: flatbuffers::VOffsetT = 18;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -5067,6 +5141,7 @@ impl<'a> QueryResult<'a> {
     builder.add_head_seq(args.head_seq);
     builder.add_epoch(args.epoch);
     builder.add_request_id(args.request_id);
+    builder.add_next_id(args.next_id);
     if let Some(x) = args.feeds { builder.add_feeds(x); }
     if let Some(x) = args.instruments { builder.add_instruments(x); }
     if let Some(x) = args.ticks { builder.add_ticks(x); }
@@ -5126,6 +5201,15 @@ impl<'a> QueryResult<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<FeedStat>>>>(QueryResult::VT_FEEDS, None)}
   }
+  /// For a paged `SymbolQuery` or `LatestQuery`: the `from_id` of the next page; 0 when this
+  /// page is the last.
+  #[inline]
+  pub fn next_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(QueryResult::VT_NEXT_ID, Some(0)).unwrap()}
+  }
 }
 
 impl flatbuffers::Verifiable for QueryResult<'_> {
@@ -5142,6 +5226,7 @@ impl flatbuffers::Verifiable for QueryResult<'_> {
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, Tick>>>("ticks", Self::VT_TICKS, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<Instrument>>>>("instruments", Self::VT_INSTRUMENTS, false)?
      .visit_field::<flatbuffers::ForwardsUOffset<flatbuffers::Vector<'_, flatbuffers::ForwardsUOffset<FeedStat>>>>("feeds", Self::VT_FEEDS, false)?
+     .visit_field::<u32>("next_id", Self::VT_NEXT_ID, false)?
      .finish();
     Ok(())
   }
@@ -5154,6 +5239,7 @@ pub struct QueryResultArgs<'a> {
     pub ticks: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, Tick>>>,
     pub instruments: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<Instrument<'a>>>>>,
     pub feeds: Option<flatbuffers::WIPOffset<flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<FeedStat<'a>>>>>,
+    pub next_id: u32,
 }
 impl<'a> Default for QueryResultArgs<'a> {
   #[inline]
@@ -5166,6 +5252,7 @@ impl<'a> Default for QueryResultArgs<'a> {
       ticks: None,
       instruments: None,
       feeds: None,
+      next_id: 0,
     }
   }
 }
@@ -5204,6 +5291,10 @@ impl<'a: 'b, 'b> QueryResultBuilder<'a, 'b> {
     self.fbb_.push_slot_always::<flatbuffers::WIPOffset<_>>(QueryResult::VT_FEEDS, feeds);
   }
   #[inline]
+  pub fn add_next_id(&mut self, next_id: u32) {
+    self.fbb_.push_slot::<u32>(QueryResult::VT_NEXT_ID, next_id, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> QueryResultBuilder<'a, 'b> {
     let start = _fbb.start_table();
     QueryResultBuilder {
@@ -5228,6 +5319,7 @@ impl core::fmt::Debug for QueryResult<'_> {
       ds.field("ticks", &self.ticks());
       ds.field("instruments", &self.instruments());
       ds.field("feeds", &self.feeds());
+      ds.field("next_id", &self.next_id());
       ds.finish()
   }
 }

@@ -5,9 +5,9 @@ use flatbuffers::{ForwardsUOffset, Vector, VerifierOptions};
 use super::error::error_code_from_wire;
 use super::{
     CandleBatch, Candles, DecodeError, ErrorMessage, FeedStat, Gap, GapReason, Heartbeat, Hello,
-    Instrument, Message, Publish, PublishAck, Query, QueryResult, QuerySpec, Records, Rejection,
-    Roles, Selection, SlowConsumerPolicy, Snapshot, Start, Subscribe, SubscribeAck, TickBatch,
-    Ticks, Unsubscribe, Welcome,
+    Instrument, Message, Page, Publish, PublishAck, Query, QueryResult, QuerySpec, Records,
+    Rejection, Roles, Selection, SlowConsumerPolicy, Snapshot, Start, Subscribe, SubscribeAck,
+    TickBatch, Ticks, Unsubscribe, Welcome,
 };
 use crate::generated::wire;
 use crate::record::Interval;
@@ -292,6 +292,7 @@ impl<'a> Message<'a> {
                     candles: candles(m.candles()),
                     ticks: ticks(m.ticks()),
                     instruments: instruments(m.instruments(), "query_result.instruments")?,
+                    next_id: (m.next_id() != 0).then_some(InstrumentId(m.next_id())),
                     feeds: m
                         .feeds()
                         .iter()
@@ -406,6 +407,10 @@ fn decode_query(m: &wire::Query<'_>) -> Result<Query, DecodeError> {
                 .ok_or_else(|| missing("query.spec"))?;
             QuerySpec::Latest {
                 symbols: symbols(q.symbols(), "query.latest.symbols")?,
+                page: Page {
+                    from_id: q.from_id(),
+                    limit: (q.limit() != 0).then_some(q.limit()),
+                },
             }
         }
         wire::QuerySpec::SymbolQuery => {
@@ -414,6 +419,10 @@ fn decode_query(m: &wire::Query<'_>) -> Result<Query, DecodeError> {
                 .ok_or_else(|| missing("query.spec"))?;
             QuerySpec::Symbols {
                 prefix: opt_str(q.prefix()),
+                page: Page {
+                    from_id: q.from_id(),
+                    limit: (q.limit() != 0).then_some(q.limit()),
+                },
             }
         }
         wire::QuerySpec::StatsQuery => QuerySpec::Stats,

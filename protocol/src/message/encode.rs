@@ -376,14 +376,24 @@ fn build_body(
                     let q = wire::CandleQuery::create(fbb, &args);
                     (wire::QuerySpec::CandleQuery, q.as_union_value())
                 }
-                QuerySpec::Latest { symbols } => {
+                QuerySpec::Latest { symbols, page } => {
                     let symbols = string_vector(fbb, symbols);
-                    let q = wire::LatestQuery::create(fbb, &wire::LatestQueryArgs { symbols });
+                    let args = wire::LatestQueryArgs {
+                        symbols,
+                        from_id: page.from_id,
+                        limit: page.limit.unwrap_or(0),
+                    };
+                    let q = wire::LatestQuery::create(fbb, &args);
                     (wire::QuerySpec::LatestQuery, q.as_union_value())
                 }
-                QuerySpec::Symbols { prefix } => {
+                QuerySpec::Symbols { prefix, page } => {
                     let prefix = opt_string(fbb, prefix);
-                    let q = wire::SymbolQuery::create(fbb, &wire::SymbolQueryArgs { prefix });
+                    let args = wire::SymbolQueryArgs {
+                        prefix,
+                        from_id: page.from_id,
+                        limit: page.limit.unwrap_or(0),
+                    };
+                    let q = wire::SymbolQuery::create(fbb, &args);
                     (wire::QuerySpec::SymbolQuery, q.as_union_value())
                 }
                 QuerySpec::Stats => {
@@ -430,6 +440,7 @@ fn build_body(
                 ticks,
                 instruments,
                 feeds,
+                next_id: m.next_id.map_or(0, |id| id.0),
             };
             (
                 wire::Body::QueryResult,

@@ -54,35 +54,73 @@ impl BatchOutcome {
 }
 
 /// One feed's symbols: its local index (the `instrument_id` its ticks carry) → tickd's id.
+/// A symbol is defined (registered through the sink) when the first valid tick uses it, so a
+/// batch that names symbols it never trades defines nothing.
 #[derive(Clone, Debug, Default)]
 pub struct FeedIds {
-    ids: Vec<Option<InstrumentId>>,
+    slots: Vec<Slot>,
+}
+
+/// A local index: named, or resolved (`None`: the sink refused it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Named(Symbol, Scales),
+    Resolved(Option<InstrumentId>),
 }
 
 impl FeedIds {
-    /// Registers `symbols` with their scales (the feed's next local indexes, in order) through
-    /// `sink`.
-    pub fn extend(
-        &mut self,
-        symbols: impl IntoIterator<Item = (Symbol, Scales)>,
-        sink: &mut impl RecordSink,
-    ) {
-        self.ids.extend(
-            symbols
-                .into_iter()
-                .map(|(s, scales)| sink.register(s, scales)),
-        );
+    /// Names `symbols` with their scales: the feed's next local indexes, in order.
+    pub fn extend(&mut self, symbols: impl IntoIterator<Item = (Symbol, Scales)>) {
+        self.slots
+            .extend(symbols.into_iter().map(|(s, sc)| Slot::Named(s, sc)));
     }
 
-    /// Forgets every local index from `len` on (a batch that defined them was not sequenced,
-    /// and defines them again when it comes back).
+    /// How many local indexes are named.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Forgets every local index from `len` on (a batch that named them was not sequenced,
+    /// and names them again when it comes back).
     pub fn truncate(&mut self, len: usize) {
-        self.ids.truncate(len);
+        self.slots.truncate(len);
     }
 
-    /// The ids, by local index.
-    pub fn ids(&self) -> &[Option<InstrumentId>] {
-        &self.ids
+    /// The symbol and scales at `local`, if named.
+    pub fn named(&self, local: u32) -> Option<(Symbol, Scales)> {
+        match self.slots.get(local as usize)? {
+            Slot::Named(s, sc) => Some((*s, *sc)),
+            Slot::Resolved(_) => None,
+        }
+    }
+
+    /// The id of `local`, defining it through `sink` if this is its first use. `None` outside
+    /// the named range; `Some(None)` if the sink refused it.
+    fn resolve(&mut self, local: u32, sink: &mut impl RecordSink) -> Option<Option<InstrumentId>> {
+        let slot = self.slots.get_mut(local as usize)?;
+        if let Slot::Named(symbol, scales) = *slot {
+            *slot = Slot::Resolved(sink.register(symbol, scales));
+        }
+        match *slot {
+            Slot::Resolved(id) => Some(id),
+            Slot::Named(..) => None,
+        }
+    }
+
+    /// The ids resolved so far, by local index (`None`: not used yet, or refused).
+    pub fn resolved(&self) -> Vec<Option<InstrumentId>> {
+        self.slots
+            .iter()
+            .map(|s| match s {
+                Slot::Resolved(id) => *id,
+                Slot::Named(..) => None,
+            })
+            .collect()
     }
 }
 
@@ -93,13 +131,13 @@ impl FeedIds {
 pub struct Skew(pub Option<std::time::Duration>);
 
 /// Sequences `ticks` at time `now` (their `ts_recv`): each tick's `instrument_id` indexes
-/// `ids`. A tick dated further ahead of `now` than `skew` allows is rejected
+/// `ids`, whose symbols are defined through `sink` at their first valid tick. A tick dated further ahead of `now` than `skew` allows is rejected
 /// ([`Invalid::FutureEvent`]). Accepted ticks are stamped (a crossed quote also gets
 /// [`TickRecord::CROSSED`]) and written to `sink` in order; `on_reject` hears each rejected
 /// tick's index in `ticks` and the reason. O(1) per tick besides the sink; allocates nothing.
 pub fn sequence(
     ticks: &[TickRecord],
-    ids: &[Option<InstrumentId>],
+    ids: &mut FeedIds,
     now: UnixNanos,
     skew: Skew,
     sink: &mut impl RecordSink,
@@ -111,19 +149,11 @@ pub fn sequence(
     let mut first = None;
     let mut last = Seq(0);
     for (i, tick) in ticks.iter().enumerate() {
-        let id = match ids.get(tick.instrument_id as usize) {
-            Some(&Some(id)) => id,
-            Some(None) => {
-                out.rejected += 1;
-                on_reject(i, Invalid::RefusedInstrument(tick.instrument_id));
-                continue;
-            }
-            None => {
-                out.rejected += 1;
-                on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
-                continue;
-            }
-        };
+        if tick.instrument_id as usize >= ids.len() {
+            out.rejected += 1;
+            on_reject(i, Invalid::UnknownInstrument(tick.instrument_id));
+            continue;
+        }
         if let Err(reason) = validate(tick) {
             out.rejected += 1;
             on_reject(i, reason);
@@ -138,6 +168,11 @@ pub fn sequence(
             on_reject(i, Invalid::FutureEvent { ahead_ms, max_ms });
             continue;
         }
+        let Some(Some(id)) = ids.resolve(tick.instrument_id, sink) else {
+            out.rejected += 1;
+            on_reject(i, Invalid::RefusedInstrument(tick.instrument_id));
+            continue;
+        };
         let seq = sink.next_seq();
         let flags = if is_crossed(tick) {
             TickRecord::CROSSED
@@ -217,13 +252,10 @@ mod tests {
         };
         let mut ids = FeedIds::default();
         let (aapl, full) = (Symbol::new("AAPL").unwrap(), Symbol::new("FULL").unwrap());
+        let unused = Symbol::new("UNUSED").unwrap();
         let d = Scales::DEFAULT;
-        ids.extend([(aapl, d), (full, d)], &mut sink);
-        assert_eq!(ids.ids(), [Some(InstrumentId(0)), None]);
-        // Known with other scales: refused too.
-        let mut other = FeedIds::default();
-        other.extend([(aapl, Scales::new(2, 0).unwrap())], &mut sink);
-        assert_eq!(other.ids(), [None]);
+        ids.extend([(aapl, d), (full, d), (unused, d)]);
+        assert_eq!(ids.resolved(), [None, None, None], "nothing defined yet");
         let mut bad = trade(0, "1");
         bad.kind = 99;
         let ticks = [
@@ -236,7 +268,7 @@ mod tests {
         let mut rejected = Vec::new();
         let out = sequence(
             &ticks,
-            ids.ids(),
+            &mut ids,
             UnixNanos(42),
             Skew(None),
             &mut sink,
@@ -257,6 +289,22 @@ mod tests {
         );
         assert_eq!(rejected[0].1, Invalid::RefusedInstrument(1));
         assert_eq!(rejected[2].1, Invalid::UnknownInstrument(7));
+        // Only symbols a valid tick used were defined: AAPL (FULL was refused, UNUSED never
+        // traded).
+        assert_eq!(ids.resolved(), [Some(InstrumentId(0)), None, None]);
+        assert_eq!(sink.symbols.len(), 1);
+        // Known with other scales: refused too.
+        let mut other = FeedIds::default();
+        other.extend([(aapl, Scales::new(2, 0).unwrap())]);
+        let refused = sequence(
+            &[trade(0, "1")],
+            &mut other,
+            UnixNanos(44),
+            Skew(None),
+            &mut sink,
+            |_, _| {},
+        );
+        assert_eq!(refused.rejected, 1);
         let w = &sink.written;
         assert_eq!((w[0].seq, w[0].ts_recv, w[0].instrument_id), (1, 42, 0));
         assert_eq!(
@@ -265,7 +313,7 @@ mod tests {
         );
         let nothing = sequence(
             &[],
-            ids.ids(),
+            &mut ids,
             UnixNanos(43),
             Skew(None),
             &mut sink,
@@ -278,7 +326,7 @@ mod tests {
     fn a_tick_dated_beyond_the_skew_is_rejected_when_judged_by_the_clock() {
         let mut sink = Vec64::default();
         let mut ids = FeedIds::default();
-        ids.extend([(Symbol::new("AAPL").unwrap(), Scales::DEFAULT)], &mut sink);
+        ids.extend([(Symbol::new("AAPL").unwrap(), Scales::DEFAULT)]);
         let now = UnixNanos(1_696_680_000_000_000_000);
         let at = |ts: u64| {
             let mut t = trade(0, "1");
@@ -289,7 +337,7 @@ mod tests {
         let ticks = [at(4_102_444_800_000_000_000), at(now.0 + 300_000_000_000)];
         let mut rejected = Vec::new();
         let skew = Skew(Some(std::time::Duration::from_secs(300)));
-        let out = sequence(&ticks, ids.ids(), now, skew, &mut sink, |i, why| {
+        let out = sequence(&ticks, &mut ids, now, skew, &mut sink, |i, why| {
             rejected.push((i, why))
         });
         assert_eq!((out.accepted, out.rejected), (1, 1));
@@ -308,7 +356,7 @@ mod tests {
             "ts_event is 2405764800000 ms ahead of the server clock, more than the 300000 ms allowed"
         );
         // A replay is judged by its own clock: the same ticks are accepted.
-        let out = sequence(&ticks, ids.ids(), now, Skew(None), &mut sink, |_, _| {});
+        let out = sequence(&ticks, &mut ids, now, Skew(None), &mut sink, |_, _| {});
         assert_eq!((out.accepted, out.rejected), (2, 0));
     }
 }

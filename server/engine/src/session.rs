@@ -495,6 +495,7 @@ mod tests {
             request_id: 1,
             spec: tickd_protocol::QuerySpec::Symbols {
                 prefix: String::new(),
+                page: Default::default(),
             },
         }));
         assert!(matches!(

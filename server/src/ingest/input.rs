@@ -138,6 +138,8 @@ pub enum Input {
     Publish {
         /// The batch.
         req: PublishRequest,
+        /// Who publishes: the token's name, or `anonymous` (for the symbol quota).
+        publisher: String,
         /// Where the outcome goes.
         reply: tokio::sync::oneshot::Sender<PublishOutcome>,
     },

@@ -85,6 +85,37 @@ pub struct Sequencer {
     status: Arc<IngestStatus>,
     /// How far ahead of the clock wall-clock feeds may date ticks.
     max_future_skew: Option<std::time::Duration>,
+    /// New symbols each publisher may define (`None`: no limit).
+    symbol_quota: Option<usize>,
+    /// New symbols defined, by publisher.
+    defined_by: std::collections::HashMap<String, usize>,
+    /// Symbols the directory refused, logged at most every few seconds.
+    refusals: Refusals,
+}
+
+/// Symbols the directory refused (full, or defined with other scales): counted, and logged
+/// at most once per [`Refusals::EVERY`] with the count, never once per symbol.
+#[derive(Debug, Default)]
+struct Refusals {
+    since_log: u64,
+    last_log: Option<std::time::Instant>,
+}
+
+impl Refusals {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn note(&mut self, e: &RegisterError) {
+        self.since_log += 1;
+        if self.last_log.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+            tracing::error!(
+                refused = self.since_log,
+                "{e} (symbols refused since the last report: {})",
+                self.since_log
+            );
+            self.since_log = 0;
+            self.last_log = Some(std::time::Instant::now());
+        }
+    }
 }
 
 /// Registers `symbol` with `scales` in the shm directory (which assigns its id, and keeps the
@@ -128,6 +159,7 @@ struct StoreSink<'a> {
     instruments: &'a Instruments,
     new_symbols: &'a mut Vec<Definition>,
     pending: &'a mut Vec<TickRecord>,
+    refusals: &'a mut Refusals,
 }
 
 impl RecordSink for StoreSink<'_> {
@@ -139,7 +171,7 @@ impl RecordSink for StoreSink<'_> {
             symbol,
             scales,
         )
-        .inspect_err(|e| tracing::error!("{e}"))
+        .inspect_err(|e| self.refusals.note(e))
         .ok()
     }
 
@@ -210,6 +242,9 @@ impl Sequencer {
             pending: Vec::with_capacity(4096),
             status,
             max_future_skew: None,
+            symbol_quota: None,
+            defined_by: std::collections::HashMap::new(),
+            refusals: Refusals::default(),
         }
     }
 
@@ -334,7 +369,14 @@ impl Sequencer {
     /// Sequences a candle-close record if a candle is due at `now`.
     fn close_due(&mut self, now: UnixNanos) -> Result<(), JournalError> {
         if self.due_cutoff(now).is_some() {
-            self.sequence(&[], &[], now, Skew(None), None, |_, _| {})?;
+            self.sequence(
+                &[],
+                &mut FeedIds::default(),
+                now,
+                Skew(None),
+                None,
+                |_, _| {},
+            )?;
         }
         Ok(())
     }
@@ -364,12 +406,12 @@ impl Sequencer {
         on_reject: impl FnMut(usize, Invalid),
     ) -> Result<BatchOutcome, JournalError> {
         let feed = usize::from(batch.feed);
-        let known = self.feeds[feed].ids.ids().len();
+        let known = self.feeds[feed].ids.len();
         let mut ids = std::mem::take(&mut self.feeds[feed].ids);
-        ids.extend(batch.new_symbols.iter().copied(), &mut self.sink());
+        ids.extend(batch.new_symbols.iter().copied());
         let end = batch.end.then_some(feed);
         let skew = self.skew_of(self.feeds[feed].clock);
-        let out = self.sequence(&batch.ticks, ids.ids(), now, skew, end, on_reject);
+        let out = self.sequence(&batch.ticks, &mut ids, now, skew, end, on_reject);
         if out.is_err() {
             // The batch comes again with the same new symbols.
             ids.truncate(known);
@@ -381,7 +423,10 @@ impl Sequencer {
     }
 
     /// Sequences a publisher's batch: its ticks' `instrument_id`s index `req.symbols`; new
-    /// symbols get instrument ids. Counted under feed `feed` (the publishers' feed).
+    /// symbols get instrument ids when a valid tick first uses them. `publisher` (the token's
+    /// name, or `anonymous`) may define at most the symbol quota of new instruments: a batch
+    /// that would go beyond is refused whole with `LimitExceeded`. Counted under feed `feed`
+    /// (the publishers' feed).
     ///
     /// # Panics
     ///
@@ -389,16 +434,36 @@ impl Sequencer {
     pub fn publish(
         &mut self,
         feed: FeedId,
+        publisher: &str,
         req: &PublishRequest,
         now: UnixNanos,
     ) -> PublishOutcome {
         let mut ids = FeedIds::default();
-        ids.extend(req.definitions(), &mut self.sink());
+        ids.extend(req.definitions());
+        let new = self.new_symbols_of(&ids, &req.ticks);
+        let used = self.defined_by.get(publisher).copied().unwrap_or(0);
+        if let Some(quota) = self.symbol_quota
+            && used + new > quota
+        {
+            let message = format!(
+                "publisher {publisher:?} may define {quota} new symbols and has defined {used}; \
+                 this batch would define {new} more (--symbol-quota)"
+            );
+            return PublishOutcome {
+                error: Some((tickd_protocol::ErrorCode::LimitExceeded, message)),
+                ..PublishOutcome::default()
+            };
+        }
+        let before = self.instrument_count();
         let mut rejected = Vec::new();
         let skew = self.skew_of(self.feeds[usize::from(feed)].clock);
-        let out = self.sequence(&req.ticks, ids.ids(), now, skew, None, |i, reason| {
+        let out = self.sequence(&req.ticks, &mut ids, now, skew, None, |i, reason| {
             rejected.push((i as u32, reason))
         });
+        let defined = self.instrument_count() - before;
+        if defined > 0 {
+            *self.defined_by.entry(publisher.to_owned()).or_default() += defined;
+        }
         match out {
             Ok(out) => {
                 self.count(usize::from(feed), &out);
@@ -415,6 +480,42 @@ impl Sequencer {
         }
     }
 
+    /// How many distinct symbols of `ids` that `ticks` use are not defined yet.
+    fn new_symbols_of(&self, ids: &FeedIds, ticks: &[TickRecord]) -> usize {
+        let mut used = vec![false; ids.len()];
+        for t in ticks {
+            if let Some(u) = used.get_mut(t.instrument_id as usize) {
+                *u = true;
+            }
+        }
+        let table = self
+            .instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut new: Vec<Symbol> = (0..ids.len() as u32)
+            .filter(|&i| used[i as usize])
+            .filter_map(|i| ids.named(i))
+            .filter(|(s, _)| table.id(s).is_none())
+            .map(|(s, _)| s)
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        new.len()
+    }
+
+    /// Instruments defined so far.
+    fn instrument_count(&self) -> usize {
+        self.instruments
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Refuses publishers more than `quota` new symbols each (`None`: no limit).
+    pub fn set_symbol_quota(&mut self, quota: Option<usize>) {
+        self.symbol_quota = quota;
+    }
+
     /// The sink the engine writes this batch through.
     fn sink(&mut self) -> StoreSink<'_> {
         StoreSink {
@@ -422,6 +523,7 @@ impl Sequencer {
             instruments: &self.instruments,
             new_symbols: &mut self.new_symbols,
             pending: &mut self.pending,
+            refusals: &mut self.refusals,
         }
     }
 
@@ -457,7 +559,7 @@ impl Sequencer {
     fn sequence(
         &mut self,
         ticks: &[TickRecord],
-        ids: &[Option<InstrumentId>],
+        ids: &mut FeedIds,
         now: UnixNanos,
         skew: Skew,
         ends_feed: Option<usize>,
@@ -626,8 +728,12 @@ pub fn spawn(
                     }
                     // Behind a held batch: its feed's order is kept.
                     Next::Input(Input::Batch(batch)) => held.push_back(batch),
-                    Next::Input(Input::Publish { req, reply }) => {
-                        let outcome = sequencer.publish(publishers, &req, clock::now());
+                    Next::Input(Input::Publish {
+                        req,
+                        publisher,
+                        reply,
+                    }) => {
+                        let outcome = sequencer.publish(publishers, &publisher, &req, clock::now());
                         // The publisher may have gone; its ticks are sequenced either way.
                         let _ = reply.send(outcome);
                     }

@@ -263,6 +263,7 @@ impl Conn {
                         ticks: Records::Slice(&a.ticks),
                         instruments: a.instruments,
                         feeds: a.feeds,
+                        next_id: a.next_id,
                     };
                     self.session.send(&Message::QueryResult(result));
                 }

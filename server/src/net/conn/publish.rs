@@ -14,7 +14,12 @@ impl Conn {
     pub(super) async fn publish(&mut self, req: PublishRequest) {
         let request_id = req.request_id;
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let mut input = Input::Publish { req, reply };
+        let publisher = self.session.token_name().unwrap_or("anonymous").to_owned();
+        let mut input = Input::Publish {
+            req,
+            publisher,
+            reply,
+        };
         loop {
             match self.services.query.shared.input.try_send(input) {
                 Ok(()) => break,
