@@ -115,5 +115,79 @@ fn sequencer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sequencer);
+/// A sequencer that knows `known` instruments (one trade each, now), for late-trade batches.
+fn with_instruments(known: u32, name: &str) -> Sequencer {
+    let config = StoreConfig {
+        tick_slots: 1 << 20,
+        candle_slots: 1 << 16,
+        max_instruments: 70_000,
+    };
+    let store = Store::create(&ring_path(name), &config, 1, 0).expect("store");
+    let (tx, _rx) = tokio::sync::watch::channel(Published::default());
+    let mut seq = Sequencer::new(
+        store,
+        CandleBook::new(CandleConfig::default()),
+        Arc::new(RwLock::new(InstrumentTable::default())),
+        tx,
+    );
+    seq.add_feed(FeedStats::new("bench"), FeedClock::Event);
+    let now = 1_796_000_000_000_000_000;
+    let new_symbols = (0..known)
+        .map(|i| {
+            (
+                Symbol::new(&format!("S{i}")).expect("valid"),
+                Scales::DEFAULT,
+            )
+        })
+        .collect();
+    let ticks = (0..known)
+        .map(|i| trade(InstrumentId(i), now, i64::from(i) + 1))
+        .collect();
+    let batch = Batch {
+        feed: 0,
+        new_symbols,
+        ticks,
+        end: false,
+    };
+    seq.ingest(&batch, UnixNanos(now), |_, _| {})
+        .expect("no journal: nothing to fail");
+    seq
+}
+
+fn trade(id: InstrumentId, ts: u64, px: i64) -> TickRecord {
+    let t = Trade {
+        price: Price::from_raw(px * 1_000_000_000),
+        size: Quantity::from_raw(1_000_000_000),
+        trade_id: ts,
+        venue: 0,
+        conditions: 0,
+    };
+    TickRecord::new_trade(id, UnixNanos(ts), Side::Sell, &t)
+}
+
+/// 2,000 trades dated 2023 for one instrument (late for every interval), with 65,000
+/// instruments known and with 5: the cost of a late trade does not depend on how many
+/// instruments exist (it used to scan them all).
+fn late_trades(c: &mut Criterion) {
+    let mut group = c.benchmark_group("late_trades");
+    group.throughput(Throughput::Elements(2_000));
+    let t0 = 1_696_680_000_000_000_000;
+    let late = Batch {
+        feed: 0,
+        new_symbols: Vec::new(),
+        ticks: (0..2_000)
+            .map(|i| trade(InstrumentId(0), t0 + i * 1_000_000_000, 100))
+            .collect(),
+        end: false,
+    };
+    for (known, name) in [(65_000, "known_65000"), (5, "known_5")] {
+        let mut seq = with_instruments(known, name);
+        group.bench_function(format!("late_2000_{name}"), |b| {
+            b.iter(|| seq.ingest(&late, UnixNanos(1), |_, _| {}))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sequencer, late_trades);
 criterion_main!(benches);

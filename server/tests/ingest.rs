@@ -81,3 +81,86 @@ async fn a_trade_dated_in_2100_is_rejected_and_closes_nothing() {
     );
     server.stop().await;
 }
+
+/// Row 2: 2,000 trades dated 2023 published while the synthetic feed runs, with 65,000
+/// instruments known. Each late trade costs its intervals (no scan of every instrument, no
+/// lock readers wait on): they land as exact corrections where retention holds them, are
+/// counted where it does not, and the live feed and `/health` keep going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_trades_among_65000_instruments_are_exact_corrections() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL,MSFT".parse().unwrap()),
+        max_instruments: Some(70_000.try_into().unwrap()),
+        symbol_quota: Some(0),
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let now = tickd_server::clock::now().0;
+    for b in 0..8u32 {
+        let names: Vec<_> = (0..8_125u32)
+            .map(|i| Symbol::new(&format!("S{}", b * 8_125 + i)).unwrap())
+            .collect();
+        let ticks: Vec<_> = (0..8_125u32).map(|i| trade(i, now, "50")).collect();
+        assert_eq!(client.publish(names, &ticks).await.unwrap().accepted, 8_125);
+    }
+    // 2023-10-07T12:00:00Z + i s, prices 100..=109 cycling, size 1.
+    const T0: u64 = 1_696_680_000_000_000_000;
+    let late: Vec<_> = (0..2_000u64)
+        .map(|i| trade(0, T0 + i * 1_000_000_000, &format!("{}", 100 + i % 10)))
+        .collect();
+    let ack = client
+        .publish(vec![Symbol::new("S0").unwrap()], &late)
+        .await
+        .unwrap();
+    assert_eq!((ack.accepted, ack.rejected.len()), (2_000, 0));
+
+    // 4h and 1d keep 2023 (5 and 20 years of retention): one candle each, built from the
+    // 2,000 trades as corrections (created at version 1, bumped by each later trade).
+    for interval in [Interval::H4, Interval::D1] {
+        let c = candles(&mut client, "S0", interval).await;
+        let old = c
+            .iter()
+            .find(|c| c.ts_open <= T0 && T0 < c.ts_open + interval.nanos())
+            .unwrap_or_else(|| panic!("no {interval:?} candle for 2023: {c:?}"));
+        assert_eq!(
+            (old.open, old.high, old.low, old.close),
+            (
+                100_000_000_000,
+                109_000_000_000,
+                100_000_000_000,
+                109_000_000_000
+            )
+        );
+        assert_eq!(
+            (old.trades, old.volume, old.version, old.is_closed()),
+            (2_000, 2_000_000_000_000, 2_000, true)
+        );
+        assert_eq!(
+            (old.ts_first_event, old.ts_last_event),
+            (T0, T0 + 1_999 * 1_000_000_000)
+        );
+    }
+    // Every interval takes them (retention counts candles, and S0 had one): 1m has 34
+    // corrected candles of 2023 (33 whole minutes and 20 s), each at version = its trades.
+    let m1 = candles(&mut client, "S0", Interval::M1).await;
+    let old: Vec<_> = m1
+        .iter()
+        .filter(|c| c.ts_open < now - 86_400_000_000_000)
+        .collect();
+    assert_eq!(old.len(), 34);
+    assert_eq!(old.iter().map(|c| c.trades).sum::<u64>(), 2_000);
+    assert!(
+        old.iter()
+            .all(|c| u64::from(c.version) == c.trades && c.is_closed())
+    );
+    assert_eq!(m1.len(), 35, "and the live candle of today");
+    // The live feed kept flowing and the server kept answering.
+    let head = server.head();
+    server.wait_head(head + 1).await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let (status, _) = common::http_get(http, "/health").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}

@@ -25,7 +25,9 @@ pub struct ShmClient {
 /// What [`ShmClient::next`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
-    /// A record.
+    /// A record: a tick, or a sequenced control record such as a candle close
+    /// ([`TickRecord::candle_close_cutoff`]; its `kind()` is `None`), which takes a seq like
+    /// any record.
     Tick(TickRecord),
     /// Records `[from, to]` were overwritten before this reader got to them; the cursor moved
     /// past them.

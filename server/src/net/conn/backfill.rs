@@ -16,13 +16,16 @@ impl Conn {
     /// longer holds, in seq order, then back to the ring as soon as it holds the next one. A
     /// range the journal no longer has either is declared with a `Gap` (never skipped).
     pub(super) async fn backfill(&mut self) {
-        let Some(dir) = self.services.query.shared.journal_dir.clone() else {
+        if self.services.query.shared.journal_dir.is_none() {
             return;
-        };
+        }
         let epoch = self.services.query.epoch();
         let mut probe_buf = [0u64; TICK_SLOT_WORDS];
         for sub in &mut self.subs {
-            let Some(from) = sub.backfill else { continue };
+            let Some(mut cursor) = sub.backfill.take() else {
+                continue;
+            };
+            let from = cursor.next_seq();
             let mut probe = sub.ticks.clone();
             probe.seek(from.0);
             if !matches!(
@@ -30,21 +33,20 @@ impl Conn {
                 tickd_shm::ReadOutcome::Overrun { .. }
             ) {
                 sub.ticks.seek(from.0);
-                sub.backfill = None;
                 continue;
             }
-            let dir = dir.clone();
             let chunk = tokio::task::spawn_blocking(move || {
-                crate::storage::journal::read_from(&dir, from, FRAME_RECORDS)
+                let records = cursor.read(FRAME_RECORDS);
+                (cursor, records)
             })
             .await;
-            let records = match chunk {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
+            let (cursor, records) = match chunk {
+                Ok((cursor, Ok(r))) => (Some(cursor), r),
+                Ok((cursor, Err(e))) => {
                     tracing::warn!("journal read for gap fill: {e:#}");
-                    Vec::new()
+                    (Some(cursor), Vec::new())
                 }
-                Err(_) => Vec::new(),
+                Err(_) => (None, Vec::new()),
             };
             let first = records.first().map(|t| Seq(t.seq));
             if first != Some(from) {
@@ -68,7 +70,6 @@ impl Conn {
                 sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
                 if first.is_none() {
                     sub.ticks.seek(resume.0);
-                    sub.backfill = None;
                     continue;
                 }
             }
@@ -77,7 +78,8 @@ impl Conn {
                 .extend(records.iter().filter(|t| sub.filter.matches_tick(t)));
             sub.emit_ticks(&mut self.session, &mut self.encoder, epoch, &self.out_ticks);
             crate::metrics::backfilled(records.len() as u64);
-            sub.backfill = records.last().map(|t| Seq(t.seq).next());
+            // The cursor is past the last record returned; it reads on from there.
+            sub.backfill = cursor.filter(|_| !records.is_empty());
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (bounded per frame and per wake-up), and applies its slow-consumer policy when the ring has
 //! lapped it: conflate, drop with a `Gap`, or disconnect.
 
+use crate::storage::journal::JournalCursor;
 use tickd_protocol::files::candle_from_slot;
 use tickd_protocol::tick_frame::TickBatchFrame;
 use tickd_protocol::{
@@ -60,7 +61,10 @@ impl Conn {
                             && sub.policy != SlowConsumerPolicy::Disconnect =>
                     {
                         // Fill from the journal, then rejoin the ring.
-                        sub.backfill = Some(Seq(sub.ticks.next_seq()));
+                        if let Some(dir) = &self.services.query.shared.journal_dir {
+                            let from = Seq(sub.ticks.next_seq());
+                            sub.backfill = Some(Box::new(JournalCursor::new(dir, from)));
+                        }
                         break;
                     }
                     Err(_) if sub.policy == SlowConsumerPolicy::Conflate => {

@@ -1,6 +1,7 @@
 //! Subscription admission: limits, symbol resolution, where the stream starts (latest, a seq
 //! or a time, with a `Gap` first for what is gone), the snapshot, and the QUIC stream it uses.
 
+use crate::storage::journal::JournalCursor;
 use tickd_engine::Filter;
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
 use tickd_protocol::{
@@ -22,8 +23,9 @@ pub(super) struct Sub {
     /// Started from a seq or a time: missing records are filled from the journal rather than
     /// skipped (unless the policy is `disconnect`).
     pub(super) lossless: bool,
-    /// Next seq to read from the journal, while the ring no longer holds it.
-    pub(super) backfill: Option<Seq>,
+    /// Where to read the journal next, while the ring no longer holds the next seq (the
+    /// cursor keeps its file position: reading a range costs O(records)).
+    pub(super) backfill: Option<Box<JournalCursor>>,
     /// The instruments selected (`None`: all), for conflated catch-up.
     pub(super) ids: Option<Vec<tickd_protocol::InstrumentId>>,
     /// QUIC: this subscription's own unidirectional stream for its data.
@@ -96,8 +98,9 @@ impl Conn {
         let mut pre_gap = None;
         let base = ticks.base_seq();
         let lossless = !matches!(s.start, Start::Latest);
-        let backfill = if start <= base && self.services.query.shared.journal_dir.is_some() {
-            Some(Seq(start))
+        let journal = self.services.query.shared.journal_dir.as_deref();
+        let backfill = if let Some(dir) = journal.filter(|_| start <= base) {
+            Some(Box::new(JournalCursor::new(dir, Seq(start))))
         } else {
             if start <= base {
                 pre_gap = Some((start, base));
