@@ -96,8 +96,9 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_CANDLE_RETENTION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candle_retention: Option<NonZeroUsize>,
-    /// How long after its end, in ms of event time, a candle stays open for out-of-order trades
-    /// before the watermark closes it [default: 1000].
+    /// How long after its end, in ms by the wall clock, a candle stays open for late trades
+    /// before a candle-close record closes it (a newer trade of the same instrument closes it at
+    /// once) [default: 1000].
     #[arg(long, env = "TICKD_CANDLE_GRACE_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candle_grace_ms: Option<u64>,

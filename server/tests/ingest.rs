@@ -164,3 +164,128 @@ async fn late_trades_among_65000_instruments_are_exact_corrections() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// Row 6: extreme values over the real listener. What breaks sums or ordering is rejected per
+/// tick with its reason; what real markets produce (negative prices, locked and crossed books)
+/// is kept, a crossed quote marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_values_are_rejected_with_reasons_and_real_ones_kept() {
+    use tickd_protocol::{Price, Quantity, Quote, Seq};
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("off".parse().unwrap()),
+        candle_grace_ms: Some(600_000),
+        ..ServeArgs::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let now = tickd_server::clock::now().0;
+    let raw = |px: i64, size: u64, ts: u64| {
+        let t = Trade {
+            price: Price::from_raw(px),
+            size: Quantity::from_raw(size),
+            trade_id: 1,
+            venue: 0,
+            conditions: 0,
+        };
+        TickRecord::new_trade(InstrumentId(0), UnixNanos(ts), Side::Buy, &t)
+    };
+    let quote = |bid: i64, ask: i64| {
+        let q = Quote {
+            bid_px: Price::from_raw(bid),
+            bid_sz: Quantity::from_raw(1),
+            ask_px: Price::from_raw(ask),
+            ask_sz: Quantity::from_raw(1),
+        };
+        TickRecord::new_quote(InstrumentId(0), UnixNanos(now), &q)
+    };
+    let ticks = [
+        raw(i64::MIN, 1, now),
+        raw(i64::MAX, 1, now),
+        raw(1, u64::MAX, now),
+        raw(1, 0, now),
+        raw(1, 1, u64::MAX),
+        TickRecord {
+            instrument_id: 0,
+            ..TickRecord::candle_close(UnixNanos(now))
+        },
+        raw(-5_000_000_000, 2_000_000_000, now),
+        quote(10_010_000_000, 10_000_000_000),
+        quote(10_000_000_000, 10_000_000_000),
+    ];
+    let ack = client
+        .publish(vec![Symbol::new("SPREAD").unwrap()], &ticks)
+        .await
+        .unwrap();
+    let reasons: Vec<_> = ack
+        .rejected
+        .iter()
+        .map(|r| (r.index, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (0, "price -9223372036854775808 is out of range"),
+            (1, "trade price is undefined"),
+            (
+                2,
+                "trade size 18446744073709551615 is out of range (at most 9223372036854775807 raw units)"
+            ),
+            (3, "trade size is zero"),
+            (
+                4,
+                "ts_event 18446744073709551615 is out of range (after 2262-04-11)"
+            ),
+            (
+                5,
+                "kind 16 is a control record, which only the sequencer writes"
+            ),
+        ]
+    );
+    assert_eq!(ack.accepted, 3);
+    let (first, last) = (ack.first_seq, ack.last_seq);
+    assert_eq!(last.0 - first.0, 2);
+    // The negative trade is kept and folds into candles exactly (notional negative, VWAP -5).
+    let c = candle(&mut client, "SPREAD").await;
+    assert_eq!(
+        (c.open, c.trades, c.volume),
+        (-5_000_000_000, 1, 2_000_000_000)
+    );
+    assert_eq!(c.notional(), -10_000_000_000_000_000_000);
+    // The crossed quote carries the flag, the locked one does not.
+    let got = client
+        .query(tickd_protocol::QuerySpec::Latest {
+            symbols: vec![Symbol::new("SPREAD").unwrap()],
+            page: Default::default(),
+        })
+        .await
+        .unwrap();
+    let q = got.ticks.iter().find(|t| t.quote().is_some()).unwrap();
+    assert_eq!(
+        (q.seq(), q.flags),
+        (Seq(last.0), 0),
+        "the locked quote, last"
+    );
+    let mut tcp = Client::connect(server.addr).await.unwrap();
+    let epoch = tcp.welcome().epoch;
+    tcp.subscribe(tickd_protocol::Subscribe {
+        request_id: 0,
+        selection: tickd_protocol::Selection::All,
+        trades: true,
+        quotes: true,
+        candles: vec![],
+        start: tickd_protocol::Start::Seq { epoch, seq: first },
+        snapshot: false,
+        policy: tickd_protocol::SlowConsumerPolicy::Drop,
+        datagrams: false,
+    })
+    .await
+    .unwrap();
+    let mut flags = Vec::new();
+    while flags.len() < 3 {
+        if let Some(tickd_client::Event::Ticks { ticks, .. }) = tcp.next_event().await.unwrap() {
+            flags.extend(ticks.iter().map(|t| t.flags));
+        }
+    }
+    assert_eq!(flags, [0, TickRecord::CROSSED, 0]);
+    server.stop().await;
+}
