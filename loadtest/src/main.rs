@@ -79,6 +79,15 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// `/health` and `/candles` p99 with and without a publisher of late trades over 65,000
+    /// instruments.
+    HostileIngest {
+        #[command(flatten)]
+        args: scenario::hostile_ingest::Args,
+        /// Write the results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// 10,000 WebSockets held with heartbeats while data flows; memory per socket.
     WsHold {
         #[command(flatten)]
@@ -211,6 +220,20 @@ async fn rest(args: scenario::rest::Args) -> anyhow::Result<Ran> {
     Ok(Ran::new("rest", load, args.repeat, rows, &outcomes))
 }
 
+async fn hostile_ingest(args: scenario::hostile_ingest::Args) -> anyhow::Result<Ran> {
+    let dir = TempDir::new()?;
+    let load = process::load_average();
+    let outcomes = scenario::hostile_ingest::run(&args, &dir.0).await?;
+    let rows = scenario::hostile_ingest::rows(&args, &outcomes);
+    Ok(Ran::new(
+        "hostile-ingest",
+        load,
+        args.repeat,
+        rows,
+        &outcomes,
+    ))
+}
+
 async fn ws_hold(args: scenario::ws_hold::Args) -> anyhow::Result<Ran> {
     let dir = TempDir::new()?;
     let load = process::load_average();
@@ -238,7 +261,8 @@ async fn suite(out: PathBuf) -> anyhow::Result<()> {
     let quic = quic_fanout(defaults()).await?;
     let rest = rest(defaults()).await?;
     let ws = ws_hold(defaults()).await?;
-    let all = [shm, tcp, quic, rest, ws];
+    let hostile = hostile_ingest(defaults()).await?;
+    let all = [shm, tcp, quic, rest, ws, hostile];
     std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
     let json = serde_json::json!({
         "load_average_at_start": load,
@@ -294,6 +318,7 @@ fn main() -> anyhow::Result<()> {
         Command::TcpFanout { args, json } => rt.block_on(tcp_fanout(args))?.write(json),
         Command::Rest { args, json } => rt.block_on(rest(args))?.write(json),
         Command::WsHold { args, json } => rt.block_on(ws_hold(args))?.write(json),
+        Command::HostileIngest { args, json } => rt.block_on(hostile_ingest(args))?.write(json),
         Command::Suite { out } => rt.block_on(suite(out)),
         Command::BareQuinnServer(args) => rt.block_on(baseline::bare_quinn::serve(args)),
         Command::BareHyperServer(args) => rt.block_on(baseline::bare_hyper::serve(args)),

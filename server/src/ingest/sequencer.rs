@@ -647,6 +647,7 @@ impl Sequencer {
         // Readers wanting one consistent state (ring head, latest cells and candles) retry
         // reads that overlap this publication.
         view.begin_write();
+        // One pass: ring slot, latest cell and candles per record, while it is in cache.
         for r in &self.pending {
             let words = r.to_words();
             self.store.ticks.push(&words);
@@ -657,8 +658,6 @@ impl Sequencer {
                     .latest
                     .write(latest_cell(r.instrument(), kind), r.seq, &words);
             }
-        }
-        for r in &self.pending {
             self.book.apply(r);
         }
         self.pending.clear();
