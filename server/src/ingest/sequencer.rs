@@ -676,7 +676,7 @@ impl Sequencer {
 /// counted under feed `publishers`. After `stop` is set it drains what is queued and returns.
 ///
 /// While the journal fails, feed batches are kept in order and retried with backoff
-/// ([`RETRY_MIN`]..[`RETRY_MAX`]); publishes are tried as they come and answered with the
+/// (50 ms doubling to 2 s); publishes are tried as they come and answered with the
 /// error; with [`MAX_HELD`] batches kept, no more input is taken until a write succeeds.
 ///
 /// # Errors
