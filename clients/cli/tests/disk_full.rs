@@ -72,7 +72,8 @@ fn fill(dir: &Path) -> PathBuf {
     }
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> (u16, Value) {
+/// `GET path`: the status and the body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -83,19 +84,18 @@ fn http_get(addr: SocketAddr, path: &str) -> (u16, Value) {
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    (status, body.to_owned())
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let (status, body) = get(addr, path);
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 fn metric(addr: SocketAddr, name: &str) -> f64 {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.lines()
+    get(addr, "/metrics")
+        .1
+        .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in /metrics"))
 }
@@ -211,9 +211,13 @@ fn a_full_disk_degrades_then_ingest_resumes_with_nothing_lost() {
         .feeds
         .iter()
         .find(|f| f.name == "synthetic")
-        .map(|f| f.ingested.load(std::sync::atomic::Ordering::Acquire))
+        .cloned()
         .unwrap();
+    // Shutdown stops the feed and drains what it queued: count after it.
     running.shutdown();
+    let synthetic = synthetic
+        .ingested
+        .load(std::sync::atomic::Ordering::Acquire);
 
     // The journal: every seq once, in order; every synthetic tick the feed counted as ingested
     // is there, and both published trades.
