@@ -67,3 +67,27 @@ pub enum Message<'a> {
     /// See [`ErrorMessage`].
     Error(ErrorMessage),
 }
+
+impl Message<'_> {
+    /// The message type's name (`TickBatch`, `Hello`, …): O(1), whatever the message's size,
+    /// for errors and logs that name a message without formatting its contents.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Hello(_) => "Hello",
+            Self::Welcome(_) => "Welcome",
+            Self::Subscribe(_) => "Subscribe",
+            Self::SubscribeAck(_) => "SubscribeAck",
+            Self::Unsubscribe(_) => "Unsubscribe",
+            Self::TickBatch(_) => "TickBatch",
+            Self::CandleBatch(_) => "CandleBatch",
+            Self::Snapshot(_) => "Snapshot",
+            Self::Gap(_) => "Gap",
+            Self::Heartbeat(_) => "Heartbeat",
+            Self::Publish(_) => "Publish",
+            Self::PublishAck(_) => "PublishAck",
+            Self::Query(_) => "Query",
+            Self::QueryResult(_) => "QueryResult",
+            Self::Error(_) => "Error",
+        }
+    }
+}

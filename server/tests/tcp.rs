@@ -235,6 +235,28 @@ async fn malformed_and_oversized_frames_close_only_their_connection() {
     let e = read_error_then_eof(&mut raw).await;
     assert_eq!(e.code, ErrorCode::InvalidRequest);
 
+    // A 1 MiB server-to-client frame sent to the server: refused by its name (the type, not a
+    // formatting of its megabyte), and the connection stays usable.
+    let mut sender = Client::connect(server.addr).await.unwrap();
+    let ticks = vec![tickd_protocol::TickRecord::default(); 16_000];
+    let batch = tickd_protocol::TickBatch {
+        subscription_id: 1,
+        epoch: Epoch(1),
+        ticks: tickd_protocol::Records::Slice(&ticks),
+    };
+    let mut frame = bytes::BytesMut::new();
+    tickd_protocol::Encoder::new().encode(&Message::TickBatch(batch), &mut frame);
+    assert!(frame.len() > 1_000_000, "{}", frame.len());
+    sender.send_raw(&frame).await.unwrap();
+    match sender.next_event().await.unwrap() {
+        Some(tickd_client::Event::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert_eq!(e.message, "TickBatch is a server-to-client message");
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+    assert!(sender.query(QuerySpec::Stats).await.is_ok());
+
     // The good client never noticed.
     let a = good.query(QuerySpec::Stats).await.unwrap();
     assert_eq!(a.head_seq, Seq(15));

@@ -344,8 +344,9 @@ impl Session {
                 );
             }
             (_, other) => {
-                let name = format!("{other:?}");
-                let name = name.split(['(', ' ']).next().unwrap_or("message");
+                // The type's name only: formatting a megabyte of records to name it is a CPU
+                // sink a client could aim at.
+                let name = other.name();
                 self.send_error(
                     0,
                     ErrorCode::InvalidRequest,
