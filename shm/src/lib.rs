@@ -49,6 +49,8 @@ mod error;
 mod layout;
 #[cfg(not(shm_loom))]
 mod mapping;
+#[cfg(not(shm_loom))]
+mod private;
 mod slot;
 mod sync;
 mod table;
@@ -64,6 +66,8 @@ pub use error::{ConfigError, CreateError, OpenError};
 pub use layout::{FileKind, HEADER_BYTES, LAYOUT_VERSION, MAGIC};
 #[cfg(not(shm_loom))]
 pub use mapping::FILE_MODE;
+#[cfg(not(shm_loom))]
+pub use private::{DIR_MODE, PrivateDirError, effective_uid, private_dir};
 pub use table::TableError;
 #[cfg(not(shm_loom))]
 pub use table::{StalledWriter, TableReader, TableWriter};

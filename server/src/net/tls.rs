@@ -42,8 +42,7 @@ pub fn load_or_create(
             let dir = data_dir.join("tls");
             let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
             if !c.exists() || !k.exists() {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("create {}", dir.display()))?;
+                tickd_shm::private_dir(&dir).context("the TLS directory")?;
                 let names = vec![
                     "localhost".to_owned(),
                     "127.0.0.1".to_owned(),

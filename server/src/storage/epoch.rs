@@ -9,8 +9,7 @@ use anyhow::Context;
 ///
 /// If the file cannot be read or written, or does not hold a number.
 pub fn load_or_create(data_dir: &std::path::Path) -> anyhow::Result<u64> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("create data directory {}", data_dir.display()))?;
+    tickd_shm::private_dir(data_dir).context("the data directory")?;
     let path = data_dir.join("epoch");
     match std::fs::read_to_string(&path) {
         Ok(text) => text
@@ -28,9 +27,20 @@ pub fn load_or_create(data_dir: &std::path::Path) -> anyhow::Result<u64> {
             }
             let epoch = crate::clock::now().0;
             let tmp = data_dir.join("epoch.tmp");
-            std::fs::write(&tmp, format!("{epoch}\n"))
-                .with_context(|| format!("write {}", tmp.display()))?;
-            std::fs::File::open(&tmp)?.sync_all()?;
+            {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let _ = std::fs::remove_file(&tmp);
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(tickd_shm::FILE_MODE)
+                    .open(&tmp)
+                    .with_context(|| format!("create {}", tmp.display()))?;
+                f.write_all(format!("{epoch}\n").as_bytes())
+                    .with_context(|| format!("write {}", tmp.display()))?;
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, &path)?;
             Ok(epoch)
         }

@@ -1,6 +1,7 @@
 //! The shared-memory files the sequencer writes (DESIGN.md §4): tick ring, candle-update ring,
 //! symbol directory and latest-value table, named as in [`tickd_protocol::files`].
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -62,13 +63,15 @@ impl Store {
         epoch: u64,
         base_seq: u64,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("create shm directory {}", dir.display()))?;
+        // Only tickd may write where co-located readers map the ring from.
+        tickd_shm::private_dir(dir).context("the shm directory")?;
         let lock_path = dir.join(".lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(tickd_shm::FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .with_context(|| format!("open {}", lock_path.display()))?;
         match lock.try_lock() {

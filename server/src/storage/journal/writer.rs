@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -38,11 +39,14 @@ impl Journal {
     ///
     /// If the directory or segment cannot be created or opened.
     pub fn open(config: JournalConfig, last_seq: u64) -> anyhow::Result<Self> {
-        fs::create_dir_all(&config.dir)
-            .with_context(|| format!("create journal directory {}", config.dir.display()))?;
+        tickd_shm::private_dir(&config.dir).context("the journal directory")?;
         let (file, len) = match segments(&config.dir)?.last() {
             Some((_, path)) => {
-                let mut f = OpenOptions::new().append(true).open(path)?;
+                let mut f = OpenOptions::new()
+                    .append(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(path)
+                    .with_context(|| format!("open {}", path.display()))?;
                 let len = f.seek(SeekFrom::End(0))?;
                 (f, len)
             }
@@ -65,6 +69,8 @@ impl Journal {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(tickd_shm::FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .with_context(|| format!("create {}", path.display()))?;
         // Make the new segment's directory entry durable too.
