@@ -396,3 +396,96 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
     }
     server.stop().await;
 }
+
+/// Issue 17, row 8: a 64 KB subscribe naming thousands of symbols is refused at once with the
+/// limit; one repeating a channel 6,000 times does the work of one; a Binance-dialect socket
+/// holds at most 1,024 streams; a well-behaved socket beside them keeps its stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_lists_are_capped_and_deduplicated() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL,MSFT".parse().unwrap()),
+        synthetic_rate: Some(2_000),
+        no_journal: true,
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let mut good = connect(http, "/ws").await;
+    send(
+        &mut good,
+        json!({"type": "subscribe", "data": {"symbols": ["AAPL"], "channels": ["trades"]}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut good).await["type"], "subscribed");
+
+    let mut hostile = connect(http, "/ws").await;
+    let many: Vec<String> = (0..7_000).map(|i| format!("S{i}")).collect();
+    let text = json!({"type": "subscribe", "data": {"symbols": many, "channels": ["trades"]}});
+    assert!(text.to_string().len() < 64 * 1024);
+    send(&mut hostile, text).await;
+    let e = next_json(&mut hostile).await;
+    assert_eq!(e["code"], "too_many_symbols");
+    assert_eq!(
+        e["message"],
+        "subscribe names 7000 symbols; at most 1024 per message"
+    );
+
+    let repeated: Vec<&str> = std::iter::repeat_n("quotes", 6_000).collect();
+    send(
+        &mut hostile,
+        json!({"type": "subscribe", "data": {"symbols": ["MSFT", "MSFT", "AAPL"], "channels": repeated}}),
+    )
+    .await;
+    let ack = next_json(&mut hostile).await;
+    assert_eq!(
+        ack["data"],
+        json!({"symbols": ["MSFT", "AAPL"], "channels": ["quotes"]})
+    );
+
+    let mut binance = connect(http, "/stream?streams=aapl@trade").await;
+    let params: Vec<String> = (0..1_024)
+        .map(|i| format!("msft@kline_{}", ["1m", "5m"][i % 2]))
+        .collect();
+    // 2 distinct new streams: fine. Then 1,100 distinct ones: refused with the limit.
+    send(
+        &mut binance,
+        json!({"method": "SUBSCRIBE", "params": params, "id": 1}),
+    )
+    .await;
+    let ok = next_of_id(&mut binance, 1).await;
+    assert_eq!(ok, json!({"result": null, "id": 1}));
+    send(
+        &mut binance,
+        json!({"method": "LIST_SUBSCRIPTIONS", "id": 3}),
+    )
+    .await;
+    let list = next_of_id(&mut binance, 3).await;
+    assert_eq!(list["result"].as_array().unwrap().len(), 3, "{list}");
+    let names: Vec<String> = (0..1_100).map(|i| format!("s{i}@trade")).collect();
+    send(
+        &mut binance,
+        json!({"method": "SUBSCRIBE", "params": names, "id": 2}),
+    )
+    .await;
+    let refused = next_of_id(&mut binance, 2).await;
+    assert_eq!(
+        refused["error"]["msg"],
+        "Too many streams: 3 held and 1100 more asked; at most 1024 per connection"
+    );
+
+    // The good socket kept its trades.
+    for _ in 0..3 {
+        assert_eq!(next_of(&mut good, "trade").await["data"]["symbol"], "AAPL");
+    }
+    server.stop().await;
+}
+
+/// The next control answer with `id` (data messages in between are skipped).
+async fn next_of_id(ws: &mut Ws, id: u64) -> Value {
+    loop {
+        let v = next_json(ws).await;
+        if v["id"] == id {
+            return v;
+        }
+    }
+}

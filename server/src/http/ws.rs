@@ -42,6 +42,9 @@ const CANDLE_BATCH: usize = 64;
 pub const READ_BUFFER: usize = 4 * 1024;
 /// Largest message or frame a client may send (subscribe requests are well under it).
 pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+/// Most symbols one seed-dialect subscribe names, and most streams a Binance-dialect socket
+/// holds (Binance's own limit per connection).
+pub const MAX_WS_SYMBOLS: usize = 1_024;
 
 /// Applies the bridge's WebSocket limits to an upgrade.
 pub fn configure(upgrade: axum::extract::WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {

@@ -7,6 +7,7 @@
 //! `LIST_SUBSCRIPTIONS` → `{"result":[...],"id":n}`; a bad request gets
 //! `{"error":{"code":2,"msg":"..."},"id":n}` as Binance does.
 
+use super::MAX_WS_SYMBOLS;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -94,6 +95,17 @@ impl Binance {
         streams: Vec<Stream>,
         subs: &mut Subs,
     ) -> Result<(), String> {
+        let new = streams
+            .iter()
+            .filter(|s| !self.streams.contains(s))
+            .collect::<BTreeSet<_>>()
+            .len();
+        if self.streams.len() + new > MAX_WS_SYMBOLS {
+            return Err(format!(
+                "Too many streams: {} held and {new} more asked; at most {MAX_WS_SYMBOLS} per connection",
+                self.streams.len()
+            ));
+        }
         for s in streams {
             let ids = state
                 .services

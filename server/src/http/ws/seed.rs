@@ -13,6 +13,7 @@
 //! Server messages: `trade`, `quote_update`, `candle`, `gap`, `heartbeat`, `error`
 //! (`{"type":"error","code":"...","message":"..."}`; the socket stays open).
 
+use super::MAX_WS_SYMBOLS;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickd_protocol::{
@@ -105,17 +106,31 @@ impl Dialect for Seed {
                         .into_iter()
                         .chain(Interval::ALL.map(Channel::Candles))
                         .collect(),
-                    Some(list) => match list
-                        .iter()
-                        .map(|c| parse_channel(c))
-                        .collect::<Result<Vec<_>, _>>()
-                    {
-                        Ok(c) => c,
-                        Err(e) => return error("bad_channel", e),
-                    },
+                    Some(list) => {
+                        // At most 9 distinct channels: repeats are dropped, so the work below
+                        // is symbols × 9 at most, whatever the message repeats.
+                        let mut channels = Vec::new();
+                        for c in list {
+                            match parse_channel(c) {
+                                Ok(c) if !channels.contains(&c) => channels.push(c),
+                                Ok(_) => {}
+                                Err(e) => return error("bad_channel", e),
+                            }
+                        }
+                        channels
+                    }
                 };
                 if data.symbols.is_empty() {
                     return error("bad_message", format!("{kind} names no symbols"));
+                }
+                if data.symbols.len() > MAX_WS_SYMBOLS {
+                    return error(
+                        "too_many_symbols",
+                        format!(
+                            "{kind} names {} symbols; at most {MAX_WS_SYMBOLS} per message",
+                            data.symbols.len()
+                        ),
+                    );
                 }
                 let symbols = match data
                     .symbols
@@ -123,7 +138,12 @@ impl Dialect for Seed {
                     .map(|s| Symbol::new(s).map_err(|e| format!("symbol {s:?}: {e}")))
                     .collect::<Result<Vec<_>, _>>()
                 {
-                    Ok(s) => s,
+                    Ok(mut s) => {
+                        // Repeats dropped, first mention kept.
+                        let mut seen = std::collections::HashSet::new();
+                        s.retain(|sym| seen.insert(*sym));
+                        s
+                    }
                     Err(e) => return error("bad_symbol", e),
                 };
                 let ids = match state.services.query.resolve(0, &symbols) {
