@@ -150,7 +150,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_TLS_KEY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
-    /// Most open connections (TCP and QUIC together) from one client IP [default: 1024].
+    /// Most open connections from one client IP: TCP and QUIC together, and HTTP (WebSockets
+    /// included) on its own [default: 1024].
     #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_IP")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections_per_ip: Option<u32>,
@@ -163,6 +164,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_MAX_WEBSOCKETS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_websockets: Option<u32>,
+    /// Most open HTTP connections (WebSockets included); beyond, a connection gets a 503 naming
+    /// the limit [default: 25000].
+    #[arg(long, env = "TICKD_MAX_HTTP_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_http_connections: Option<u32>,
+    /// Longest an HTTP client may take to send a request's headers, and longest a keep-alive
+    /// connection may sit idle between requests, ms [default: 10000].
+    #[arg(long, env = "TICKD_HTTP_HEADER_TIMEOUT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_timeout_ms: Option<u64>,
     /// HTTP requests per second allowed per client IP and per token (token bucket, burst of
     /// the same size; 0 = unlimited) [default: 0].
     #[arg(long, env = "TICKD_HTTP_RATE")]
@@ -261,6 +272,10 @@ pub struct ServerConfig {
     pub max_connections_per_token: u32,
     /// Most open WebSockets.
     pub max_websockets: u32,
+    /// Most open HTTP connections.
+    pub max_http_connections: u32,
+    /// HTTP header-read (and keep-alive idle) timeout.
+    pub http_header_timeout: Duration,
     /// Threads of the network runtime (at least 1).
     pub io_threads: usize,
     /// HTTP requests per second per client IP and per token (0: unlimited).
@@ -408,6 +423,10 @@ impl ServerConfig {
             max_connections_per_ip: a.max_connections_per_ip.unwrap_or(1024).max(1),
             max_connections_per_token: a.max_connections_per_token.unwrap_or(1024).max(1),
             max_websockets: a.max_websockets.unwrap_or(20_000),
+            max_http_connections: a.max_http_connections.unwrap_or(25_000).max(1),
+            http_header_timeout: Duration::from_millis(
+                a.http_header_timeout_ms.unwrap_or(10_000).max(1),
+            ),
             io_threads: a.io_threads.map_or_else(
                 || std::thread::available_parallelism().map_or(1, usize::from),
                 NonZeroUsize::get,

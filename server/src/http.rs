@@ -25,6 +25,7 @@ pub mod ws;
 
 mod error;
 mod params;
+pub mod serve;
 mod state;
 
 pub use error::{ApiError, ErrorBody};
@@ -203,7 +204,7 @@ async fn metrics_text(
 pub async fn start(
     addr: SocketAddr,
     state: HttpState,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -212,7 +213,6 @@ pub async fn start(
     let guard = std::sync::Arc::clone(&state.guard);
     // The peer address (an extension per request) only when the guard limits rates by it.
     let per_ip = guard.limits_rate();
-    let app = router(state);
     let mut forget_stop = shutdown.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -223,27 +223,8 @@ pub async fn start(
             }
         }
     });
-    let task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = shutdown.changed().await;
-        };
-        // Answers go out at once (no Nagle delay behind an unacknowledged segment).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = if per_ip {
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-        } else {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-        };
-        if let Err(e) = served {
-            tracing::error!("HTTP bridge stopped: {e}");
-        }
-    });
+    let limits = state.limits.clone();
+    let app = router(state);
+    let task = tokio::spawn(serve::serve(listener, app, limits, per_ip, shutdown));
     Ok((local, task))
 }

@@ -79,6 +79,11 @@ pub fn render(services: &Services) -> String {
     handle.render()
 }
 
+/// Counts a connection refused by a cap, by the cap's name.
+pub fn refused(limit: &'static str) {
+    metrics::counter!("tickd_connections_refused_total", "limit" => limit).increment(1);
+}
+
 /// Counts a gap sent to a subscriber, by reason (`overrun`, `not_retained`, `conflated`).
 pub fn gap(reason: &'static str) {
     metrics::counter!("tickd_gaps_total", "reason" => reason).increment(1);

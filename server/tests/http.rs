@@ -500,3 +500,60 @@ async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
     assert!(health["responses"].get("429").is_some());
     server.stop().await;
 }
+
+/// Issue 17, row 4: a client that sends headers slowly, or opens a connection and says nothing,
+/// is closed at the header-read timeout; connections beyond the per-IP cap get a 503 naming
+/// the limit; a well-behaved client beside them is answered throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_timed_out_and_connections_capped_per_ip() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".parse().unwrap()),
+        http_header_timeout_ms: Some(300),
+        max_connections_per_ip: Some(4),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+
+    // Three slow clients: half a request line, a header cut short, nothing at all.
+    let mut slow = Vec::new();
+    for partial in [&b"GET /health HT"[..], b"GET /health HTTP/1.1\r\nHost: x\r\n", b""] {
+        let mut s = tokio::net::TcpStream::connect(http).await.unwrap();
+        s.write_all(partial).await.unwrap();
+        slow.push(s);
+    }
+    // A fourth connection fills the cap of 4; a fifth is refused with the limit named.
+    let fourth = tokio::net::TcpStream::connect(http).await.unwrap();
+    let mut fifth = tokio::net::TcpStream::connect(http).await.unwrap();
+    let mut refused = String::new();
+    tokio::time::timeout(Duration::from_secs(10), fifth.read_to_string(&mut refused))
+        .await
+        .expect("refused in time")
+        .unwrap();
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(
+        refused.ends_with(
+            "{\"code\":\"limit_exceeded\",\"message\":\"too many HTTP connections from 127.0.0.1 (--max-connections-per-ip 4)\"}"
+        ),
+        "{refused}"
+    );
+    drop(fourth);
+
+    // Each slow client is closed by the server (EOF), without an answer to a request it never
+    // finished.
+    for mut s in slow {
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .expect("closed by the header timeout")
+            .unwrap();
+        let text = String::from_utf8_lossy(&got);
+        assert!(!text.contains("200 OK"), "{text}");
+    }
+    // Slots are back: a well-behaved client is served.
+    let (status, body) = common::http_get(http, "/health").await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}

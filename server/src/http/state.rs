@@ -35,6 +35,8 @@ pub struct HttpShared {
     pub guard: std::sync::Arc<guard::Guard>,
     /// `/openapi.json`, rendered once by [`router`](super::router).
     pub openapi: std::sync::OnceLock<bytes::Bytes>,
+    /// Connection caps and timeouts.
+    pub limits: super::serve::HttpLimits,
 }
 
 impl HttpState {
@@ -55,6 +57,14 @@ impl HttpState {
                 config.http_rate,
             )),
             openapi: std::sync::OnceLock::new(),
+            limits: super::serve::HttpLimits {
+                header_timeout: config.http_header_timeout,
+                max_total: config.max_http_connections as usize,
+                per_ip: crate::net::limits::ConnectionLimits::new(
+                    config.max_connections_per_ip,
+                    config.max_connections_per_token,
+                ),
+            },
         }))
     }
 }
