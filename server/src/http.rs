@@ -82,10 +82,29 @@ pub fn router(state: HttpState) -> axum::Router {
         .with_state(state)
 }
 
-/// Counts a new WebSocket, or refuses it with 503 when the cap is reached.
-fn ws_permit(s: &HttpState) -> Result<ws::WsPermit, ApiError> {
+/// Counts a new WebSocket, or refuses it with 503 when the server's cap or the client IP's is
+/// reached (one client cannot take every slot).
+fn ws_permit(
+    s: &HttpState,
+    peer: Option<&axum::Extension<serve::PeerIp>>,
+) -> Result<ws::WsPermit, ApiError> {
+    let per_ip = match peer {
+        Some(axum::Extension(serve::PeerIp(ip))) => {
+            Some(s.ws_per_ip.try_acquire(*ip).ok_or_else(|| ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "too_many_websockets",
+                message: format!(
+                    "{} WebSockets are open from {ip}, the most one address may open \
+                     (--max-connections-per-ip {})",
+                    s.ws_per_ip.per_ip(),
+                    s.ws_per_ip.per_ip()
+                ),
+            })?)
+        }
+        None => None,
+    };
     s.websockets
-        .try_acquire(s.max_websockets)
+        .try_acquire(s.max_websockets, per_ip)
         .ok_or_else(|| ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "too_many_websockets",
@@ -98,9 +117,10 @@ fn ws_permit(s: &HttpState) -> Result<ws::WsPermit, ApiError> {
 
 async fn ws_seed_upgrade(
     axum::extract::State(s): axum::extract::State<HttpState>,
+    peer: Option<axum::Extension<serve::PeerIp>>,
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let permit = ws_permit(&s)?;
+    let permit = ws_permit(&s, peer.as_ref())?;
     let start = ws::StartAt::now(&s);
     Ok(ws::configure(upgrade).on_upgrade(move |socket| {
         ws::serve(
@@ -118,6 +138,7 @@ async fn ws_seed_upgrade(
 /// bad name or unknown symbol is a 400/404 the client can read.
 fn ws_binance(
     s: HttpState,
+    peer: Option<&axum::Extension<serve::PeerIp>>,
     upgrade: axum::extract::WebSocketUpgrade,
     names: &str,
     combined: bool,
@@ -142,7 +163,7 @@ fn ws_binance(
             code: "unknown_symbol",
             message,
         })?;
-    let permit = ws_permit(&s)?;
+    let permit = ws_permit(&s, peer)?;
     let start = ws::StartAt::now(&s);
     Ok(ws::configure(upgrade)
         .on_upgrade(move |socket| ws::serve(socket, s, Box::new(dialect), subs, start, permit)))
@@ -151,20 +172,22 @@ fn ws_binance(
 async fn ws_binance_upgrade(
     axum::extract::State(s): axum::extract::State<HttpState>,
     axum::extract::Path(stream): axum::extract::Path<String>,
+    peer: Option<axum::Extension<serve::PeerIp>>,
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    ws_binance(s, upgrade, &stream, false)
+    ws_binance(s, peer.as_ref(), upgrade, &stream, false)
 }
 
 async fn ws_combined_upgrade(
     axum::extract::State(s): axum::extract::State<HttpState>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    peer: Option<axum::Extension<serve::PeerIp>>,
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let names = q
         .get("streams")
         .ok_or_else(|| ApiError::bad_parameter("missing parameter streams (a/b/...)"))?;
-    ws_binance(s, upgrade, names, true)
+    ws_binance(s, peer.as_ref(), upgrade, names, true)
 }
 
 /// This document.

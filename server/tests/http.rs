@@ -519,7 +519,11 @@ async fn slow_headers_are_timed_out_and_connections_capped_per_ip() {
 
     // Three slow clients: half a request line, a header cut short, nothing at all.
     let mut slow = Vec::new();
-    for partial in [&b"GET /health HT"[..], b"GET /health HTTP/1.1\r\nHost: x\r\n", b""] {
+    for partial in [
+        &b"GET /health HT"[..],
+        b"GET /health HTTP/1.1\r\nHost: x\r\n",
+        b"",
+    ] {
         let mut s = tokio::net::TcpStream::connect(http).await.unwrap();
         s.write_all(partial).await.unwrap();
         slow.push(s);

@@ -489,3 +489,55 @@ async fn next_of_id(ws: &mut Ws, id: u64) -> Value {
         }
     }
 }
+
+/// Issue 17, row 9: one client address cannot take every WebSocket slot: beyond
+/// `--max-connections-per-ip` its upgrades get a 503 naming the limit, a slot comes back when
+/// one of its sockets closes, and the sockets it holds keep streaming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_are_capped_per_client_address() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".parse().unwrap()),
+        synthetic_rate: Some(2_000),
+        no_journal: true,
+        max_connections_per_ip: Some(3),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect(http, "/ws/aapl@trade").await);
+    }
+    let refused = tokio_tungstenite::connect_async(format!("ws://{http}/ws/aapl@trade")).await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(resp)) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(resp.status(), 503);
+    let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body["message"],
+        "3 WebSockets are open from 127.0.0.1, the most one address may open (--max-connections-per-ip 3)"
+    );
+    // The held sockets stream; closing one gives its slot back.
+    for ws in &mut held {
+        let v = next_json(ws).await;
+        assert_eq!(v["e"], "trade", "{v}");
+    }
+    let mut gone = held.pop().unwrap();
+    gone.close(None).await.unwrap();
+    while gone.next().await.is_some() {}
+    // The server notices the close before the next upgrade is counted: retry until it has.
+    let mut again = None;
+    for _ in 0..100 {
+        match tokio_tungstenite::connect_async(format!("ws://{http}/ws/aapl@trade")).await {
+            Ok((ws, _)) => {
+                again = Some(ws);
+                break;
+            }
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+    let mut again = again.expect("the slot came back");
+    assert_eq!(next_json(&mut again).await["e"], "trade");
+    server.stop().await;
+}

@@ -18,6 +18,10 @@ use tokio::net::TcpListener;
 
 use crate::net::limits::ConnectionLimits;
 
+/// The client's IP, an extension of every request (per-IP caps on WebSockets).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub std::net::IpAddr);
+
 /// The bridge's connection limits.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
@@ -134,6 +138,7 @@ pub async fn serve(
                 if connect_info {
                     req.extensions_mut().insert(ConnectInfo(peer));
                 }
+                req.extensions_mut().insert(PeerIp(peer.ip()));
                 req
             },
         );

@@ -37,6 +37,8 @@ pub struct HttpShared {
     pub openapi: std::sync::OnceLock<bytes::Bytes>,
     /// Connection caps and timeouts.
     pub limits: super::serve::HttpLimits,
+    /// WebSockets open per client IP.
+    pub ws_per_ip: std::sync::Arc<crate::net::limits::ConnectionLimits>,
 }
 
 impl HttpState {
@@ -65,6 +67,10 @@ impl HttpState {
                     config.max_connections_per_token,
                 ),
             },
+            ws_per_ip: crate::net::limits::ConnectionLimits::new(
+                config.max_connections_per_ip,
+                config.max_connections_per_token,
+            ),
         }))
     }
 }

@@ -126,13 +126,22 @@ pub trait Dialect: Send {
 #[derive(Debug, Default)]
 pub struct WsCount(AtomicUsize);
 
-/// A counted socket; uncounted on drop.
+/// A counted socket; uncounted on drop (with its client IP's slot, when it holds one).
 #[derive(Debug)]
-pub struct WsPermit(Arc<WsCount>);
+pub struct WsPermit {
+    count: Arc<WsCount>,
+    /// The client IP's slot, held for the socket's life.
+    _per_ip: Option<crate::net::limits::Permit>,
+}
 
 impl WsCount {
-    /// Counts one more socket if fewer than `max` are open.
-    pub fn try_acquire(self: &Arc<Self>, max: usize) -> Option<WsPermit> {
+    /// Counts one more socket if fewer than `max` are open; it keeps `per_ip` (its client
+    /// IP's slot) for its life.
+    pub fn try_acquire(
+        self: &Arc<Self>,
+        max: usize,
+        per_ip: Option<crate::net::limits::Permit>,
+    ) -> Option<WsPermit> {
         // Relaxed: a counter, no data is published through it.
         let mut n = self.0.load(Ordering::Relaxed);
         loop {
@@ -143,7 +152,12 @@ impl WsCount {
                 .0
                 .compare_exchange_weak(n, n + 1, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return Some(WsPermit(Arc::clone(self))),
+                Ok(_) => {
+                    return Some(WsPermit {
+                        count: Arc::clone(self),
+                        _per_ip: per_ip,
+                    });
+                }
                 Err(now) => n = now,
             }
         }
@@ -157,7 +171,7 @@ impl WsCount {
 
 impl Drop for WsPermit {
     fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::Relaxed);
+        self.count.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
