@@ -125,6 +125,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_SYMBOL_QUOTA")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub symbol_quota: Option<u32>,
+    /// How long a new TCP or QUIC connection has to say `Hello` (on QUIC, to open its
+    /// control stream and say it), ms [default: 10000].
+    #[arg(long, env = "TICKD_HELLO_TIMEOUT_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_timeout_ms: Option<u64>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -369,6 +374,9 @@ impl ServerConfig {
             candles.grace = Duration::from_millis(ms);
         }
         let mut session = SessionConfig::default();
+        if let Some(ms) = a.hello_timeout_ms {
+            session.hello_timeout = Duration::from_millis(ms.max(1));
+        }
         if let Some(ms) = a.heartbeat_ms {
             session.heartbeat = millis(ms);
         }

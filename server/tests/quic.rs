@@ -217,3 +217,42 @@ async fn datagram_mode_sends_conflated_quotes_as_datagrams() {
     assert_eq!(last_seq_per_instrument.len(), 2);
     server.stop().await;
 }
+
+/// Issue 17, rows 5 and 7: a client that completes the handshake and opens no stream is
+/// closed at the Hello deadline with an application code and a reason that says so; a
+/// connection beside it is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_without_a_control_stream_is_closed_at_the_hello_deadline() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".parse().unwrap()),
+        hello_timeout_ms: Some(300),
+        ..ServeArgs::default()
+    })
+    .await;
+    let quic = server.listeners.as_ref().unwrap().quic.unwrap();
+    let identity =
+        tickd_server::net::tls::load_or_create(&server.shm.path().join("data"), None, None)
+            .unwrap();
+    let verify = || Verify::Fingerprint(identity.fingerprint.clone());
+    let (_endpoint, silent) = tickd_client::quic::connect_raw(quic, "localhost", verify())
+        .await
+        .unwrap();
+    let mut good = Client::connect_quic(quic, "localhost", verify(), None)
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), silent.closed())
+        .await
+        .expect("closed by the server");
+    match closed {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            assert_eq!(c.error_code, quinn::VarInt::from_u32(1));
+            assert_eq!(
+                &c.reason[..],
+                b"no control stream within the Hello deadline (300 ms)"
+            );
+        }
+        other => panic!("expected an application close, got {other:?}"),
+    }
+    assert!(good.query(QuerySpec::Stats).await.is_ok());
+    server.stop().await;
+}

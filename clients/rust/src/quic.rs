@@ -128,13 +128,19 @@ pub(crate) struct QuicStream {
     pub(crate) recv: quinn::RecvStream,
 }
 
-/// Connects to `addr`, verifying the server as `server_name` per `verify`, and opens the
-/// control stream.
-pub(crate) async fn connect(
+/// A QUIC connection to tickd at `addr` (ALPN `tickd/1`, the server verified as
+/// `server_name` per `verify`) with no stream opened yet, and its endpoint (keep it alive with
+/// the connection). For transports of your own; [`crate::Client::connect_quic`] speaks the
+/// protocol over it.
+///
+/// # Errors
+///
+/// [`ClientError`] if the TLS configuration, the socket or the handshake fails.
+pub async fn connect_raw(
     addr: SocketAddr,
     server_name: &str,
     verify: Verify,
-) -> Result<QuicStream, ClientError> {
+) -> Result<(quinn::Endpoint, quinn::Connection), ClientError> {
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls_config(verify)?)
         .map_err(|e| ClientError::Unexpected(format!("QUIC TLS: {e}")))?;
     let bind: SocketAddr = if addr.is_ipv6() {
@@ -154,6 +160,17 @@ pub(crate) async fn connect(
                 "QUIC handshake with {addr}: {e}"
             )))
         })?;
+    Ok((endpoint, connection))
+}
+
+/// Connects to `addr`, verifying the server as `server_name` per `verify`, and opens the
+/// control stream.
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    server_name: &str,
+    verify: Verify,
+) -> Result<QuicStream, ClientError> {
+    let (endpoint, connection) = connect_raw(addr, server_name, verify).await?;
     let (send, recv) = connection
         .open_bi()
         .await

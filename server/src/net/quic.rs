@@ -20,6 +20,10 @@ use super::limits::ConnectionLimits;
 use super::tls::Identity;
 use super::{Services, conn};
 
+/// Application close code of a connection closed by a limit or deadline (its reason says
+/// which).
+pub const CLOSE_LIMIT: u32 = 1;
+
 /// The quinn server configuration for `identity`.
 ///
 /// # Errors
@@ -46,7 +50,10 @@ pub fn server_config(identity: Identity) -> anyhow::Result<quinn::ServerConfig> 
         .receive_window((64u32 << 20).into())
         .send_window(64 << 20)
         .max_concurrent_uni_streams(0u8.into()) // clients open none; the server opens one per subscription
-        .max_concurrent_bidi_streams(4u8.into());
+        .max_concurrent_bidi_streams(4u8.into())
+        // The server keeps a connection alive itself, so a subscriber that only receives is
+        // never closed as idle; only a dead peer times out.
+        .keep_alive_interval(Some(Duration::from_secs(10)));
     config.transport_config(Arc::new(transport));
     Ok(config)
 }
@@ -87,9 +94,15 @@ async fn accept(
                 return;
             }
         };
-        let (services, rx, count) = (services.clone(), shutdown.clone(), Arc::clone(&count));
+        // Per-IP admission before any handshake work: a refused address costs one packet.
+        let peer = incoming.remote_address();
+        let Some(permit) = count.try_acquire(peer.ip()) else {
+            crate::metrics::refused("quic_connections_per_ip");
+            incoming.refuse();
+            continue;
+        };
+        let (services, rx) = (services.clone(), shutdown.clone());
         tokio::spawn(async move {
-            let peer = incoming.remote_address();
             let connection = match incoming.await {
                 Ok(c) => c,
                 Err(e) => {
@@ -97,17 +110,21 @@ async fn accept(
                     return;
                 }
             };
-            let Some(permit) = count.try_acquire(peer.ip()) else {
-                let reason = format!(
-                    "too many connections from this address (at most {})",
-                    count.per_ip()
-                );
-                connection.close(1u32.into(), reason.as_bytes());
-                return;
-            };
             crate::metrics::connection("quic", 1.0);
-            match connection.accept_bi().await {
-                Ok((send, recv)) => {
+            // The control stream must come within the Hello deadline, like the Hello itself.
+            let hello = services.session.hello_timeout;
+            match tokio::time::timeout(hello, connection.accept_bi()).await {
+                Err(_) => {
+                    let reason = format!(
+                        "no control stream within the Hello deadline ({} ms)",
+                        hello.as_millis()
+                    );
+                    tracing::info!(%peer, "QUIC connection closed: {reason}");
+                    connection.close(CLOSE_LIMIT.into(), reason.as_bytes());
+                    crate::metrics::connection("quic", -1.0);
+                    return;
+                }
+                Ok(Ok((send, recv))) => {
                     match conn::drive(
                         tokio::io::join(recv, send),
                         services,
@@ -120,7 +137,9 @@ async fn accept(
                         Err(e) => tracing::info!(%peer, "QUIC connection closed: {e}"),
                     }
                 }
-                Err(e) => tracing::info!(%peer, "QUIC connection without a control stream: {e}"),
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, "QUIC connection without a control stream: {e}")
+                }
             }
             connection.close(0u32.into(), b"bye");
             crate::metrics::connection("quic", -1.0);
