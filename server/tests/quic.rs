@@ -256,3 +256,33 @@ async fn a_connection_without_a_control_stream_is_closed_at_the_hello_deadline()
     assert!(good.query(QuerySpec::Stats).await.is_ok());
     server.stop().await;
 }
+
+/// Issue 17, row 6: over QUIC, as over TCP, the client reads the `Error` that ends its
+/// session (here a wrong token) before the connection closes, and the close carries an
+/// application code and the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_hello_reaches_the_quic_client_before_the_close() {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(b"right"));
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".parse().unwrap()),
+        tokens: vec![format!("feed:{hash}:subscribe").parse().unwrap()],
+        ..ServeArgs::default()
+    })
+    .await;
+    let quic = server.listeners.as_ref().unwrap().quic.unwrap();
+    let identity =
+        tickd_server::net::tls::load_or_create(&server.shm.path().join("data"), None, None)
+            .unwrap();
+    let verify = || Verify::Fingerprint(identity.fingerprint.clone());
+    match Client::connect_quic(quic, "localhost", verify(), Some("wrong".into())).await {
+        Err(tickd_client::ClientError::Server(e)) => {
+            assert_eq!(e.code, tickd_protocol::ErrorCode::Unauthenticated, "{e:?}");
+        }
+        Err(other) => panic!("the Error frame was lost: {other}"),
+        Ok(_) => panic!("a wrong token was accepted"),
+    }
+    let good = Client::connect_quic(quic, "localhost", verify(), Some("right".into())).await;
+    assert!(good.is_ok());
+    server.stop().await;
+}

@@ -23,6 +23,13 @@ use super::{Services, conn};
 /// Application close code of a connection closed by a limit or deadline (its reason says
 /// which).
 pub const CLOSE_LIMIT: u32 = 1;
+/// Application close code of a session that ended in an error (its reason is the error; the
+/// `Error` frame on the control stream, delivered before the close, has the details).
+pub const CLOSE_ERROR: u32 = 2;
+/// How long a closing connection waits for the client to read its last frames.
+const LINGER: Duration = Duration::from_secs(1);
+/// Longest close reason sent (the rest of the error is in the `Error` frame).
+const MAX_REASON: usize = 200;
 
 /// The quinn server configuration for `identity`.
 ///
@@ -125,17 +132,33 @@ async fn accept(
                     return;
                 }
                 Ok(Ok((send, recv))) => {
-                    match conn::drive(
+                    let result = conn::drive(
                         tokio::io::join(recv, send),
                         services,
                         Some(connection.clone()),
                         rx,
                     )
-                    .await
-                    {
-                        Ok(()) => tracing::debug!(%peer, "QUIC connection closed"),
-                        Err(e) => tracing::info!(%peer, "QUIC connection closed: {e}"),
-                    }
+                    .await;
+                    let (code, reason) = match &result {
+                        Ok(()) => {
+                            tracing::debug!(%peer, "QUIC connection closed");
+                            (0, "bye".to_owned())
+                        }
+                        Err(e) => {
+                            tracing::info!(%peer, "QUIC connection closed: {e}");
+                            (CLOSE_ERROR, e.to_string())
+                        }
+                    };
+                    // The session finished the control stream after its last frames (the
+                    // Error that says why): a close now would drop them unsent. The client
+                    // closes once it has read them; wait for that, bounded.
+                    let _ = tokio::time::timeout(LINGER, connection.closed()).await;
+                    let mut reason = reason.into_bytes();
+                    reason.truncate(MAX_REASON);
+                    connection.close(code.into(), &reason);
+                    crate::metrics::connection("quic", -1.0);
+                    drop(permit);
+                    return;
                 }
                 Ok(Err(e)) => {
                     tracing::info!(%peer, "QUIC connection without a control stream: {e}")
