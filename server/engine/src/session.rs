@@ -94,6 +94,10 @@ impl PublishRequest {
     }
 }
 
+/// Largest frame accepted before `Hello` is (a `Hello` with a token and a client name is a
+/// few hundred bytes).
+pub const MAX_HELLO_FRAME: u32 = 4 * 1024;
+
 /// Why the connection must close.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -181,8 +185,15 @@ impl Session {
     }
 
     /// Largest inbound frame payload, bytes.
+    ///
+    /// Before `Hello` is accepted only [`MAX_HELLO_FRAME`] bytes: a `Hello` is small, and an
+    /// unauthenticated peer must not make the server buffer a megabyte per connection.
     pub fn max_frame_len(&self) -> u32 {
-        self.config.max_frame_len
+        if self.is_ready() {
+            self.config.max_frame_len
+        } else {
+            MAX_HELLO_FRAME.min(self.config.max_frame_len)
+        }
     }
 
     /// Queues `msg` for the peer.
