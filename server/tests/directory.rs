@@ -249,5 +249,35 @@ async fn instrument_lists_are_paged_at_any_directory_size() {
         (4_096, 4_096)
     );
     assert_eq!(latest.next_id, Some(InstrumentId(4_096)));
+    // A snapshot of every instrument is bounded too (issue 17, row 10): refused, with the way
+    // around it named; a snapshot of named symbols is served.
+    let all = Subscribe {
+        request_id: 0,
+        selection: Selection::All,
+        trades: true,
+        quotes: true,
+        candles: vec![],
+        start: Start::Latest,
+        snapshot: true,
+        policy: SlowConsumerPolicy::Drop,
+        datagrams: false,
+    };
+    match client.subscribe(all.clone()).await {
+        Err(ClientError::Server(e)) => {
+            assert_eq!(e.code, ErrorCode::LimitExceeded);
+            assert_eq!(
+                e.message,
+                "a snapshot of every instrument covers at most 4096 instruments and there are \
+                 65536: name the symbols, or subscribe without a snapshot and query `Latest` page \
+                 by page"
+            );
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+    let named = Subscribe {
+        selection: Selection::Symbols(vec![Symbol::new("S00001").unwrap()]),
+        ..all
+    };
+    client.subscribe(named).await.unwrap();
     server.stop().await;
 }

@@ -561,3 +561,26 @@ async fn slow_headers_are_timed_out_and_connections_capped_per_ip() {
     assert_eq!(status, 200, "{body}");
     server.stop().await;
 }
+
+/// Issue 17, row 10: a symbol list in a request is capped, with a 400 that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symbol_lists_in_a_request_are_capped() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".parse().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let many: Vec<String> = (0..1_001).map(|i| format!("S{i}")).collect();
+    let (status, body) =
+        common::http_get(http, &format!("/udf/quotes?symbols={}", many.join(","))).await;
+    assert_eq!(status, 400, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["message"],
+        "symbols names 1001 symbols; at most 1000 per request"
+    );
+    let (status, _) = common::http_get(http, "/udf/quotes?symbols=AAPL,MSFT").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}

@@ -32,6 +32,30 @@ pub enum IntervalName {
     D1,
 }
 
+/// Most symbols one HTTP request may name.
+pub(super) const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
+
+/// The comma-separated list in parameter `name` (blanks dropped), at most
+/// [`MAX_SYMBOLS_PER_REQUEST`] entries.
+///
+/// # Errors
+///
+/// A 400 naming the parameter and the limit.
+pub(super) fn symbol_list<'a>(name: &str, value: &'a str) -> Result<Vec<&'a str>, ApiError> {
+    let list: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    if list.len() > MAX_SYMBOLS_PER_REQUEST {
+        return Err(ApiError::bad_parameter(format!(
+            "{name} names {} symbols; at most {MAX_SYMBOLS_PER_REQUEST} per request",
+            list.len()
+        )));
+    }
+    Ok(list)
+}
+
 /// Parses a symbol parameter.
 ///
 /// # Errors

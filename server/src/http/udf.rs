@@ -476,14 +476,14 @@ pub struct UdfQuotes {
     params(("symbols" = String, Query, description = "Comma-separated symbols")),
     responses(
         (status = 200, description = "Quotes", body = UdfQuotes),
-        (status = 400, description = "Missing parameter", body = ErrorBody),
+        (status = 400, description = "Missing parameter, or more than 1,000 symbols", body = ErrorBody),
     ))]
 async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<UdfQuotes>, ApiError> {
     let list = q
         .get("symbols")
         .ok_or_else(|| ApiError::bad_parameter("missing parameter symbols"))?;
     let mut d = Vec::new();
-    for raw in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+    for raw in super::params::symbol_list("symbols", list)? {
         let name = raw.rsplit(':').next().unwrap_or(raw);
         let entry = match tickd_protocol::Symbol::new(name)
             .ok()

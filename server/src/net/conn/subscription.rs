@@ -70,6 +70,20 @@ impl Conn {
                 Err(e) => return self.session.send(&Message::Error(e)),
             },
         };
+        // A snapshot is bounded by the request, not by the universe: of every instrument only
+        // while there are at most a page of them.
+        let page = crate::query::MAX_PAGE_INSTRUMENTS as usize;
+        if s.snapshot && ids.is_none() {
+            let n = self.services.query.instruments(None).len();
+            if n > page {
+                let text = format!(
+                    "a snapshot of every instrument covers at most {page} instruments and there \
+                     are {n}: name the symbols, or subscribe without a snapshot and query \
+                     `Latest` page by page"
+                );
+                return self.session.send_error(rid, ErrorCode::LimitExceeded, text);
+            }
+        }
         let filter = Filter::new(ids.as_deref(), s.trades, s.quotes, &s.candles);
         let mut ticks = self.services.query.ticks.clone();
         let candles = filter.wants_candles().then(|| {
