@@ -130,6 +130,19 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_HELLO_TIMEOUT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hello_timeout_ms: Option<u64>,
+    /// Largest frame a client may send after `Hello`, bytes (before it, 4 KiB) [default:
+    /// 1048576].
+    #[arg(long, env = "TICKD_MAX_FRAME_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_frame_bytes: Option<NonZeroU32>,
+    /// Most symbols one subscription may name [default: 10000].
+    #[arg(long, env = "TICKD_MAX_SYMBOLS_PER_SUBSCRIPTION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_symbols_per_subscription: Option<NonZeroUsize>,
+    /// Most subscriptions one connection may hold [default: 64].
+    #[arg(long, env = "TICKD_MAX_SUBSCRIPTIONS_PER_CONNECTION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_subscriptions_per_connection: Option<NonZeroUsize>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -374,6 +387,15 @@ impl ServerConfig {
             candles.grace = Duration::from_millis(ms);
         }
         let mut session = SessionConfig::default();
+        if let Some(n) = a.max_frame_bytes {
+            session.max_frame_len = n.get();
+        }
+        if let Some(n) = a.max_symbols_per_subscription {
+            session.max_symbols_per_subscription = n.get();
+        }
+        if let Some(n) = a.max_subscriptions_per_connection {
+            session.max_subscriptions = n.get();
+        }
         if let Some(ms) = a.hello_timeout_ms {
             session.hello_timeout = Duration::from_millis(ms.max(1));
         }

@@ -20,11 +20,6 @@ use crate::config::ServerConfig;
 use crate::query::{Query, Shared};
 use limits::ConnectionLimits;
 
-/// Most symbols in one subscription.
-pub const MAX_SYMBOLS_PER_SUBSCRIPTION: usize = 10_000;
-/// Most subscriptions per connection.
-pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 64;
-
 /// The read side and settings shared by every connection.
 #[derive(Debug, Clone)]
 pub struct Services {

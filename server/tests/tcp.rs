@@ -571,3 +571,58 @@ fn tickd_engine_hash(token: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
+
+/// Issue 17, row 13: the per-connection limits are options, and each refusal names its option
+/// and value; the connection stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits_are_configurable_and_named_in_refusals() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL,MSFT,IBM".parse().unwrap()),
+        max_symbols_per_subscription: Some(2.try_into().unwrap()),
+        max_subscriptions_per_connection: Some(2.try_into().unwrap()),
+        max_frame_bytes: Some(8_192.try_into().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let refusal = |r: Result<tickd_protocol::SubscribeAck, ClientError>| match r {
+        Err(ClientError::Server(e)) => {
+            assert_eq!(e.code, ErrorCode::LimitExceeded);
+            e.message
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    };
+    let three = client
+        .subscribe(sub(&["AAPL", "MSFT", "IBM"], Start::Latest))
+        .await;
+    assert_eq!(
+        refusal(three),
+        "3 symbols in one subscription, at most 2 (--max-symbols-per-subscription)"
+    );
+    client
+        .subscribe(sub(&["AAPL"], Start::Latest))
+        .await
+        .unwrap();
+    client
+        .subscribe(sub(&["MSFT"], Start::Latest))
+        .await
+        .unwrap();
+    let third = client.subscribe(sub(&["IBM"], Start::Latest)).await;
+    assert_eq!(
+        refusal(third),
+        "at most 2 subscriptions per connection (--max-subscriptions-per-connection)"
+    );
+    // A frame over --max-frame-bytes closes this connection, with the limit named.
+    let mut big = Client::connect(server.addr).await.unwrap();
+    big.send_raw(&10_000u32.to_le_bytes()).await.unwrap();
+    let message = match big.next_event().await {
+        Ok(Some(Event::Error(e))) | Err(ClientError::Server(e)) => e.message,
+        other => panic!("expected the refusal, got {other:?}"),
+    };
+    assert!(
+        message.starts_with("frame length 10000 exceeds limit 8192"),
+        "{message}"
+    );
+    assert!(client.query(QuerySpec::Stats).await.is_ok());
+    server.stop().await;
+}

@@ -40,12 +40,17 @@ pub struct SessionConfig {
     pub hello_timeout: Duration,
     /// Largest inbound frame payload, bytes.
     pub max_frame_len: u32,
+    /// Most symbols one subscription may name.
+    pub max_symbols_per_subscription: usize,
+    /// Most subscriptions one connection may hold.
+    pub max_subscriptions: usize,
     /// Who may connect, with which roles.
     pub auth: Arc<Auth>,
 }
 
 impl Default for SessionConfig {
-    /// 1 s heartbeats, 30 s idle timeout, 10 s to say hello, 1 MiB frames.
+    /// 1 s heartbeats, 30 s idle timeout, 10 s to say hello, 1 MiB frames, 10,000 symbols per
+    /// subscription, 64 subscriptions per connection.
     fn default() -> Self {
         Self {
             server_name: "tickd".into(),
@@ -53,6 +58,8 @@ impl Default for SessionConfig {
             idle_timeout: Duration::from_secs(30),
             hello_timeout: Duration::from_secs(10),
             max_frame_len: tickd_protocol::MAX_FRAME_LEN,
+            max_symbols_per_subscription: 10_000,
+            max_subscriptions: 64,
             auth: Arc::new(Auth::open()),
         }
     }

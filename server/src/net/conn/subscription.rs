@@ -11,7 +11,6 @@ use tickd_protocol::{
 use tickd_shm::Reader;
 
 use super::{Conn, Sink};
-use crate::net::{MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_SYMBOLS_PER_SUBSCRIPTION};
 
 /// One live subscription.
 pub(super) struct Sub {
@@ -37,11 +36,14 @@ pub(super) struct Sub {
 impl Conn {
     pub(super) async fn subscribe(&mut self, s: Subscribe) {
         let rid = s.request_id;
-        if self.subs.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
-            let text =
-                format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection");
+        let max_subs = self.services.session.max_subscriptions;
+        if self.subs.len() >= max_subs {
+            let text = format!(
+                "at most {max_subs} subscriptions per connection (--max-subscriptions-per-connection)"
+            );
             return self.session.send_error(rid, ErrorCode::LimitExceeded, text);
         }
+        let max_symbols = self.services.session.max_symbols_per_subscription;
         if !s.trades && !s.quotes && s.candles.is_empty() {
             return self.session.send_error(
                 rid,
@@ -51,9 +53,10 @@ impl Conn {
         }
         let ids = match &s.selection {
             Selection::All => None,
-            Selection::Symbols(list) if list.len() > MAX_SYMBOLS_PER_SUBSCRIPTION => {
+            Selection::Symbols(list) if list.len() > max_symbols => {
                 let text = format!(
-                    "{} symbols in one subscription, at most {MAX_SYMBOLS_PER_SUBSCRIPTION}",
+                    "{} symbols in one subscription, at most {max_symbols} \
+                     (--max-symbols-per-subscription)",
                     list.len()
                 );
                 return self.session.send_error(rid, ErrorCode::LimitExceeded, text);
