@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
     let services = Services::open(
         running.shared.clone(),
         config.session.clone(),
-        ConnectionLimits::new(0, 0),
+        ConnectionLimits::new(0, 0, 0),
     )
     .expect("services");
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);

@@ -168,6 +168,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_TLS_KEY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// Most open TCP and QUIC connections in all; beyond, a connection is refused with the
+    /// limit named [default: 10000].
+    #[arg(long, env = "TICKD_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
     /// Most open connections from one client IP: TCP and QUIC together, and HTTP (WebSockets
     /// included) on its own [default: 1024].
     #[arg(long, env = "TICKD_MAX_CONNECTIONS_PER_IP")]
@@ -286,6 +291,8 @@ pub struct ServerConfig {
     pub journal: Option<JournalConfig>,
     /// Most open connections from one client IP.
     pub max_connections_per_ip: u32,
+    /// Most open TCP and QUIC connections.
+    pub max_connections: u32,
     /// Most open connections with one token.
     pub max_connections_per_token: u32,
     /// Most open WebSockets.
@@ -451,6 +458,7 @@ impl ServerConfig {
             allow_anonymous: a.allow_anonymous,
             journal,
             max_connections_per_ip: a.max_connections_per_ip.unwrap_or(1024).max(1),
+            max_connections: a.max_connections.unwrap_or(10_000).max(1),
             max_connections_per_token: a.max_connections_per_token.unwrap_or(1024).max(1),
             max_websockets: a.max_websockets.unwrap_or(20_000),
             max_http_connections: a.max_http_connections.unwrap_or(25_000).max(1),

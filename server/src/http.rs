@@ -90,7 +90,7 @@ fn ws_permit(
 ) -> Result<ws::WsPermit, ApiError> {
     let per_ip = match peer {
         Some(axum::Extension(serve::PeerIp(ip))) => {
-            Some(s.ws_per_ip.try_acquire(*ip).ok_or_else(|| ApiError {
+            Some(s.ws_per_ip.try_acquire(*ip).map_err(|_| ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: "too_many_websockets",
                 message: format!(

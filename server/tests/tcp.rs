@@ -506,7 +506,7 @@ async fn connections_per_ip_are_capped() {
     assert_eq!(e.code, ErrorCode::LimitExceeded);
     assert_eq!(
         e.message,
-        "too many connections from this address (at most 2)"
+        "too many connections from this address (--max-connections-per-ip 2)"
     );
     // The slot comes back once the server sees the close.
     let limits = Arc::clone(&server.listeners.as_ref().unwrap().connections);
@@ -520,6 +520,47 @@ async fn connections_per_ip_are_capped() {
                 .expect("the slot was never released"),
         }
     }
+    server.stop().await;
+}
+
+/// Issue 17, row 3: a cap on TCP and QUIC connections in all (127.0.0.0/8 has many
+/// addresses, so the per-IP cap alone does not bound a local attacker), refused with the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_in_all_are_capped() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("off".parse().unwrap()),
+        max_connections: Some(2),
+        ..ServeArgs::default()
+    })
+    .await;
+    let _a = Client::connect(server.addr).await.unwrap();
+    let from = |last: u8| {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, last], 0)))
+            .unwrap();
+        socket
+    };
+    let _b = Client::connect(server.addr).await.unwrap();
+    // Another loopback address: under its own per-IP cap, over the total.
+    let mut c = from(3).connect(server.addr).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut buf))
+        .await
+        .expect("refused in time")
+        .unwrap();
+    let mut frames = bytes::BytesMut::from(&buf[..]);
+    let frame = tickd_protocol::split_frame(&mut frames, u32::MAX)
+        .unwrap()
+        .expect("an Error frame");
+    let Message::Error(e) = Message::decode(&frame).unwrap() else {
+        panic!("expected an Error")
+    };
+    assert_eq!(e.code, ErrorCode::LimitExceeded);
+    assert_eq!(
+        e.message,
+        "too many connections to this server (--max-connections 2)"
+    );
     server.stop().await;
 }
 

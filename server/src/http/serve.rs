@@ -118,7 +118,7 @@ pub async fn serve(
             tokio::spawn(refuse(tcp, why));
             continue;
         }
-        let Some(permit) = limits.per_ip.try_acquire(peer.ip()) else {
+        let Ok(permit) = limits.per_ip.try_acquire(peer.ip()) else {
             let why = format!(
                 "too many HTTP connections from {} (--max-connections-per-ip {})",
                 peer.ip(),

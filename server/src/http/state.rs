@@ -63,11 +63,13 @@ impl HttpState {
                 header_timeout: config.http_header_timeout,
                 max_total: config.max_http_connections as usize,
                 per_ip: crate::net::limits::ConnectionLimits::new(
+                    u64::MAX,
                     config.max_connections_per_ip,
                     config.max_connections_per_token,
                 ),
             },
             ws_per_ip: crate::net::limits::ConnectionLimits::new(
+                u64::MAX,
                 config.max_connections_per_ip,
                 config.max_connections_per_token,
             ),

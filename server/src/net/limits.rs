@@ -10,6 +10,7 @@ use dashmap::DashMap;
 /// Open connections, in total and per IP.
 #[derive(Debug)]
 pub struct ConnectionLimits {
+    max_total: u64,
     per_ip: u32,
     per_token: u32,
     by_ip: DashMap<IpAddr, u32>,
@@ -41,6 +42,17 @@ impl Drop for TokenPermit {
     }
 }
 
+/// Why a connection was refused: which cap, and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The client IP's cap.
+    #[error("too many connections from this address (--max-connections-per-ip {0})")]
+    PerIp(u32),
+    /// The server's total.
+    #[error("too many connections to this server (--max-connections {0})")]
+    Total(u64),
+}
+
 /// One open connection's slot.
 #[derive(Debug)]
 pub struct Permit {
@@ -49,9 +61,11 @@ pub struct Permit {
 }
 
 impl ConnectionLimits {
-    /// At most `per_ip` open connections from one IP and `per_token` with one token.
-    pub fn new(per_ip: u32, per_token: u32) -> Arc<Self> {
+    /// At most `per_ip` open connections from one IP and `per_token` with one token, and at
+    /// most `max_total` in all.
+    pub fn new(max_total: u64, per_ip: u32, per_token: u32) -> Arc<Self> {
         Arc::new(Self {
+            max_total,
             per_ip,
             per_token,
             by_ip: DashMap::new(),
@@ -79,16 +93,25 @@ impl ConnectionLimits {
         self.per_token
     }
 
-    /// A slot for a connection from `ip`, or `None` if that IP is at its cap.
-    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<Permit> {
+    /// A slot for a connection from `ip`, or why not: that IP is at its cap, or the server is
+    /// at its total.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] naming the cap and its value.
+    pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Permit, Refused> {
+        // Relaxed: the total is approximate by the accepts in flight on other threads.
+        if self.total.load(Ordering::Relaxed) >= self.max_total {
+            return Err(Refused::Total(self.max_total));
+        }
         let mut n = self.by_ip.entry(ip).or_insert(0);
         if *n >= self.per_ip {
-            return None;
+            return Err(Refused::PerIp(self.per_ip));
         }
         *n += 1;
         // Relaxed: a gauge for reports, no ordering with other data.
         self.total.fetch_add(1, Ordering::Relaxed);
-        Some(Permit {
+        Ok(Permit {
             limits: Arc::clone(self),
             ip,
         })
@@ -134,7 +157,7 @@ mod tests {
 
     #[test]
     fn caps_per_ip_and_releases_on_drop() {
-        let limits = ConnectionLimits::new(2, 1);
+        let limits = ConnectionLimits::new(u64::MAX, 2, 1);
         let t = limits.try_acquire_token("feed").unwrap();
         assert!(limits.try_acquire_token("feed").is_none());
         drop(t);
@@ -143,10 +166,17 @@ mod tests {
         let b: IpAddr = "127.0.0.2".parse().unwrap();
         let p1 = limits.try_acquire(a).unwrap();
         let _p2 = limits.try_acquire(a).unwrap();
-        assert!(limits.try_acquire(a).is_none());
+        assert_eq!(limits.try_acquire(a).unwrap_err(), Refused::PerIp(2));
         let _p3 = limits.try_acquire(b).unwrap();
         assert_eq!(limits.total(), 3);
         drop(p1);
-        assert!(limits.try_acquire(a).is_some());
+        assert!(limits.try_acquire(a).is_ok());
+        let small = ConnectionLimits::new(1, 5, 5);
+        let _only = small.try_acquire(a).unwrap();
+        assert_eq!(small.try_acquire(b).unwrap_err(), Refused::Total(1));
+        assert_eq!(
+            Refused::Total(1).to_string(),
+            "too many connections to this server (--max-connections 1)"
+        );
     }
 }

@@ -37,6 +37,7 @@ pub struct Listeners {
 pub async fn start(config: &ServerConfig, shared: &Shared) -> anyhow::Result<Listeners> {
     crate::metrics::install();
     let connections = ConnectionLimits::new(
+        u64::from(config.max_connections),
         config.max_connections_per_ip,
         config.max_connections_per_token,
     );
@@ -111,23 +112,38 @@ async fn accept_tcp(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     count: Arc<ConnectionLimits>,
 ) {
+    let mut backoff = std::time::Duration::from_millis(5);
+    let mut last_warning = None;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => return,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
+            Ok(a) => {
+                backoff = std::time::Duration::from_millis(5);
+                a
+            }
             Err(e) => {
-                tracing::warn!("accept: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                // Out of file descriptors, most often: wait for connections to close, and say
+                // so once a second at most.
+                if last_warning.is_none_or(|t: std::time::Instant| t.elapsed().as_secs() >= 1) {
+                    tracing::warn!("TCP accept failed: {e}");
+                    last_warning = Some(std::time::Instant::now());
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let Some(permit) = count.try_acquire(peer.ip()) else {
-            tokio::spawn(refuse(stream, count.per_ip()));
-            continue;
+        let permit = match count.try_acquire(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                crate::metrics::refused("tcp_connections");
+                tokio::spawn(refuse(stream, why));
+                continue;
+            }
         };
         let (services, rx) = (services.clone(), shutdown.clone());
         tokio::spawn(async move {
@@ -143,13 +159,13 @@ async fn accept_tcp(
     }
 }
 
-/// Tells a client over its cap why, then closes.
-async fn refuse(mut stream: tokio::net::TcpStream, per_ip: u32) {
+/// Tells a client over a cap why, then closes.
+async fn refuse(mut stream: tokio::net::TcpStream, why: super::limits::Refused) {
     use tokio::io::AsyncWriteExt;
     let msg = tickd_protocol::Message::Error(tickd_protocol::ErrorMessage {
         request_id: 0,
         code: tickd_protocol::ErrorCode::LimitExceeded,
-        message: format!("too many connections from this address (at most {per_ip})"),
+        message: why.to_string(),
     });
     let frame = tickd_protocol::Encoder::new().to_frame(&msg);
     let _ = stream.write_all(&frame).await;

@@ -103,8 +103,8 @@ async fn accept(
         };
         // Per-IP admission before any handshake work: a refused address costs one packet.
         let peer = incoming.remote_address();
-        let Some(permit) = count.try_acquire(peer.ip()) else {
-            crate::metrics::refused("quic_connections_per_ip");
+        let Ok(permit) = count.try_acquire(peer.ip()) else {
+            crate::metrics::refused("quic_connections");
             incoming.refuse();
             continue;
         };
