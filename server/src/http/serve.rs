@@ -6,7 +6,6 @@
 //! this replaces it with hyper's HTTP/1 connection builder.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -16,7 +15,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::net::limits::ConnectionLimits;
+use crate::net::limits::{ConnectionLimits, Refused};
 
 /// The client's IP, an extension of every request (per-IP caps on WebSockets).
 #[derive(Debug, Clone, Copy)]
@@ -28,10 +27,9 @@ pub struct HttpLimits {
     /// Longest a client may take to send a request's headers, and longest a keep-alive
     /// connection may sit idle between requests.
     pub header_timeout: Duration,
-    /// Most open HTTP connections (WebSockets included).
-    pub max_total: usize,
-    /// Per client IP.
-    pub per_ip: Arc<ConnectionLimits>,
+    /// Open HTTP connections (WebSockets included) against `--max-http-connections` in all
+    /// and `--max-connections-per-ip` per client IP.
+    pub connections: Arc<ConnectionLimits>,
 }
 
 /// Logs at most once a second; counts what it did not log.
@@ -81,8 +79,6 @@ pub async fn serve(
     connect_info: bool,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
-    let closed = Arc::new(tokio::sync::Notify::new());
     let mut accept_log = Throttled::default();
     let mut refuse_log = Throttled::default();
     let mut backoff = Duration::from_millis(5);
@@ -107,27 +103,27 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
-        // Relaxed: a counter; the cap is approximate by at most the accepts in flight (one).
-        if open.load(Ordering::Relaxed) >= limits.max_total {
-            let why = format!(
-                "too many HTTP connections (--max-http-connections {})",
-                limits.max_total
-            );
-            refuse_log.warn(&why);
-            crate::metrics::refused("http_connections");
-            tokio::spawn(refuse(tcp, why));
-            continue;
-        }
-        let Ok(permit) = limits.per_ip.try_acquire(peer.ip()) else {
-            let why = format!(
-                "too many HTTP connections from {} (--max-connections-per-ip {})",
-                peer.ip(),
-                limits.per_ip.per_ip()
-            );
-            refuse_log.warn(&why);
-            crate::metrics::refused("http_connections_per_ip");
-            tokio::spawn(refuse(tcp, why));
-            continue;
+        let permit = match limits.connections.try_acquire(peer.ip()) {
+            Ok(p) => p,
+            Err(refused) => {
+                let (why, limit) = match refused {
+                    Refused::Total(n) => (
+                        format!("too many HTTP connections (--max-http-connections {n})"),
+                        "http_connections",
+                    ),
+                    Refused::PerIp(n) => (
+                        format!(
+                            "too many HTTP connections from {} (--max-connections-per-ip {n})",
+                            peer.ip()
+                        ),
+                        "http_connections_per_ip",
+                    ),
+                };
+                refuse_log.warn(&why);
+                crate::metrics::refused(limit);
+                tokio::spawn(refuse(tcp, why));
+                continue;
+            }
         };
         // Answers go out at once (no Nagle delay behind an unacknowledged segment).
         let _ = tcp.set_nodelay(true);
@@ -145,8 +141,6 @@ pub async fn serve(
         let conn = http
             .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service))
             .with_upgrades();
-        open.fetch_add(1, Ordering::Relaxed);
-        let (open, closed) = (Arc::clone(&open), Arc::clone(&closed));
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
             let mut conn = std::pin::pin!(conn);
@@ -160,15 +154,13 @@ pub async fn serve(
                 }
             }
             drop(permit);
-            open.fetch_sub(1, Ordering::Relaxed);
-            closed.notify_waiters();
         });
     }
     drop(listener);
     let drained = async {
-        while open.load(Ordering::Relaxed) > 0 {
-            let wait = closed.notified();
-            if open.load(Ordering::Relaxed) == 0 {
+        while limits.connections.total() > 0 {
+            let wait = limits.connections.released();
+            if limits.connections.total() == 0 {
                 break;
             }
             wait.await;

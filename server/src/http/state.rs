@@ -61,9 +61,8 @@ impl HttpState {
             openapi: std::sync::OnceLock::new(),
             limits: super::serve::HttpLimits {
                 header_timeout: config.http_header_timeout,
-                max_total: config.max_http_connections as usize,
-                per_ip: crate::net::limits::ConnectionLimits::new(
-                    u64::MAX,
+                connections: crate::net::limits::ConnectionLimits::new(
+                    u64::from(config.max_http_connections),
                     config.max_connections_per_ip,
                     config.max_connections_per_token,
                 ),
