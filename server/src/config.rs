@@ -143,6 +143,17 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_MAX_SUBSCRIPTIONS_PER_CONNECTION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_subscriptions_per_connection: Option<NonZeroUsize>,
+    /// Bytes queued for one TCP or QUIC connection (answers, snapshots, data frames) beyond
+    /// which nothing more is rendered for it and none of its requests is read until the client
+    /// drains them; its subscriptions meanwhile fall behind and get their slow-consumer policy
+    /// [default: 4194304].
+    #[arg(long, env = "TICKD_SEND_BUDGET_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_budget_bytes: Option<NonZeroUsize>,
+    /// The same for one WebSocket [default: 262144].
+    #[arg(long, env = "TICKD_WS_SEND_BUDGET_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_send_budget_bytes: Option<NonZeroUsize>,
     /// Heartbeat period on network sessions, ms [default: 1000].
     #[arg(long, env = "TICKD_HEARTBEAT_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -402,6 +413,12 @@ impl ServerConfig {
         }
         if let Some(n) = a.max_subscriptions_per_connection {
             session.max_subscriptions = n.get();
+        }
+        if let Some(n) = a.send_budget_bytes {
+            session.send_budget = n.get();
+        }
+        if let Some(n) = a.ws_send_budget_bytes {
+            session.ws_send_budget = n.get();
         }
         if let Some(ms) = a.hello_timeout_ms {
             session.hello_timeout = Duration::from_millis(ms.max(1));

@@ -6,8 +6,10 @@
 #![deny(missing_docs)]
 
 pub mod candle;
+pub mod delivery;
 
 pub use candle::{CandleBook, CandleConfig, CandleStats, CandleView, Take, fill_previous};
+pub use delivery::{Delivery, DeliveryConfig, Dest, Render, Ring, SubSpec};
 pub mod sequence;
 pub mod validate;
 

@@ -44,13 +44,19 @@ pub struct SessionConfig {
     pub max_symbols_per_subscription: usize,
     /// Most subscriptions one connection may hold.
     pub max_subscriptions: usize,
+    /// Bytes queued for a binary connection (answers, snapshots, data frames) beyond which
+    /// nothing more is rendered and no request is read until the client drains it.
+    pub send_budget: usize,
+    /// The same for a WebSocket.
+    pub ws_send_budget: usize,
     /// Who may connect, with which roles.
     pub auth: Arc<Auth>,
 }
 
 impl Default for SessionConfig {
     /// 1 s heartbeats, 30 s idle timeout, 10 s to say hello, 1 MiB frames, 10,000 symbols per
-    /// subscription, 64 subscriptions per connection.
+    /// subscription, 64 subscriptions per connection, 4 MiB queued per connection and
+    /// 256 KiB per WebSocket.
     fn default() -> Self {
         Self {
             server_name: "tickd".into(),
@@ -60,6 +66,8 @@ impl Default for SessionConfig {
             max_frame_len: tickd_protocol::MAX_FRAME_LEN,
             max_symbols_per_subscription: 10_000,
             max_subscriptions: 64,
+            send_budget: 4 << 20,
+            ws_send_budget: 256 << 10,
             auth: Arc::new(Auth::open()),
         }
     }

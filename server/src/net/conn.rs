@@ -1,47 +1,51 @@
-//! The IO shell of one connection (STYLE.md §2.3): [`drive`] runs a sans-IO [`Session`] over a
-//! byte stream and dispatches its requests; each job has a file of its own: `publish` (to the
-//! sequencer and back), `subscription` (admission and start), `backfill` (gap fill from the
-//! journal), `delivery` (ring to frames, slow-consumer policy) and `sink` (where a
-//! subscription's data goes).
+//! The IO shell of one connection (STYLE.md §2.3): [`drive`] runs a sans-IO [`Session`] (the
+//! protocol) and a sans-IO [`Delivery`] (what subscriptions receive, within a byte budget) over
+//! a byte stream, and dispatches requests; each job has a file of its own: `publish` (to the
+//! sequencer and back), `subscription` (admission and start), `backfill` (journal reads for
+//! the engine), `route` (the engine's frames to the stream, the QUIC data streams, datagrams).
 //!
 //! Generic over the byte stream; TCP uses it as is. On QUIC the stream is the control stream
 //! and each subscription's data (ticks, candles, gaps, snapshot) goes on a unidirectional
 //! stream of its own, opened when the subscription starts.
 //!
-//! Delivery: each subscription has its own ring cursor. Per wake-up (a published batch, a frame
-//! from the client, a timer) every subscription encodes everything available since its cursor,
-//! up to [`FRAME_RECORDS`] records per frame and [`FRAMES_PER_WAKE`] frames before yielding, so
-//! throughput grows with load and an idle connection answers at once. A client that stops
-//! reading blocks only its own task (TCP back-pressure); when it resumes behind the ring it gets
-//! a `Gap` and continues from the oldest record still held.
+//! Memory per connection is bounded: everything queued (answers, acks, snapshots, data) counts
+//! against `--send-budget-bytes`; over it the engine renders nothing and the shell reads no
+//! request until the client drains it, and a subscription the ring laps meanwhile gets its
+//! slow-consumer policy. Writes never block the loop: a client that stops reading still has its
+//! timers run (idle timeout, heartbeats) and its `disconnect` subscriptions checked.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tickd_engine::{Session, SessionError, SessionEvent};
+use bytes::{Buf, BytesMut};
+use futures_util::FutureExt;
+use tickd_engine::delivery::{Binary, DeliveryConfig};
+use tickd_engine::{Delivery, Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
-use tickd_protocol::{
-    CandleRecord, Encoder, ErrorCode, Message, QueryResult, Records, TickRecord, split_frame,
-};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tickd_protocol::{ErrorCode, Message, QueryResult, Records, split_frame};
+use tickd_shm::Reader;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Services;
 use crate::clock;
+use crate::storage::journal::JournalCursor;
 
 /// Records per data frame.
 pub const FRAME_RECORDS: usize = 1_024;
-/// Data frames a connection writes per wake-up before yielding to others.
+/// Data frames a connection renders per wake-up before yielding to others.
 pub const FRAMES_PER_WAKE: usize = 64;
+/// Bytes taken from the engine's queue into the control stream's write buffer at a time.
+const WRITE_BUFFER: usize = 256 * 1024;
+/// Longest the final frames (the `Error` saying why) may take to be written at close.
+const FINAL_WRITE: Duration = Duration::from_secs(1);
 
 mod backfill;
-mod delivery;
 mod publish;
+mod route;
 mod sink;
 mod subscription;
 
 use sink::Sink;
-use subscription::Sub;
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -60,23 +64,21 @@ pub enum ConnError {
     TooManyForToken,
 }
 
+type Engine = Delivery<Reader<TICK_SLOT_WORDS>, Reader<CANDLE_SLOT_WORDS>>;
+
 struct Conn {
     services: Services,
     session: Session,
-    subs: Vec<Sub>,
+    delivery: Engine,
+    render: Binary,
     next_sub_id: u32,
-    tick_buf: Vec<[u64; TICK_SLOT_WORDS]>,
-    candle_buf: Vec<[u64; CANDLE_SLOT_WORDS]>,
-    out_ticks: Vec<TickRecord>,
-    out_candles: Vec<CandleRecord>,
-    /// Encodes data frames for subscriptions with their own stream.
-    encoder: Encoder,
-    /// TCP: where a `TickBatch` frame is written before the session queues it.
-    scratch: BytesMut,
     /// QUIC: the connection, to open a unidirectional stream per subscription.
     quic: Option<quinn::Connection>,
-    /// Datagram mode: the latest quote per instrument in the current pass.
-    latest_quotes: HashMap<u32, TickRecord>,
+    /// QUIC: each subscription's data stream.
+    sinks: HashMap<u32, Sink>,
+    /// Journal cursors of subscriptions filling from the journal (kept between chunks, so
+    /// reading a range costs O(records)).
+    cursors: HashMap<u32, Box<JournalCursor>>,
 }
 
 /// Drives one connection until the peer closes it, it fails, or `shutdown` fires.
@@ -94,70 +96,63 @@ pub async fn drive<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut rd, wr) = tokio::io::split(stream);
-    let mut wr = BufWriter::with_capacity(256 * 1024, wr);
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut published = services.query.shared.published.clone();
     let session = Session::new(
         services.session.clone(),
         clock::now(),
         services.query.epoch(),
     );
+    let config = DeliveryConfig {
+        budget: services.session.send_budget,
+        frame_records: FRAME_RECORDS,
+        frames_per_poll: FRAMES_PER_WAKE,
+    };
     let mut conn = Conn {
+        delivery: Delivery::new(config, services.query.epoch()),
         services,
         session,
-        subs: Vec::new(),
+        render: Binary::new(),
         next_sub_id: 1,
-        tick_buf: vec![[0; TICK_SLOT_WORDS]; FRAME_RECORDS],
-        candle_buf: vec![[0; CANDLE_SLOT_WORDS]; 256],
-        out_ticks: Vec::with_capacity(FRAME_RECORDS),
-        out_candles: Vec::with_capacity(256),
-        encoder: Encoder::new(),
-        scratch: BytesMut::new(),
         quic,
-        latest_quotes: HashMap::new(),
+        sinks: HashMap::new(),
+        cursors: HashMap::new(),
     };
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(4 * 1024);
+    let mut out = BytesMut::new();
     let mut token_permit = None;
     let result = loop {
         conn.session.set_head(conn.services.query.head());
-        while let Some(ev) = conn.session.poll_event() {
+        // Requests, only while the queue is under budget: a client that sends queries and
+        // never reads its answers holds one budget, not one answer per query.
+        while conn.delivery.accepting() {
+            let Some(ev) = conn.session.poll_event() else {
+                break;
+            };
             conn.serve(ev).await;
+            conn.collect_session();
         }
-        if conn.backfilling() {
-            conn.backfill().await;
+        conn.collect_session();
+        if let Some((id, from)) = conn.delivery.backfill_wanted() {
+            conn.backfill(id, from).await;
         }
-        let more = match conn.deliver() {
+        let more = match conn.poll_delivery() {
             Ok(more) => more,
             Err(e) => break Err(e),
         };
-        let mut write_err = None;
-        while let Some(frame) = conn.session.poll_transmit() {
-            if let Err(e) = wr.write_all(&frame).await {
-                write_err = Some(e);
-                break;
+        conn.collect_session();
+        if let Err(e) = conn.route(&mut out).await {
+            break Err(e);
+        }
+        if more || conn.delivery.backfilling() {
+            // Write what can go without waiting, then let other connections run.
+            if !out.is_empty() {
+                match wr.write(&out).now_or_never() {
+                    Some(Ok(n)) => out.advance(n),
+                    Some(Err(e)) => break Err(e.into()),
+                    None => {}
+                }
             }
-        }
-        if let Some(e) = write_err {
-            break Err(e.into());
-        }
-        // QUIC: each subscription's data on its own stream.
-        for sub in &mut conn.subs {
-            let Some(sink) = sub.sink.as_mut().filter(|s| !s.chunks.is_empty()) else {
-                continue;
-            };
-            if let Err(e) = sink.stream.write_all_chunks(&mut sink.chunks).await {
-                write_err = Some(std::io::Error::other(e));
-                break;
-            }
-            sink.chunks.clear();
-        }
-        if let Some(e) = write_err {
-            break Err(e.into());
-        }
-        if let Err(e) = wr.flush().await {
-            break Err(e.into());
-        }
-        if more || conn.backfilling() {
             tokio::task::yield_now().await;
             continue;
         }
@@ -166,8 +161,14 @@ where
             .session
             .poll_timeout()
             .map(|due| Duration::from_nanos(due.0.saturating_sub(now.0)));
+        let reading = conn.delivery.accepting();
         tokio::select! {
-            read = rd.read_buf(&mut buf) => {
+            written = wr.write(&out), if !out.is_empty() => match written {
+                Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
+                Ok(n) => out.advance(n),
+                Err(e) => break Err(e.into()),
+            },
+            read = rd.read_buf(&mut buf), if reading => {
                 match read {
                     Ok(0) => break Ok(()),
                     Ok(_) => {}
@@ -223,14 +224,22 @@ where
             _ = shutdown.changed() => break Ok(()),
         }
     };
-    // Best effort: tell the peer why (the Error frame the session queued), then close.
-    while let Some(frame) = conn.session.poll_transmit() {
-        if wr.write_all(&frame).await.is_err() {
-            break;
+    // Best effort, bounded: what is being written, then the session's last frames (the Error
+    // saying why), then close.
+    let last = async {
+        wr.write_all(&out).await?;
+        while let Some((dest, frame)) = conn.delivery.pop() {
+            if dest == tickd_engine::delivery::Dest::Control {
+                wr.write_all(&frame).await?;
+            }
         }
-    }
-    let _ = wr.flush().await;
-    let _ = wr.shutdown().await;
+        while let Some(frame) = conn.session.poll_transmit() {
+            wr.write_all(&frame).await?;
+        }
+        wr.flush().await?;
+        wr.shutdown().await
+    };
+    let _ = tokio::time::timeout(FINAL_WRITE, last).await;
     drop(token_permit);
     result
 }
@@ -243,9 +252,9 @@ impl Conn {
             SessionEvent::Publish(req) => self.publish(req).await,
             SessionEvent::Subscribe(s) => self.subscribe(s).await,
             SessionEvent::Unsubscribe(u) => {
-                let before = self.subs.len();
-                self.subs.retain(|s| s.id != u.subscription_id);
-                if self.subs.len() == before {
+                self.sinks.remove(&u.subscription_id);
+                self.cursors.remove(&u.subscription_id);
+                if !self.delivery.remove(u.subscription_id) {
                     self.session.send_error(
                         u.request_id,
                         ErrorCode::NotFound,
@@ -269,6 +278,15 @@ impl Conn {
                 }
                 Err(e) => self.session.send(&Message::Error(e)),
             },
+        }
+    }
+
+    /// Moves what the session queued (answers, acks, heartbeats, errors) to the engine's
+    /// queue, where it counts against the budget.
+    fn collect_session(&mut self) {
+        while let Some(frame) = self.session.poll_transmit() {
+            self.delivery
+                .push(tickd_engine::delivery::Dest::Control, frame);
         }
     }
 }

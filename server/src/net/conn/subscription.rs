@@ -1,43 +1,22 @@
 //! Subscription admission: limits, symbol resolution, where the stream starts (latest, a seq
 //! or a time, with a `Gap` first for what is gone), the snapshot, and the QUIC stream it uses.
+//! Then the delivery engine has it.
 
-use crate::storage::journal::JournalCursor;
 use tickd_engine::Filter;
-use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
+use tickd_engine::delivery::SubSpec;
 use tickd_protocol::{
-    ErrorCode, Gap, GapReason, Message, Records, Selection, Seq, SlowConsumerPolicy, Snapshot,
-    Start, Subscribe, SubscribeAck,
+    ErrorCode, Gap, GapReason, Message, Records, Selection, Seq, Snapshot, Start, Subscribe,
+    SubscribeAck,
 };
-use tickd_shm::Reader;
 
 use super::{Conn, Sink};
-
-/// One live subscription.
-pub(super) struct Sub {
-    pub(super) id: u32,
-    pub(super) filter: Filter,
-    pub(super) ticks: Reader<TICK_SLOT_WORDS>,
-    pub(super) candles: Option<Reader<CANDLE_SLOT_WORDS>>,
-    pub(super) policy: SlowConsumerPolicy,
-    /// Started from a seq or a time: missing records are filled from the journal rather than
-    /// skipped (unless the policy is `disconnect`).
-    pub(super) lossless: bool,
-    /// Where to read the journal next, while the ring no longer holds the next seq (the
-    /// cursor keeps its file position: reading a range costs O(records)).
-    pub(super) backfill: Option<Box<JournalCursor>>,
-    /// The instruments selected (`None`: all), for conflated catch-up.
-    pub(super) ids: Option<Vec<tickd_protocol::InstrumentId>>,
-    /// QUIC: this subscription's own unidirectional stream for its data.
-    pub(super) sink: Option<Sink>,
-    /// QUIC datagram mode: quotes go out as conflated datagrams, not on the stream.
-    pub(super) datagrams: bool,
-}
+use tickd_engine::delivery::Render;
 
 impl Conn {
     pub(super) async fn subscribe(&mut self, s: Subscribe) {
         let rid = s.request_id;
         let max_subs = self.services.session.max_subscriptions;
-        if self.subs.len() >= max_subs {
+        if self.delivery.len() >= max_subs {
             let text = format!(
                 "at most {max_subs} subscriptions per connection (--max-subscriptions-per-connection)"
             );
@@ -89,11 +68,6 @@ impl Conn {
         }
         let filter = Filter::new(ids.as_deref(), s.trades, s.quotes, &s.candles);
         let mut ticks = self.services.query.ticks.clone();
-        let candles = filter.wants_candles().then(|| {
-            let mut r = self.services.query.candles.clone();
-            r.seek_to_head();
-            r
-        });
         let epoch = self.services.query.epoch();
         let snapshot = s
             .snapshot
@@ -115,9 +89,9 @@ impl Conn {
         let mut pre_gap = None;
         let base = ticks.base_seq();
         let lossless = !matches!(s.start, Start::Latest);
-        let journal = self.services.query.shared.journal_dir.as_deref();
-        let backfill = if let Some(dir) = journal.filter(|_| start <= base) {
-            Some(Box::new(JournalCursor::new(dir, Seq(start))))
+        let journal = self.services.query.shared.journal_dir.is_some();
+        let backfill_from = if journal && start <= base {
+            Some(Seq(start))
         } else {
             if start <= base {
                 pre_gap = Some((start, base));
@@ -137,9 +111,13 @@ impl Conn {
             instruments,
         };
         self.session.send(&Message::SubscribeAck(ack));
-        let sink = match &self.quic {
-            Some(connection) => match connection.open_uni().await {
-                Ok(stream) => Some(Sink::new(stream)),
+        // The ack goes before anything of the subscription's.
+        self.collect_session();
+        if let Some(connection) = &self.quic {
+            match connection.open_uni().await {
+                Ok(stream) => {
+                    self.sinks.insert(id, Sink::new(stream));
+                }
                 Err(e) => {
                     return self.session.send_error(
                         rid,
@@ -147,25 +125,26 @@ impl Conn {
                         format!("cannot open a data stream: {e}"),
                     );
                 }
-            },
-            None => None,
-        };
-        let mut sub = Sub {
-            lossless,
-            backfill,
-            ids: ids.clone(),
-            id,
-            filter,
-            ticks,
-            candles,
+            }
+        }
+        let datagrams = s.datagrams
+            && self
+                .quic
+                .as_ref()
+                .is_some_and(|c| c.max_datagram_size().is_some());
+        let spec = SubSpec {
             policy: s.policy,
-            sink,
-            datagrams: s.datagrams
-                && self
-                    .quic
-                    .as_ref()
-                    .is_some_and(|c| c.max_datagram_size().is_some()),
+            lossless,
+            backfill_from,
+            datagram_quotes: datagrams,
+            own_stream: self.quic.is_some(),
+            instruments: ids,
+            ..SubSpec::new(id, filter)
         };
+        let mut candles = self.services.query.candles.clone();
+        candles.seek_to_head();
+        self.delivery.add(spec, ticks, candles);
+        let dest = self.delivery.dest(id);
         if let Some(snap) = snapshot {
             let msg = Snapshot {
                 request_id: rid,
@@ -175,11 +154,8 @@ impl Conn {
                 ticks: Records::Slice(&snap.ticks),
                 candles: Records::Slice(&snap.candles),
             };
-            sub.emit(
-                &mut self.session,
-                &mut self.encoder,
-                &Message::Snapshot(msg),
-            );
+            let frame = self.render.message(&Message::Snapshot(msg));
+            self.delivery.push(dest, frame);
         }
         if let Some((from, to)) = pre_gap {
             let gap = Gap {
@@ -189,8 +165,11 @@ impl Conn {
                 to: Seq(to),
                 reason: GapReason::NotRetained,
             };
-            sub.emit(&mut self.session, &mut self.encoder, &Message::Gap(gap));
+            let mut frames = Vec::new();
+            self.render.gap(&gap, &mut frames);
+            for frame in frames {
+                self.delivery.push(dest, frame);
+            }
         }
-        self.subs.push(sub);
     }
 }
