@@ -1,11 +1,13 @@
 //! The binary transports (DESIGN.md §6, §8): listeners ([`listener`]), connection caps
-//! ([`limits`]), TLS identity ([`tls`]), QUIC endpoint ([`quic`]) and the connection driver
-//! ([`conn`]) that runs one client's session over TCP or QUIC.
+//! ([`limits`]), TLS identity ([`tls`]), QUIC endpoint ([`quic`]), the connection driver
+//! ([`conn`]) that runs one client's session over TCP or QUIC, and what the delivery engine
+//! needs from the server ([`delivery`], shared with the WebSockets).
 //!
 //! [`Services`] is what every network door shares: the read side, the session settings and the
 //! connection caps. [`check_exposure`] is the one rule for binding beyond loopback.
 
 pub mod conn;
+pub mod delivery;
 pub mod limits;
 pub mod listener;
 pub mod quic;

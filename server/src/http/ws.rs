@@ -1,15 +1,17 @@
 //! WebSocket delivery shared by the dialects ([`seed`] at `/ws`, [`binance`] at `/ws/<stream>`
-//! and `/stream`): the IO loop of one socket.
+//! and `/stream`): the IO loop of one socket around the same sans-IO delivery engine the
+//! binary protocol uses ([`tickd_engine::Delivery`]), with the dialect as its renderer.
 //!
-//! Each socket has its own cursor on the tick ring and the candle ring, like a binary
-//! subscription. Per wake-up (a published batch, a client message, a timer) it reads at most
-//! [`BATCH`] ticks, renders what its subscriptions select, and flushes them before reading more,
-//! so the outbound buffer is bounded by one batch. Within a batch, quotes are conflated to the
-//! latest per instrument and candle updates to the latest per (instrument, interval): a reader
-//! that is behind catches up with current values rather than every intermediate one. Trades are
-//! never conflated: a socket that falls behind the ring gets a `gap` message (in dialects that
-//! have one) and continues from the oldest record still held; one that cannot take a batch within
-//! [`SEND_TIMEOUT`] is closed with code 1008 and the reason.
+//! Each socket is one engine subscription with its own cursor on the tick ring and the candle
+//! ring; what the client subscribes to is its filter. Per wake-up the engine reads at most a
+//! few batches of [`BATCH`] ticks and renders what the subscriptions select, within the
+//! socket's byte budget (`--ws-send-budget-bytes`), then the loop writes it before reading
+//! more. Quotes are conflated per batch to the latest per instrument and candle updates to the
+//! latest per (instrument, interval): a reader that is behind catches up with current values
+//! rather than every intermediate one. Trades are never conflated: a socket that falls behind
+//! the ring gets a `gap` message (in dialects that have one) and continues from the oldest
+//! record still held; one that cannot take what is queued within [`SEND_TIMEOUT`] is closed
+//! with code 1008 and the reason.
 //!
 //! Liveness: the server pings a client it has heard nothing from for a heartbeat interval (however
 //! busy the stream), sends the dialect's heartbeat message when the stream has been quiet for one,
@@ -25,18 +27,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
 use futures_util::SinkExt;
-use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
-use tickd_protocol::{CandleRecord, Epoch, Instrument, Seq, TickKind, TickRecord};
+use tickd_engine::delivery::{DeliveryConfig, Dest, Render, SubSpec};
+use tickd_engine::{Delivery, Filter};
+use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
+use tickd_protocol::{
+    CandleRecord, Epoch, Gap, Instrument, InstrumentId, Interval, Seq, TickKind, TickRecord,
+};
+
+use crate::net::delivery::{QueryStore, report};
 
 use super::HttpState;
 
 /// Ticks read from the ring per wake-up (16 KiB of buffer per socket: with 10,000 sockets,
 /// per-socket buffers are most of the server's memory).
 pub const BATCH: usize = 256;
-/// Candle updates read from the candle ring per pass (the buffer exists only on sockets that
-/// subscribe to candles).
-const CANDLE_BATCH: usize = 64;
+/// Batches the engine reads per wake-up before the socket yields to others.
+const FRAMES_PER_WAKE: usize = 4;
 /// Bytes tungstenite reads from the socket at a time (its default, 128 KiB, is allocated per
 /// socket up front; clients send only small JSON requests).
 pub const READ_BUFFER: usize = 4 * 1024;
@@ -67,12 +75,6 @@ pub struct Subs {
     pub quotes: HashSet<u32>,
     /// (instrument, interval seconds) whose candle updates are sent (conflated).
     pub candles: HashSet<(u32, u32)>,
-}
-
-impl Subs {
-    fn wants_candles(&self) -> bool {
-        !self.candles.is_empty()
-    }
 }
 
 /// What a dialect asks of the loop after a client message.
@@ -202,12 +204,78 @@ impl StartAt {
     }
 }
 
+/// The dialect as the delivery engine's renderer: ticks, candles and gaps become its JSON.
+struct DialectRender {
+    state: HttpState,
+    dialect: Box<dyn Dialect>,
+    names: Names,
+}
+
+impl Render for DialectRender {
+    fn ticks(&mut self, _sub: u32, epoch: Epoch, ticks: &[TickRecord], out: &mut Vec<Bytes>) {
+        for t in ticks {
+            let Some(inst) = self.names.get(&self.state, t.instrument_id) else {
+                continue;
+            };
+            let msg = match t.kind() {
+                Some(TickKind::Trade) => Some(self.dialect.trade(epoch, inst, t)),
+                Some(TickKind::Quote) => self.dialect.quote(epoch, inst, t),
+                None => None,
+            };
+            out.extend(msg.map(Bytes::from));
+        }
+    }
+
+    fn candles(
+        &mut self,
+        _sub: u32,
+        epoch: Epoch,
+        seq: Seq,
+        candles: &[CandleRecord],
+        out: &mut Vec<Bytes>,
+    ) {
+        for c in candles {
+            if let Some(inst) = self.names.get(&self.state, c.instrument_id) {
+                out.push(Bytes::from(self.dialect.candle(epoch, seq, inst, c)));
+            }
+        }
+    }
+
+    fn gap(&mut self, gap: &Gap, out: &mut Vec<Bytes>) {
+        out.extend(
+            self.dialect
+                .gap(gap.epoch, gap.from, gap.to)
+                .map(Bytes::from),
+        );
+    }
+}
+
+/// The engine's filter for what a socket subscribes to.
+fn filter_of(subs: &Subs) -> Filter {
+    let mut f = Filter::default();
+    for id in &subs.trades {
+        f.set_trades(InstrumentId(*id), true);
+    }
+    for id in &subs.quotes {
+        f.set_quotes(InstrumentId(*id), true);
+    }
+    for (id, secs) in &subs.candles {
+        if let Some(interval) = Interval::from_secs(*secs) {
+            f.set_candles(InstrumentId(*id), interval, true);
+        }
+    }
+    f
+}
+
+/// The socket's one engine subscription.
+const SUB: u32 = 1;
+
 /// Serves one socket with `dialect` (and `subs` already set, for URL-named streams) from
 /// `start` until the client leaves, a limit closes it, or the server shuts down.
 pub async fn serve(
     mut socket: WebSocket,
     state: HttpState,
-    mut dialect: Box<dyn Dialect>,
+    dialect: Box<dyn Dialect>,
     mut subs: Subs,
     start: StartAt,
     _permit: WsPermit,
@@ -223,87 +291,34 @@ pub async fn serve(
     let mut shutdown = state.shutdown.clone();
     let heartbeat = services.session.heartbeat.max(Duration::from_millis(1));
     let idle = services.session.idle_timeout.max(Duration::from_millis(1));
-    let mut names = Names::default();
-    let mut tick_buf = vec![[0u64; TICK_SLOT_WORDS]; BATCH];
-    let mut candle_buf: Vec<[u64; CANDLE_SLOT_WORDS]> = Vec::new();
-    let mut out: Vec<String> = Vec::new();
-    let mut quotes: HashMap<u32, TickRecord> = HashMap::new();
-    let mut candle_updates: HashMap<(u32, u32), CandleRecord> = HashMap::new();
+    let config = DeliveryConfig {
+        budget: services.session.ws_send_budget,
+        frame_records: BATCH,
+        frames_per_poll: FRAMES_PER_WAKE,
+    };
+    let mut delivery = Delivery::new(config, epoch);
+    let spec = SubSpec {
+        conflate_quotes: true,
+        conflate_candles: true,
+        ..SubSpec::new(SUB, filter_of(&subs))
+    };
+    delivery.add(spec, ticks, candles);
+    let mut render = DialectRender {
+        state: state.clone(),
+        dialect,
+        names: Names::default(),
+    };
     let mut last_rx = tokio::time::Instant::now();
     let mut last_tx = tokio::time::Instant::now();
     let mut last_ping = tokio::time::Instant::now();
     let end = loop {
-        // Deliver what is available, one bounded batch at a time.
-        let mut more = false;
-        let n = match ticks.read_batch(&mut tick_buf) {
-            Ok(n) => n,
-            Err(oldest) => {
-                let from = ticks.next_seq();
-                if let Some(m) = dialect.gap(epoch, Seq(from), Seq(oldest - 1)) {
-                    out.push(m);
-                }
-                crate::metrics::gap("overrun");
-                ticks.seek(oldest);
-                0
-            }
-        };
-        more |= n == BATCH;
-        crate::metrics::subscriber_lag(
-            "ws",
-            services
-                .query
-                .head()
-                .0
-                .saturating_sub(ticks.next_seq().saturating_sub(1)),
-        );
-        for w in &tick_buf[..n] {
-            let t = TickRecord::from_words(w);
-            if t.kind() == Some(TickKind::Trade) && subs.trades.contains(&t.instrument_id) {
-                if let Some(sym) = names.get(&state, t.instrument_id) {
-                    out.push(dialect.trade(epoch, sym, &t));
-                }
-            } else if t.kind() == Some(TickKind::Quote) && subs.quotes.contains(&t.instrument_id) {
-                quotes.insert(t.instrument_id, t);
-            }
-        }
-        for (id, q) in quotes.drain() {
-            if let Some(m) = names
-                .get(&state, id)
-                .and_then(|sym| dialect.quote(epoch, sym, &q))
-            {
-                out.push(m);
-            }
-        }
-        if subs.wants_candles() {
-            if candle_buf.is_empty() {
-                candle_buf.resize(CANDLE_BATCH, [0; CANDLE_SLOT_WORDS]);
-            }
-            loop {
-                match candles.read_batch(&mut candle_buf) {
-                    Ok(0) => break,
-                    Ok(k) => {
-                        for c in candle_buf[..k].iter().map(candle_from_slot) {
-                            let key = (c.instrument_id, c.interval_s);
-                            if subs.candles.contains(&key) {
-                                candle_updates.insert(key, c);
-                            }
-                        }
-                    }
-                    // Candle updates are conflatable: skip to the oldest still held.
-                    Err(oldest) => candles.seek(oldest),
-                }
-            }
-            let seq = Seq(ticks.next_seq().saturating_sub(1));
-            for ((id, _), c) in candle_updates.drain() {
-                if let Some(sym) = names.get(&state, id) {
-                    out.push(dialect.candle(epoch, seq, sym, &c));
-                }
-            }
-        } else {
-            candles.seek_to_head();
-        }
-        if !out.is_empty() {
-            match send_all(&mut socket, &mut out).await {
+        // Deliver what is available, within the budget; the drop policy never disconnects.
+        let more = delivery
+            .poll(&mut QueryStore(&services.query), &mut render)
+            .unwrap_or(false);
+        report(&mut delivery, "ws");
+        if delivery.queued() > 0 {
+            match send_all(&mut socket, &mut delivery).await {
                 Ok(()) => last_tx = tokio::time::Instant::now(),
                 Err(end) => break end,
             }
@@ -331,13 +346,16 @@ pub async fn serve(
                 last_rx = tokio::time::Instant::now();
                 match msg {
                     Some(Ok(Message::Text(text))) => {
-                        let reply = dialect.on_text(&state, text.as_str(), &mut subs);
+                        let reply = render.dialect.on_text(&state, text.as_str(), &mut subs);
+                        delivery.set_filter(SUB, filter_of(&subs));
                         if let Some(seq) = reply.seek {
-                            ticks.seek(seq.max(Seq::FIRST).0);
+                            delivery.seek(SUB, seq.max(Seq::FIRST));
                         }
-                        out.extend(reply.messages);
+                        for m in reply.messages {
+                            delivery.push(Dest::Control, Bytes::from(m));
+                        }
                         if let Some(reason) = reply.close {
-                            let _ = send_all(&mut socket, &mut out).await;
+                            let _ = send_all(&mut socket, &mut delivery).await;
                             break End::Close(1008, reason);
                         }
                     }
@@ -357,8 +375,10 @@ pub async fn serve(
                 let now = tokio::time::Instant::now();
                 if now >= next_beat {
                     let head = services.query.head().0;
-                    out.extend(dialect.heartbeat(epoch, head));
-                    if let Err(end) = send_all(&mut socket, &mut out).await {
+                    if let Some(m) = render.dialect.heartbeat(epoch, head) {
+                        delivery.push(Dest::Control, Bytes::from(m));
+                    }
+                    if let Err(end) = send_all(&mut socket, &mut delivery).await {
                         break end;
                     }
                     last_tx = now;
@@ -394,11 +414,18 @@ pub async fn serve(
     crate::metrics::ws_closed();
 }
 
-/// Writes `out` (then clears it) with one flush, within [`SEND_TIMEOUT`].
-async fn send_all(socket: &mut WebSocket, out: &mut Vec<String>) -> Result<(), End> {
+/// Writes what the engine queued (at most its budget and one batch) with one flush, within
+/// [`SEND_TIMEOUT`].
+async fn send_all<T, C>(socket: &mut WebSocket, delivery: &mut Delivery<T, C>) -> Result<(), End>
+where
+    T: tickd_engine::Ring<TICK_SLOT_WORDS>,
+    C: tickd_engine::Ring<CANDLE_SLOT_WORDS>,
+{
     let write = async {
-        for m in out.drain(..) {
-            socket.feed(Message::Text(Utf8Bytes::from(m))).await?;
+        while let Some((_, m)) = delivery.pop() {
+            // Every message is a dialect's JSON, built from a `String`.
+            let text = Utf8Bytes::try_from(m).map_err(axum::Error::new)?;
+            socket.feed(Message::Text(text)).await?;
         }
         socket.flush().await
     };
@@ -410,7 +437,7 @@ async fn send_all(socket: &mut WebSocket, out: &mut Vec<String>) -> Result<(), E
             Err(End::Close(
                 1008,
                 format!(
-                    "slow consumer: a batch was not taken within {} s",
+                    "slow consumer: what was queued was not taken within {} s",
                     SEND_TIMEOUT.as_secs()
                 ),
             ))

@@ -2,50 +2,12 @@
 //! routed where they go: the connection's stream, a subscription's QUIC stream, a datagram.
 
 use bytes::BytesMut;
-use tickd_engine::delivery::{Dest, Store};
-use tickd_protocol::{ErrorCode, InstrumentId, Seq, TickRecord};
+use tickd_engine::delivery::Dest;
+use tickd_protocol::ErrorCode;
 
 use super::{Conn, ConnError, WRITE_BUFFER};
 use crate::clock;
-use crate::query::Query;
-
-/// The read side as the delivery engine sees it.
-pub(crate) struct QueryStore<'a>(pub(crate) &'a Query);
-
-impl Store for QueryStore<'_> {
-    fn latest(&mut self, instruments: Option<&[InstrumentId]>) -> (Seq, Vec<TickRecord>) {
-        let snap = self.0.snapshot(instruments, &[]);
-        (snap.seq, snap.ticks)
-    }
-
-    fn has_journal(&self) -> bool {
-        self.0.shared.journal_dir.is_some()
-    }
-}
-
-/// Reports an engine's counts and lags to the metrics.
-pub(crate) fn report<T, C>(delivery: &mut tickd_engine::Delivery<T, C>, transport: &'static str)
-where
-    T: tickd_engine::Ring<{ tickd_protocol::files::TICK_SLOT_WORDS }>,
-    C: tickd_engine::Ring<{ tickd_protocol::files::CANDLE_SLOT_WORDS }>,
-{
-    let stats = delivery.take_stats();
-    for _ in 0..stats.overrun_gaps {
-        crate::metrics::gap("overrun");
-    }
-    for _ in 0..stats.conflated_gaps {
-        crate::metrics::gap("conflated");
-    }
-    for _ in 0..stats.not_retained_gaps {
-        crate::metrics::gap("not_retained");
-    }
-    if stats.backfilled > 0 {
-        crate::metrics::backfilled(stats.backfilled);
-    }
-    for lag in delivery.lags() {
-        crate::metrics::subscriber_lag(transport, lag);
-    }
-}
+use crate::net::delivery::{QueryStore, report};
 
 impl Conn {
     /// Renders what the subscriptions have available. Returns whether more is waiting.

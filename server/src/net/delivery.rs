@@ -1,0 +1,47 @@
+//! What the delivery engine ([`tickd_engine::Delivery`]) needs from the server, shared by the
+//! binary connections and the WebSockets: the read side as its [`Store`], and its counts
+//! reported to the metrics.
+
+use tickd_engine::delivery::Store;
+use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
+use tickd_protocol::{InstrumentId, Seq, TickRecord};
+
+use crate::query::Query;
+
+/// The read side as the delivery engine sees it.
+pub struct QueryStore<'a>(pub &'a Query);
+
+impl Store for QueryStore<'_> {
+    fn latest(&mut self, instruments: Option<&[InstrumentId]>) -> (Seq, Vec<TickRecord>) {
+        let snap = self.0.snapshot(instruments, &[]);
+        (snap.seq, snap.ticks)
+    }
+
+    fn has_journal(&self) -> bool {
+        self.0.shared.journal_dir.is_some()
+    }
+}
+
+/// Reports an engine's counts and lags to the metrics.
+pub fn report<T, C>(delivery: &mut tickd_engine::Delivery<T, C>, transport: &'static str)
+where
+    T: tickd_engine::Ring<TICK_SLOT_WORDS>,
+    C: tickd_engine::Ring<CANDLE_SLOT_WORDS>,
+{
+    let stats = delivery.take_stats();
+    for _ in 0..stats.overrun_gaps {
+        crate::metrics::gap("overrun");
+    }
+    for _ in 0..stats.conflated_gaps {
+        crate::metrics::gap("conflated");
+    }
+    for _ in 0..stats.not_retained_gaps {
+        crate::metrics::gap("not_retained");
+    }
+    if stats.backfilled > 0 {
+        crate::metrics::backfilled(stats.backfilled);
+    }
+    for lag in delivery.lags() {
+        crate::metrics::subscriber_lag(transport, lag);
+    }
+}
