@@ -29,7 +29,7 @@ pub mod serve;
 mod state;
 
 pub use error::{ApiError, ErrorBody};
-pub use params::{IntervalName, interval_param, symbol_param, time_param};
+pub use params::{IntervalName, NEXT_FROM_ID, interval_param, symbol_param, time_param};
 pub use state::{HttpShared, HttpState};
 
 use std::net::SocketAddr;

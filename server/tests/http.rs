@@ -584,3 +584,93 @@ async fn symbol_lists_in_a_request_are_capped() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// Issue 17, row 10: instrument lists are answered a page at a time (bounded by the request,
+/// not by the directory), with where the next page starts in the body and a header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instrument_lists_are_paged() {
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("A1,A2,A3,A4,A5".parse().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    // /symbols, two at a time: ids 0..5 in three pages.
+    let mut from = Some(0);
+    let mut seen = Vec::new();
+    let mut names_by_id = std::collections::HashMap::new();
+    while let Some(f) = from {
+        let (status, head, body) =
+            common::http_get_with_headers(http, &format!("/symbols?from_id={f}&limit=2")).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let ids: Vec<u64> = v["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let id = e["id"].as_u64().unwrap();
+                names_by_id.insert(id, e["symbol"].as_str().unwrap().to_owned());
+                id
+            })
+            .collect();
+        seen.extend(ids);
+        from = v["next_from_id"].as_u64();
+        match from {
+            Some(n) => assert!(head.contains(&format!("x-next-from-id: {n}\r\n")), "{head}"),
+            None => assert!(!head.contains("x-next-from-id"), "{head}"),
+        }
+    }
+    assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+    for bad in ["limit=0", "limit=4097", "from_id=x", "from_id=-1"] {
+        let (status, v) = json(http, &format!("/symbols?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+        assert_eq!(v["code"], "bad_parameter", "{bad}");
+    }
+    // exchangeInfo: a page, a filter, and Binance's errors.
+    let (status, head, body) =
+        common::http_get_with_headers(http, "/api/v3/exchangeInfo?fromId=2&limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [&names_by_id[&2], &names_by_id[&3]]);
+    assert_eq!(v["nextFromId"], 4);
+    assert!(head.contains("x-next-from-id: 4\r\n"), "{head}");
+    let (status, v) = json(
+        http,
+        r#"/api/v3/exchangeInfo?symbols=%5B%22A5%22,%22a1%22%5D"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["symbols"].as_array().unwrap().len(), 2);
+    assert!(v.get("nextFromId").is_none());
+    let (status, v) = json(http, "/api/v3/exchangeInfo?symbol=NOPE").await;
+    assert_eq!((status, v["code"].as_i64()), (400, Some(-1121)));
+    let (status, v) = json(http, "/api/v3/exchangeInfo?symbols=A1").await;
+    assert_eq!((status, v["code"].as_i64()), (400, Some(-1100)), "{v}");
+    let many: Vec<String> = (0..1_001).map(|i| format!("%22S{i}%22")).collect();
+    let (status, v) = json(
+        http,
+        &format!("/api/v3/exchangeInfo?symbols=%5B{}%5D", many.join(",")),
+    )
+    .await;
+    assert_eq!((status, v["code"].as_i64()), (400, Some(-1100)));
+    assert_eq!(
+        v["msg"],
+        "symbols names 1001 symbols; at most 1000 per request"
+    );
+    let (status, v) = json(http, "/api/v3/exchangeInfo?limit=1001").await;
+    assert_eq!((status, v["code"].as_i64()), (400, Some(-1100)));
+    assert_eq!(v["msg"], "limit \"1001\" is not a number from 1 to 1000");
+    // ticker/price over a page: only instruments of that page.
+    let (status, head, _) =
+        common::http_get_with_headers(http, "/api/v3/ticker/price?limit=3").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("x-next-from-id: 3\r\n"), "{head}");
+    server.stop().await;
+}

@@ -126,10 +126,19 @@ impl CsvTicks {
     /// If the file cannot be opened or decompressed, or the header lacks `ts_event`, `symbol`
     /// or `kind`.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::from_reader(path, open(path)?)
+    }
+
+    /// Reads CSV text from `input` (already decompressed), naming it `path` in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`CsvTicks::open`], but for opening the file.
+    pub fn from_reader(path: &Path, input: Box<dyn Read + Send>) -> anyhow::Result<Self> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(open(path)?);
+            .from_reader(input);
         let headers = reader
             .byte_headers()
             .with_context(|| format!("{}:1: read header", path.display()))?

@@ -178,18 +178,87 @@ pub struct ExchangeInfo {
     /// Always empty.
     #[schema(value_type = Vec<Object>)]
     exchange_filters: [Value; 0],
-    /// Every instrument.
+    /// The instruments asked for (`symbol`, `symbols`), or a page of every one.
     symbols: Vec<BinanceSymbol>,
+    /// tickd's extension: where the next page starts (pass it as `fromId`), absent on the last
+    /// page and with a filter. Also in the `X-Next-From-Id` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_from_id: Option<u32>,
 }
 
-/// Every instrument, in Binance's shape.
+/// Most instruments one unfiltered `exchangeInfo` or `ticker/price` answer lists (about 0.5 MB
+/// of JSON): the rest is paged with `fromId`.
+pub const BINANCE_PAGE: u32 = 1_000;
+
+/// The symbols a Binance request names: `symbol=X`, or `symbols=["X","Y"]` (Binance's JSON
+/// array, at most [`super::params::MAX_SYMBOLS_PER_REQUEST`]); `None` for neither.
+fn symbols_of(q: &HashMap<String, String>) -> Result<Option<Vec<Symbol>>, BinanceError> {
+    if let Some(one) = symbol_of(q)? {
+        return Ok(Some(vec![one]));
+    }
+    let Some(list) = q.get("symbols") else {
+        return Ok(None);
+    };
+    let names: Vec<String> = serde_json::from_str(list).map_err(|_| {
+        bad(format!(
+            "symbols {list:?} is not a JSON array of strings, e.g. [\"BTCUSDT\",\"ETHUSDT\"]"
+        ))
+    })?;
+    let max = super::params::MAX_SYMBOLS_PER_REQUEST;
+    if names.len() > max {
+        return Err(bad(format!(
+            "symbols names {} symbols; at most {max} per request",
+            names.len()
+        )));
+    }
+    names
+        .iter()
+        .map(|n| Symbol::new(&n.to_ascii_uppercase()).map_err(|_| invalid_symbol()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The instruments a request asks for: those named (each must exist), or a page of all.
+fn instruments_of(
+    s: &HttpState,
+    q: &HashMap<String, String>,
+) -> Result<(Vec<tickd_protocol::Instrument>, Option<u32>), BinanceError> {
+    match symbols_of(q)? {
+        Some(names) => {
+            let ids = s
+                .services
+                .query
+                .resolve(0, &names)
+                .map_err(|_| invalid_symbol())?;
+            Ok((s.services.query.instruments(Some(&ids)), None))
+        }
+        None => {
+            let page = super::params::page_of(q, "fromId", BINANCE_PAGE).map_err(bad)?;
+            let (list, next) = s.services.query.instrument_page("", page);
+            Ok((list, next.map(|id| id.0)))
+        }
+    }
+}
+
+/// The instruments, in Binance's shape: those named by `symbol` or `symbols`, or a page of
+/// every one.
 #[utoipa::path(get, path = "/api/v3/exchangeInfo", tag = "binance",
-    responses((status = 200, description = "Exchange information", body = ExchangeInfo)))]
-async fn exchange_info(State(s): State<HttpState>) -> Json<ExchangeInfo> {
-    let symbols = s
-        .services
-        .query
-        .instruments(None)
+    params(
+        ("symbol" = Option<String>, Query, description = "One symbol"),
+        ("symbols" = Option<String>, Query, description = "A JSON array of symbols, at most 1000"),
+        ("fromId" = Option<u32>, Query, description = "Without a symbol: the first instrument id of the page (tickd's extension)"),
+        ("limit" = Option<u32>, Query, description = "Without a symbol: most instruments in the page, 1 to 1000 (default 1000)"),
+    ),
+    responses(
+        (status = 200, description = "Exchange information; header X-Next-From-Id names the next page", body = ExchangeInfo),
+        (status = 400, description = "An unknown symbol (-1121) or a bad parameter (-1100)", body = BinanceError),
+    ))]
+async fn exchange_info(
+    State(s): State<HttpState>,
+    Query(q): Params,
+) -> Result<Response, BinanceError> {
+    let (list, next_from_id) = instruments_of(&s, &q)?;
+    let symbols = list
         .iter()
         .map(|i| BinanceSymbol {
             symbol: i.symbol.as_str().to_owned(),
@@ -205,13 +274,15 @@ async fn exchange_info(State(s): State<HttpState>) -> Json<ExchangeInfo> {
             filters: filters(i.scales),
         })
         .collect();
-    Json(ExchangeInfo {
+    let body = Json(ExchangeInfo {
         timezone: "UTC",
         server_time: now_ms(),
         rate_limits: [],
         exchange_filters: [],
         symbols,
-    })
+        next_from_id,
+    });
+    Ok(super::params::with_next(body, next_from_id))
 }
 
 /// A last trade price in `/api/v3/ticker/price`.
@@ -223,27 +294,32 @@ pub struct TickerPrice {
     price: Option<String>,
 }
 
-/// `GET /api/v3/ticker/price`: one symbol's, or every traded symbol's.
+/// `GET /api/v3/ticker/price`: one symbol's, or several symbols'.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum TickerPrices {
     /// With `symbol`.
     One(TickerPrice),
-    /// Without `symbol`: every symbol that has traded.
+    /// With `symbols`: those that have traded; without: those of a page of instruments.
     All(Vec<TickerPrice>),
 }
 
-/// Last trade price of one symbol, or of all.
+/// Last trade price of one symbol, of those named, or of a page of every one.
 #[utoipa::path(get, path = "/api/v3/ticker/price", tag = "binance",
-    params(("symbol" = Option<String>, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol (any case); all when absent")),
+    params(
+        ("symbol" = Option<String>, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol (any case)"),
+        ("symbols" = Option<String>, Query, description = "A JSON array of symbols, at most 1000"),
+        ("fromId" = Option<u32>, Query, description = "Without a symbol: the first instrument id of the page (tickd's extension)"),
+        ("limit" = Option<u32>, Query, description = "Without a symbol: most instruments in the page, 1 to 1000 (default 1000)"),
+    ),
     responses(
-        (status = 200, description = "Prices", body = TickerPrices),
-        (status = 400, description = "Invalid symbol (-1121)", body = BinanceError),
+        (status = 200, description = "Prices; header X-Next-From-Id names the next page", body = TickerPrices),
+        (status = 400, description = "Invalid symbol (-1121) or a bad parameter (-1100)", body = BinanceError),
     ))]
 async fn ticker_price(
     State(s): State<HttpState>,
     Query(q): Params,
-) -> Result<Json<TickerPrices>, BinanceError> {
+) -> Result<Response, BinanceError> {
     let one = |sym: &Symbol, id| TickerPrice {
         symbol: sym.as_str().to_owned(),
         price: latest_of(&s, id)
@@ -251,21 +327,20 @@ async fn ticker_price(
             .and_then(|t| t.trade())
             .map(|t| price(t.price, s.services.query.scales(id))),
     };
-    match symbol_of(&q)? {
-        Some(sym) => {
-            let id = instrument(&s, &sym).map_err(|_| invalid_symbol())?;
-            Ok(Json(TickerPrices::One(one(&sym, id))))
-        }
-        None => Ok(Json(TickerPrices::All(
-            s.services
-                .query
-                .instruments(None)
-                .iter()
-                .map(|i| one(&i.symbol, i.id))
-                .filter(|t| t.price.is_some())
-                .collect(),
-        ))),
+    if let Some(sym) = symbol_of(&q)? {
+        let id = instrument(&s, &sym).map_err(|_| invalid_symbol())?;
+        return Ok(Json(TickerPrices::One(one(&sym, id))).into_response());
     }
+    let (list, next) = instruments_of(&s, &q)?;
+    let prices = list
+        .iter()
+        .map(|i| one(&i.symbol, i.id))
+        .filter(|t| t.price.is_some())
+        .collect();
+    Ok(super::params::with_next(
+        Json(TickerPrices::All(prices)),
+        next,
+    ))
 }
 
 /// A candle's volume at the size scale.

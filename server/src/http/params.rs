@@ -33,7 +33,7 @@ pub enum IntervalName {
 }
 
 /// Most symbols one HTTP request may name.
-pub(super) const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
+pub(crate) const MAX_SYMBOLS_PER_REQUEST: usize = 1_000;
 
 /// The comma-separated list in parameter `name` (blanks dropped), at most
 /// [`MAX_SYMBOLS_PER_REQUEST`] entries.
@@ -54,6 +54,55 @@ pub(super) fn symbol_list<'a>(name: &str, value: &'a str) -> Result<Vec<&'a str>
         )));
     }
     Ok(list)
+}
+
+/// The response header naming where the next page of a paged list starts (absent on the last
+/// page): pass it back as `from_id` (`fromId` on the Binance routes).
+pub const NEXT_FROM_ID: &str = "x-next-from-id";
+
+/// A page of a list by instrument id: `from` (default 0) and `limit` (default and most
+/// `max`), from parameters named `from_name` and `limit`.
+///
+/// # Errors
+///
+/// A message naming the parameter, for a value that is not a number or a limit of 0 or above
+/// `max`.
+pub(super) fn page_of(
+    q: &std::collections::HashMap<String, String>,
+    from_name: &str,
+    max: u32,
+) -> Result<tickd_protocol::Page, String> {
+    let from_id = match q.get(from_name) {
+        None => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| format!("{from_name} {v:?} is not an instrument id (0 to 4294967295)"))?,
+    };
+    let limit = match q.get("limit") {
+        None => max,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => return Err(format!("limit {v:?} is not a number from 1 to {max}")),
+        },
+    };
+    Ok(tickd_protocol::Page {
+        from_id,
+        limit: Some(limit),
+    })
+}
+
+/// `body` as a response with the [`NEXT_FROM_ID`] header when there is a next page.
+pub(super) fn with_next(
+    body: impl axum::response::IntoResponse,
+    next: Option<u32>,
+) -> axum::response::Response {
+    let mut response = body.into_response();
+    if let Some(id) = next {
+        response
+            .headers_mut()
+            .insert(NEXT_FROM_ID, axum::http::HeaderValue::from(id));
+    }
+    response
 }
 
 /// Parses a symbol parameter.

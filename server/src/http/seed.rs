@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use serde::Serialize;
 use tickd_protocol::{
     CandleRecord, InstrumentId, Interval, Price, QuerySpec, Scales, Seq, Symbol, TickKind,
@@ -125,20 +126,33 @@ pub struct SymbolEntry {
 /// `GET /symbols`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SymbolList {
-    /// Every instrument.
+    /// The instruments of this page, in id order.
     symbols: Vec<SymbolEntry>,
     /// How many.
     count: usize,
+    /// Where the next page starts (pass it as `from_id`); `null` on the last page. Also in the
+    /// `X-Next-From-Id` header.
+    next_from_id: Option<u32>,
 }
 
-/// Every instrument the server knows.
+/// Most instruments one `/symbols` answer lists.
+pub const SYMBOLS_PAGE: u32 = 4_096;
+
+/// The instruments the server knows, a page at a time in id order.
 #[utoipa::path(get, path = "/symbols", tag = "seed",
-    responses((status = 200, description = "The instruments", body = SymbolList)))]
-async fn symbols(State(s): State<HttpState>) -> Json<SymbolList> {
-    let symbols: Vec<SymbolEntry> = s
-        .services
-        .query
-        .instruments(None)
+    params(
+        ("from_id" = Option<u32>, Query, description = "First instrument id of the page (default 0)"),
+        ("limit" = Option<u32>, Query, description = "Most instruments in the page, 1 to 4096 (default 4096)"),
+    ),
+    responses(
+        (status = 200, description = "A page of instruments; header X-Next-From-Id names the next", body = SymbolList),
+        (status = 400, description = "A bad from_id or limit", body = ErrorBody),
+    ))]
+async fn symbols(State(s): State<HttpState>, Query(q): Params) -> Result<Response, ApiError> {
+    let page =
+        super::params::page_of(&q, "from_id", SYMBOLS_PAGE).map_err(ApiError::bad_parameter)?;
+    let (list, next) = s.services.query.instrument_page("", page);
+    let symbols: Vec<SymbolEntry> = list
         .iter()
         .map(|i| SymbolEntry {
             symbol: i.symbol.as_str().to_owned(),
@@ -146,7 +160,13 @@ async fn symbols(State(s): State<HttpState>) -> Json<SymbolList> {
         })
         .collect();
     let count = symbols.len();
-    Json(SymbolList { symbols, count })
+    let next_from_id = next.map(|id| id.0);
+    let body = Json(SymbolList {
+        symbols,
+        count,
+        next_from_id,
+    });
+    Ok(super::params::with_next(body, next_from_id))
 }
 
 /// Last trade and last quote of a symbol, and the seq they are valid at.

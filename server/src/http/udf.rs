@@ -255,7 +255,7 @@ pub struct UdfSearchResult {
 #[utoipa::path(get, path = "/udf/search", tag = "udf",
     params(
         ("query" = Option<String>, Query, description = "Part of a symbol"),
-        ("limit" = Option<u32>, Query, description = "At most this many (default 30)"),
+        ("limit" = Option<u32>, Query, description = "At most this many (default 30, at most 1000)"),
         ("type" = Option<String>, Query, description = "Ignored (every instrument is a stock)"),
         ("exchange" = Option<String>, Query, description = "Ignored (one exchange)"),
     ),
@@ -268,7 +268,8 @@ async fn search(State(s): State<HttpState>, Query(q): Params) -> Json<Vec<UdfSea
     let limit = q
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(30);
+        .unwrap_or(30)
+        .min(super::params::MAX_SYMBOLS_PER_REQUEST);
     let found = s
         .services
         .query

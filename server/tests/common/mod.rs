@@ -213,6 +213,12 @@ pub async fn candles(
 /// `GET path` on the HTTP bridge at `addr`: the status and the body (bodies here are small and
 /// sent with a content-length, not chunked).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = http_get_with_headers(addr, path).await;
+    (status, body)
+}
+
+/// [`http_get`] with the response's header block (lowercase names).
+pub async fn http_get_with_headers(addr: SocketAddr, path: &str) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -222,5 +228,5 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
+    (status, head.to_ascii_lowercase(), body.to_owned())
 }
