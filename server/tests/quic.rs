@@ -257,6 +257,47 @@ async fn a_connection_without_a_control_stream_is_closed_at_the_hello_deadline()
     server.stop().await;
 }
 
+/// Issue 17, row 5: what a peer can make the server buffer before it authenticates is small.
+/// It may open one stream (the control stream; quinn would buffer up to a stream window for
+/// each unaccepted one), may send only small datagrams into a 2 KiB buffer the server never
+/// grows, and the connection's receive window is 64 KiB until its `Hello` is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_peer_gets_one_stream_and_a_small_datagram_buffer() {
+    use futures_util::FutureExt;
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("AAPL".parse().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let quic = server.listeners.as_ref().unwrap().quic.unwrap();
+    let identity =
+        tickd_server::net::tls::load_or_create(&server.shm.path().join("data"), None, None)
+            .unwrap();
+    let verify = Verify::Fingerprint(identity.fingerprint.clone());
+    let (_endpoint, raw) = tickd_client::quic::connect_raw(quic, "localhost", verify)
+        .await
+        .unwrap();
+    let datagram = raw
+        .max_datagram_size()
+        .expect("datagrams are on (server to client)");
+    assert!(
+        datagram < 2 << 10,
+        "the server buffers {datagram} bytes of datagrams"
+    );
+    let first = raw.open_bi().now_or_never();
+    assert!(matches!(first, Some(Ok(_))), "the control stream opens");
+    assert!(
+        raw.open_bi().now_or_never().is_none(),
+        "a second stream must wait: the server allows one"
+    );
+    assert_eq!(
+        tickd_server::net::quic::PRE_AUTH_RECEIVE_WINDOW,
+        64 << 10,
+        "the documented pre-auth window"
+    );
+    server.stop().await;
+}
+
 /// Issue 17, row 6: over QUIC, as over TCP, the client reads the `Error` that ends its
 /// session (here a wrong token) before the connection closes, and the close carries an
 /// application code and the reason.

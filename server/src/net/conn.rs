@@ -121,6 +121,7 @@ where
     let mut buf = BytesMut::with_capacity(4 * 1024);
     let mut out = BytesMut::new();
     let mut token_permit = None;
+    let mut authenticated = false;
     let result = loop {
         conn.session.set_head(conn.services.query.head());
         // Requests, only while the queue is under budget: a client that sends queries and
@@ -182,6 +183,13 @@ where
                             if let Err(e) = conn.session.handle_frame(clock::now(), &frame) {
                                 failed = Some(e.into());
                                 break;
+                            }
+                            // Once authenticated (QUIC: its receive window opens).
+                            if !authenticated && conn.session.is_ready() {
+                                authenticated = true;
+                                if let Some(c) = &conn.quic {
+                                    super::quic::authenticated(c);
+                                }
                             }
                             // Once authenticated, and before the Welcome is written: the
                             // per-token connection cap (tokens configured only).

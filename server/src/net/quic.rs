@@ -4,9 +4,16 @@
 //! of its own, so a busy subscription does not hold up another's.
 //!
 //! Transport settings chosen for market data: 30 s idle timeout (the session's heartbeats keep
-//! a live connection busy), 8 MiB per-stream and 64 MiB per-connection flow-control windows (a
-//! burst of a few hundred thousand ticks in flight without stalling on window updates), no
-//! client-opened unidirectional streams, at most 4 bidirectional streams per connection.
+//! a live connection busy, and the server sends keep-alives so a listen-only subscriber is
+//! never idle), 64 MiB send window (a burst of a few hundred thousand ticks in flight without
+//! stalling on window updates), no client-opened unidirectional streams, one bidirectional
+//! stream (the control stream), and a 2 KiB datagram receive buffer (the server sends quotes
+//! as datagrams and reads none; quinn sends only with some receive buffer).
+//!
+//! What an unauthenticated peer can make the server buffer is small: the connection's receive
+//! window is [`PRE_AUTH_RECEIVE_WINDOW`] until the `Hello` is accepted ([`authenticated`] then
+//! opens it to [`RECEIVE_WINDOW`], for publishers' batches), and a second stream cannot be
+//! opened at all.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +38,20 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Longest close reason sent (the rest of the error is in the `Error` frame).
 const MAX_REASON: usize = 200;
 
+/// The connection-level receive window before the `Hello` is accepted (a `Hello` is a few
+/// hundred bytes; the frame limit before it is 4 KiB).
+pub const PRE_AUTH_RECEIVE_WINDOW: u32 = 64 << 10;
+/// Bytes of datagrams from a client quinn keeps (the server reads none: this is all a client
+/// can make it hold, authenticated or not).
+pub const DATAGRAM_RECEIVE_BUFFER: usize = 2 << 10;
+/// The connection-level receive window once authenticated.
+pub const RECEIVE_WINDOW: u32 = 64 << 20;
+
+/// Opens an authenticated connection's receive window to [`RECEIVE_WINDOW`].
+pub fn authenticated(connection: &quinn::Connection) {
+    connection.set_receive_window(RECEIVE_WINDOW.into());
+}
+
 /// The quinn server configuration for `identity`.
 ///
 /// # Errors
@@ -54,10 +75,13 @@ pub fn server_config(identity: Identity) -> anyhow::Result<quinn::ServerConfig> 
             Duration::from_secs(30).try_into().context("idle timeout")?,
         ))
         .stream_receive_window((8u32 << 20).into())
-        .receive_window((64u32 << 20).into())
+        .receive_window(PRE_AUTH_RECEIVE_WINDOW.into())
         .send_window(64 << 20)
         .max_concurrent_uni_streams(0u8.into()) // clients open none; the server opens one per subscription
-        .max_concurrent_bidi_streams(4u8.into())
+        .max_concurrent_bidi_streams(1u8.into())
+        // Clients send no datagrams; quinn sends only with a receive buffer, so a small one
+        // (datagrams beyond it are dropped, and the server reads none).
+        .datagram_receive_buffer_size(Some(DATAGRAM_RECEIVE_BUFFER))
         // The server keeps a connection alive itself, so a subscriber that only receives is
         // never closed as idle; only a dead peer times out.
         .keep_alive_interval(Some(Duration::from_secs(10)));
