@@ -284,6 +284,11 @@ where
         Some((dest, frame))
     }
 
+    /// Where the next frame [`Delivery::pop`] gives goes, if any.
+    pub fn front(&self) -> Option<Dest> {
+        self.queue.front().map(|(dest, _)| *dest)
+    }
+
     /// Bytes queued.
     pub fn queued(&self) -> usize {
         self.queued

@@ -142,7 +142,7 @@ where
             Err(e) => break Err(e),
         };
         conn.collect_session();
-        if let Err(e) = conn.route(&mut out).await {
+        if let Err(e) = conn.route(&mut out) {
             break Err(e);
         }
         if more || conn.delivery.backfilling() {
@@ -163,7 +163,13 @@ where
             .poll_timeout()
             .map(|due| Duration::from_nanos(due.0.saturating_sub(now.0)));
         let reading = conn.delivery.accepting();
+        let sinks_pending = conn.sinks_pending();
         tokio::select! {
+            written = route::write_sinks(&mut conn.sinks), if sinks_pending => {
+                if let Err(e) = written {
+                    break Err(e);
+                }
+            }
             written = wr.write(&out), if !out.is_empty() => match written {
                 Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
                 Ok(n) => out.advance(n),

@@ -2,6 +2,7 @@
 //! routed where they go: the connection's stream, a subscription's QUIC stream, a datagram.
 
 use bytes::BytesMut;
+use futures_util::FutureExt;
 use tickd_engine::delivery::Dest;
 use tickd_protocol::ErrorCode;
 
@@ -38,11 +39,18 @@ impl Conn {
     }
 
     /// Takes frames from the engine's queue, oldest first: the connection's own into `out`
-    /// (while it holds less than [`WRITE_BUFFER`]), a subscription's to its QUIC stream
-    /// (written here; QUIC flow control paces it), quotes in datagram mode as datagrams.
-    pub(super) async fn route(&mut self, out: &mut BytesMut) -> Result<(), ConnError> {
-        loop {
-            if out.len() >= WRITE_BUFFER {
+    /// (while it holds less than [`WRITE_BUFFER`]), a subscription's to its QUIC stream's sink
+    /// (while it has room), quotes in datagram mode as datagrams. Stops at the first frame
+    /// whose destination is full, so frames keep their order. Then writes what the QUIC
+    /// streams take without waiting.
+    pub(super) fn route(&mut self, out: &mut BytesMut) -> Result<(), ConnError> {
+        while let Some(dest) = self.delivery.front() {
+            let room = match dest {
+                Dest::Control => out.len() < WRITE_BUFFER,
+                Dest::Stream(id) => self.sinks.get(&id).is_none_or(super::Sink::has_room),
+                Dest::Datagram(_) => true,
+            };
+            if !room {
                 break;
             }
             let Some((dest, frame)) = self.delivery.pop() else {
@@ -52,7 +60,7 @@ impl Conn {
                 Dest::Control => out.extend_from_slice(&frame),
                 Dest::Stream(id) => {
                     if let Some(sink) = self.sinks.get_mut(&id) {
-                        sink.chunks.push(frame);
+                        sink.push(frame);
                     }
                 }
                 Dest::Datagram(_) => {
@@ -65,15 +73,31 @@ impl Conn {
             }
         }
         for sink in self.sinks.values_mut() {
-            if sink.chunks.is_empty() {
-                continue;
+            while sink.is_pending() {
+                match sink.write().now_or_never() {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(std::io::Error::other(e).into()),
+                    None => break,
+                }
             }
-            sink.stream
-                .write_all_chunks(&mut sink.chunks)
-                .await
-                .map_err(std::io::Error::other)?;
-            sink.chunks.clear();
         }
         Ok(())
     }
+
+    /// Whether a QUIC data stream has frames waiting for flow control.
+    pub(super) fn sinks_pending(&self) -> bool {
+        self.sinks.values().any(super::Sink::is_pending)
+    }
+}
+
+/// Waits until one of the waiting QUIC data streams takes bytes, and writes them.
+pub(super) async fn write_sinks(
+    sinks: &mut std::collections::HashMap<u32, super::Sink>,
+) -> Result<usize, ConnError> {
+    let Some(sink) = sinks.values_mut().find(|s| s.is_pending()) else {
+        return std::future::pending().await;
+    };
+    sink.write()
+        .await
+        .map_err(|e| ConnError::Io(std::io::Error::other(e)))
 }
