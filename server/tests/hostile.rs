@@ -9,6 +9,7 @@
 //! 43 MiB with a 1 GiB budget (no bound in effect), and 395 MB and 719 MB before the delivery
 //! engine existed.
 
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -51,14 +52,6 @@ impl Server {
             .local_addr()
             .unwrap();
         let child = spawn(addr, dir.path(), ring_slots);
-        // The process is up once it accepts a session.
-        let mut tries = 0;
-        while Client::connect(addr).await.is_err() {
-            tries += 1;
-            assert!(tries < 2_000, "tickd never accepted a connection on {addr}");
-            tokio::task::yield_now().await;
-            std::thread::yield_now();
-        }
         Self {
             child,
             addr,
@@ -82,8 +75,10 @@ impl Server {
     }
 }
 
+/// Starts `tickd serve` and returns once it logs that TCP is listening (its stderr is read up
+/// to that line, then drained on a thread of its own).
 fn spawn(addr: SocketAddr, dir: &Path, ring_slots: u32) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tickd"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickd"))
         .args([
             "serve",
             "--synthetic",
@@ -100,12 +95,20 @@ fn spawn(addr: SocketAddr, dir: &Path, ring_slots: u32) -> Child {
         .arg(dir.join("shm"))
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .env("TICKD_LOG", "warn")
+        .env("TICKD_LOG", "warn,tickd_server::net::listener=info")
         .env_remove("RUST_BACKTRACE")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("TCP listening") {
+            std::thread::spawn(move || lines.for_each(drop));
+            return child;
+        }
+    }
+    panic!("tickd exited before listening: {:?}", child.wait());
 }
 
 /// A start time for `n` trades one second apart that end an hour ago.

@@ -595,6 +595,12 @@ async fn instrument_lists_are_paged() {
     })
     .await;
     let http = server.listeners.as_ref().unwrap().http.unwrap();
+    // Once the feed has defined all five (each at its first tick): looked at again at each
+    // publish.
+    let mut published = server.running.as_ref().unwrap().shared.published.clone();
+    while json(http, "/symbols").await.1["count"] != 5 {
+        published.changed().await.unwrap();
+    }
     // /symbols, two at a time: ids 0..5 in three pages.
     let mut from = Some(0);
     let mut seen = Vec::new();

@@ -31,7 +31,7 @@ mod ring;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-pub use render::{Binary, Render};
+pub use render::{Binary, Payload, Render};
 pub use ring::Ring;
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
 use tickd_protocol::{
@@ -161,13 +161,13 @@ struct Sub<T, C> {
     backfill: Option<Seq>,
 }
 
-/// One connection's delivery: subscriptions, their cursors, and the queue of frames to write.
-/// See the module docs.
-pub struct Delivery<T, C> {
+/// One connection's delivery: subscriptions, their cursors, and the queue of frames (`F`:
+/// binary frames by default, text messages for a WebSocket) to write. See the module docs.
+pub struct Delivery<T, C, F = Bytes> {
     config: DeliveryConfig,
     epoch: Epoch,
     subs: Vec<Sub<T, C>>,
-    queue: VecDeque<(Dest, Bytes)>,
+    queue: VecDeque<(Dest, F)>,
     queued: usize,
     next_first: usize,
     stats: DeliveryStats,
@@ -177,10 +177,10 @@ pub struct Delivery<T, C> {
     out_candles: Vec<CandleRecord>,
     quotes: HashMap<u32, TickRecord>,
     latest_candles: HashMap<(u32, u32), CandleRecord>,
-    rendered: Vec<Bytes>,
+    rendered: Vec<F>,
 }
 
-impl<T, C> std::fmt::Debug for Delivery<T, C> {
+impl<T, C, F> std::fmt::Debug for Delivery<T, C, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Delivery")
             .field("config", &self.config)
@@ -193,10 +193,11 @@ impl<T, C> std::fmt::Debug for Delivery<T, C> {
 /// Candle updates read from the candle ring per batch.
 const CANDLE_BATCH: usize = 256;
 
-impl<T, C> Delivery<T, C>
+impl<T, C, F> Delivery<T, C, F>
 where
     T: Ring<TICK_SLOT_WORDS>,
     C: Ring<CANDLE_SLOT_WORDS>,
+    F: Payload,
 {
     /// An engine for a connection to rings of `epoch`.
     pub fn new(config: DeliveryConfig, epoch: Epoch) -> Self {
@@ -272,15 +273,15 @@ where
 
     /// Queues `frame` for `dest` (a control frame, an answer, a snapshot). It counts against
     /// the budget like the data frames.
-    pub fn push(&mut self, dest: Dest, frame: Bytes) {
-        self.queued += frame.len();
+    pub fn push(&mut self, dest: Dest, frame: F) {
+        self.queued += frame.byte_len();
         self.queue.push_back((dest, frame));
     }
 
     /// The next frame to write, oldest first; it no longer counts against the budget.
-    pub fn pop(&mut self) -> Option<(Dest, Bytes)> {
+    pub fn pop(&mut self) -> Option<(Dest, F)> {
         let (dest, frame) = self.queue.pop_front()?;
-        self.queued -= frame.len();
+        self.queued -= frame.byte_len();
         Some((dest, frame))
     }
 
@@ -320,13 +321,13 @@ where
     /// Moves what a renderer produced to the queue (a function of the fields it touches, so
     /// a subscription can stay borrowed).
     fn flush_to(
-        queue: &mut VecDeque<(Dest, Bytes)>,
+        queue: &mut VecDeque<(Dest, F)>,
         queued: &mut usize,
-        rendered: &mut Vec<Bytes>,
+        rendered: &mut Vec<F>,
         dest: Dest,
     ) {
         for frame in rendered.drain(..) {
-            *queued += frame.len();
+            *queued += frame.byte_len();
             queue.push_back((dest, frame));
         }
     }
@@ -342,7 +343,7 @@ where
     pub fn poll(
         &mut self,
         store: &mut impl Store,
-        render: &mut impl Render,
+        render: &mut impl Render<Frame = F>,
     ) -> Result<bool, SlowConsumer> {
         if !self.accepting() {
             for s in &self.subs {
@@ -387,7 +388,7 @@ where
         i: usize,
         reads: &mut usize,
         store: &mut impl Store,
-        render: &mut impl Render,
+        render: &mut impl Render<Frame = F>,
     ) -> Result<bool, SlowConsumer> {
         let epoch = self.epoch;
         let s = &mut self.subs[i];
@@ -503,7 +504,7 @@ where
         id: u32,
         from: u64,
         oldest: u64,
-        render: &mut impl Render,
+        render: &mut impl Render<Frame = F>,
     ) -> SlowConsumer {
         let gap = Gap {
             subscription_id: id,
@@ -524,7 +525,12 @@ where
 
     /// One subscription's candle updates (never lapped: candle updates are conflatable, a
     /// lapped reader skips to the oldest held). Returns whether it stopped at the batch limit.
-    fn poll_candles(&mut self, i: usize, reads: &mut usize, render: &mut impl Render) -> bool {
+    fn poll_candles(
+        &mut self,
+        i: usize,
+        reads: &mut usize,
+        render: &mut impl Render<Frame = F>,
+    ) -> bool {
         let epoch = self.epoch;
         let s = &mut self.subs[i];
         if !s.spec.filter.wants_candles() {
@@ -623,7 +629,7 @@ where
         &mut self,
         id: u32,
         records: &[TickRecord],
-        render: &mut impl Render,
+        render: &mut impl Render<Frame = F>,
     ) -> bool {
         let epoch = self.epoch;
         let Some(i) = self.subs.iter().position(|s| s.spec.id == id) else {

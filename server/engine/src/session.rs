@@ -432,6 +432,11 @@ impl Session {
         self.out.pop_front()
     }
 
+    /// Whether requests wait for the shell ([`Session::poll_event`]).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next request for the shell, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<SessionEvent> {

@@ -6,6 +6,8 @@
 //! - [`algoseek`]: AlgoSeek/Lean US equity tick zips, with per-venue quotes consolidated into
 //!   NBBO ticks by [`nbbo`].
 //! - [`time`]: the one parser of times given as integer ns or RFC 3339.
+//! - [`venue`]: public crypto venues' WebSocket messages (Binance, Coinbase, OKX, Kraken), and
+//!   recorded frames of them.
 //! - [`LineError`]: one bad line, by file and line.
 #![forbid(unsafe_code)]
 
@@ -14,5 +16,6 @@ pub mod csv;
 mod error;
 pub mod nbbo;
 pub mod time;
+pub mod venue;
 
 pub use error::LineError;

@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use bytes::Bytes;
 use futures_util::SinkExt;
 use tickd_engine::delivery::{DeliveryConfig, Dest, Render, SubSpec};
 use tickd_engine::{Delivery, Filter};
@@ -212,7 +211,9 @@ struct DialectRender {
 }
 
 impl Render for DialectRender {
-    fn ticks(&mut self, _sub: u32, epoch: Epoch, ticks: &[TickRecord], out: &mut Vec<Bytes>) {
+    type Frame = String;
+
+    fn ticks(&mut self, _sub: u32, epoch: Epoch, ticks: &[TickRecord], out: &mut Vec<String>) {
         for t in ticks {
             let Some(inst) = self.names.get(&self.state, t.instrument_id) else {
                 continue;
@@ -222,7 +223,7 @@ impl Render for DialectRender {
                 Some(TickKind::Quote) => self.dialect.quote(epoch, inst, t),
                 None => None,
             };
-            out.extend(msg.map(Bytes::from));
+            out.extend(msg);
         }
     }
 
@@ -232,21 +233,17 @@ impl Render for DialectRender {
         epoch: Epoch,
         seq: Seq,
         candles: &[CandleRecord],
-        out: &mut Vec<Bytes>,
+        out: &mut Vec<String>,
     ) {
         for c in candles {
             if let Some(inst) = self.names.get(&self.state, c.instrument_id) {
-                out.push(Bytes::from(self.dialect.candle(epoch, seq, inst, c)));
+                out.push(self.dialect.candle(epoch, seq, inst, c));
             }
         }
     }
 
-    fn gap(&mut self, gap: &Gap, out: &mut Vec<Bytes>) {
-        out.extend(
-            self.dialect
-                .gap(gap.epoch, gap.from, gap.to)
-                .map(Bytes::from),
-        );
+    fn gap(&mut self, gap: &Gap, out: &mut Vec<String>) {
+        out.extend(self.dialect.gap(gap.epoch, gap.from, gap.to));
     }
 }
 
@@ -352,7 +349,7 @@ pub async fn serve(
                             delivery.seek(SUB, seq.max(Seq::FIRST));
                         }
                         for m in reply.messages {
-                            delivery.push(Dest::Control, Bytes::from(m));
+                            delivery.push(Dest::Control, m);
                         }
                         if let Some(reason) = reply.close {
                             let _ = send_all(&mut socket, &mut delivery).await;
@@ -376,7 +373,7 @@ pub async fn serve(
                 if now >= next_beat {
                     let head = services.query.head().0;
                     if let Some(m) = render.dialect.heartbeat(epoch, head) {
-                        delivery.push(Dest::Control, Bytes::from(m));
+                        delivery.push(Dest::Control, m);
                     }
                     if let Err(end) = send_all(&mut socket, &mut delivery).await {
                         break end;
@@ -416,16 +413,17 @@ pub async fn serve(
 
 /// Writes what the engine queued (at most its budget and one batch) with one flush, within
 /// [`SEND_TIMEOUT`].
-async fn send_all<T, C>(socket: &mut WebSocket, delivery: &mut Delivery<T, C>) -> Result<(), End>
+async fn send_all<T, C>(
+    socket: &mut WebSocket,
+    delivery: &mut Delivery<T, C, String>,
+) -> Result<(), End>
 where
     T: tickd_engine::Ring<TICK_SLOT_WORDS>,
     C: tickd_engine::Ring<CANDLE_SLOT_WORDS>,
 {
     let write = async {
         while let Some((_, m)) = delivery.pop() {
-            // Every message is a dialect's JSON, built from a `String`.
-            let text = Utf8Bytes::try_from(m).map_err(axum::Error::new)?;
-            socket.feed(Message::Text(text)).await?;
+            socket.feed(Message::Text(Utf8Bytes::from(m))).await?;
         }
         socket.flush().await
     };

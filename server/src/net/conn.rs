@@ -142,18 +142,34 @@ where
             Err(e) => break Err(e),
         };
         conn.collect_session();
-        if let Err(e) = conn.route(&mut out) {
-            break Err(e);
-        }
-        if more || conn.delivery.backfilling() {
-            // Write what can go without waiting, then let other connections run.
+        // Route and write what the sockets take now (usually all of it), in this turn of the
+        // loop, until the queue is empty or the stream its next frame needs is full: only a
+        // client that reads slower than its data arrives leaves bytes for the select below.
+        let drained = loop {
+            if let Err(e) = conn.route(&mut out) {
+                break Err(e);
+            }
             if !out.is_empty() {
                 match wr.write(&out).now_or_never() {
+                    Some(Ok(0)) => {
+                        break Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+                    }
                     Some(Ok(n)) => out.advance(n),
                     Some(Err(e)) => break Err(e.into()),
                     None => {}
                 }
             }
+            if !conn.has_room(out.len()) {
+                break Ok(());
+            }
+        };
+        if let Err(e) = drained {
+            break Err(e);
+        }
+        // More to render, a journal fill, or requests read but not yet served (the queue
+        // drained below the budget as it was written): another turn, after other connections.
+        let requests = conn.delivery.accepting() && conn.session.has_events();
+        if more || requests || conn.delivery.backfilling() {
             tokio::task::yield_now().await;
             continue;
         }

@@ -23,10 +23,11 @@ impl Store for QueryStore<'_> {
 }
 
 /// Reports an engine's counts and lags to the metrics.
-pub fn report<T, C>(delivery: &mut tickd_engine::Delivery<T, C>, transport: &'static str)
+pub fn report<T, C, F>(delivery: &mut tickd_engine::Delivery<T, C, F>, transport: &'static str)
 where
     T: tickd_engine::Ring<TICK_SLOT_WORDS>,
     C: tickd_engine::Ring<CANDLE_SLOT_WORDS>,
+    F: tickd_engine::delivery::Payload,
 {
     let stats = delivery.take_stats();
     for _ in 0..stats.overrun_gaps {

@@ -7,11 +7,31 @@ use tickd_protocol::{
     CandleBatch, CandleRecord, Encoder, Epoch, Gap, Message, Records, Seq, TickRecord,
 };
 
+/// One queued message: its size counts against the connection's budget.
+pub trait Payload {
+    /// Its size, bytes.
+    fn byte_len(&self) -> usize;
+}
+
+impl Payload for Bytes {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Payload for String {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Encodes what a subscription delivers. Each method returns the messages to queue, in order
 /// (none when the format has nothing to say, e.g. a dialect without gap messages).
 pub trait Render {
+    /// One message: a binary frame ([`Bytes`]), a WebSocket text message ([`String`]).
+    type Frame: Payload;
     /// `ticks` of subscription `sub`, in seq order (all pass its filter).
-    fn ticks(&mut self, sub: u32, epoch: Epoch, ticks: &[TickRecord], out: &mut Vec<Bytes>);
+    fn ticks(&mut self, sub: u32, epoch: Epoch, ticks: &[TickRecord], out: &mut Vec<Self::Frame>);
     /// Candle updates of subscription `sub`, current as of tick `seq`.
     fn candles(
         &mut self,
@@ -19,10 +39,10 @@ pub trait Render {
         epoch: Epoch,
         seq: Seq,
         candles: &[CandleRecord],
-        out: &mut Vec<Bytes>,
+        out: &mut Vec<Self::Frame>,
     );
     /// Records `gap.from..=gap.to` will not be delivered, and why.
-    fn gap(&mut self, gap: &Gap, out: &mut Vec<Bytes>);
+    fn gap(&mut self, gap: &Gap, out: &mut Vec<Self::Frame>);
 }
 
 /// The binary protocol: a length-prefixed FlatBuffers frame per batch.
@@ -57,6 +77,8 @@ impl Binary {
 }
 
 impl Render for Binary {
+    type Frame = Bytes;
+
     fn ticks(&mut self, sub: u32, epoch: Epoch, ticks: &[TickRecord], out: &mut Vec<Bytes>) {
         if ticks.is_empty() {
             return;

@@ -44,15 +44,7 @@ impl Conn {
     /// whose destination is full, so frames keep their order. Then writes what the QUIC
     /// streams take without waiting.
     pub(super) fn route(&mut self, out: &mut BytesMut) -> Result<(), ConnError> {
-        while let Some(dest) = self.delivery.front() {
-            let room = match dest {
-                Dest::Control => out.len() < WRITE_BUFFER,
-                Dest::Stream(id) => self.sinks.get(&id).is_none_or(super::Sink::has_room),
-                Dest::Datagram(_) => true,
-            };
-            if !room {
-                break;
-            }
+        while self.has_room(out.len()) {
             let Some((dest, frame)) = self.delivery.pop() else {
                 break;
             };
@@ -82,6 +74,17 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// Whether the engine's next frame can be routed now: its stream's buffer has room
+    /// (`out_len`: bytes waiting for the connection's own stream). `false` with nothing queued.
+    pub(super) fn has_room(&self, out_len: usize) -> bool {
+        match self.delivery.front() {
+            None => false,
+            Some(Dest::Control) => out_len < WRITE_BUFFER,
+            Some(Dest::Stream(id)) => self.sinks.get(&id).is_none_or(super::Sink::has_room),
+            Some(Dest::Datagram(_)) => true,
+        }
     }
 
     /// Whether a QUIC data stream has frames waiting for flow control.
