@@ -8,14 +8,16 @@
 //! - [`time`]: the one parser of times given as integer ns or RFC 3339.
 //! - [`venue`]: public crypto venues' WebSocket messages (Binance, Coinbase, OKX, Kraken), and
 //!   recorded frames of them.
-//! - [`LineError`]: one bad line, by file and line.
+//! - [`LineError`]: one bad line, by file and line; [`TickLines`]: a source of ticks by line.
 #![forbid(unsafe_code)]
 
 pub mod algoseek;
 pub mod csv;
 mod error;
+pub mod lines;
 pub mod nbbo;
 pub mod time;
 pub mod venue;
 
 pub use error::LineError;
+pub use lines::TickLines;

@@ -3,7 +3,8 @@
 //!
 //! Order: a k-way merge by `ts_event`, ties broken by file (sorted by path) and then by line, so
 //! every replay of the same files produces the same sequence at any speed. AlgoSeek files are
-//! parsed ahead of the merge on worker threads (bounded look-ahead); CSV files stream.
+//! parsed ahead of the merge on worker threads (bounded look-ahead); CSV files and venue
+//! captures (received frames, one per line, through the venue's parser) stream.
 //!
 //! Bad lines: without `skip_invalid` the replay stops at the first bad line, after ingesting
 //! everything ordered before it; with it, bad lines are counted and skipped.
@@ -26,8 +27,10 @@ use tickd_protocol::{Symbol, TickRecord};
 
 use super::FeedSender;
 use crate::ingest::input::SkipReason;
+use tickd_formats::TickLines;
 use tickd_formats::algoseek::{self, ParsedFile, SourceFile};
 use tickd_formats::csv::{self, CsvTicks};
+use tickd_formats::venue::capture::{self, CaptureTicks};
 
 mod merge;
 mod pace;
@@ -101,6 +104,9 @@ pub struct ReplaySummary {
 ///
 /// If a path does not exist or holds no replayable file.
 pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn replayable(p: &Path) -> bool {
+        algoseek::recognise(p).is_some() || csv::recognise(p) || capture::recognise(p)
+    }
     fn walk(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         let meta = std::fs::metadata(p).with_context(|| format!("replay path {}", p.display()))?;
         if meta.is_dir() {
@@ -110,15 +116,15 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 .collect();
             entries.sort();
             for e in entries {
-                if e.is_dir() || algoseek::recognise(&e).is_some() || csv::recognise(&e) {
+                if e.is_dir() || replayable(&e) {
                     walk(&e, out)?;
                 }
             }
-        } else if algoseek::recognise(p).is_some() || csv::recognise(p) {
+        } else if replayable(p) {
             out.push(p.to_owned());
         } else {
             bail!(
-                "{}: not a replay file (expected <symbol>/<YYYYMMDD>_trade.zip, _quote.zip, .csv, .csv.gz or .csv.zst)",
+                "{}: not a replay file (expected <symbol>/<YYYYMMDD>_trade.zip, _quote.zip, .csv, .csv.gz, .csv.zst, or a venue capture <venue>-<date>.log[.gz] or <VENUE>.ws.<n>.<n>[.gz])",
                 p.display()
             );
         }
@@ -151,8 +157,9 @@ enum Source {
         pos: usize,
         local: u32,
     },
+    /// A generic CSV file or a venue capture.
     Csv {
-        ticks: Box<CsvTicks>,
+        ticks: Box<dyn TickLines>,
         /// The next line: a tick, or the bad line that stops the replay once it is reached.
         head: Option<Result<(Symbol, TickRecord), String>>,
     },
@@ -203,9 +210,12 @@ pub fn run(
                 local,
             });
         } else {
-            let mut ticks =
-                Box::new(CsvTicks::open(path)?.with_scales(Arc::clone(sender.scales())));
-            let head = next_csv(&mut ticks, skip_invalid, &mut summary, sender);
+            let mut ticks: Box<dyn TickLines> = if capture::recognise(path) {
+                Box::new(CaptureTicks::open(path, None)?)
+            } else {
+                Box::new(CsvTicks::open(path)?.with_scales(Arc::clone(sender.scales())))
+            };
+            let head = next_csv(ticks.as_mut(), skip_invalid, &mut summary, sender);
             match &head {
                 Some(Ok((_, t))) => heap.push(Reverse((t.ts_event, sources.len()))),
                 Some(Err(_)) => heap.push(Reverse((0, sources.len()))),
@@ -286,7 +296,7 @@ pub fn run(
 }
 
 fn next_csv(
-    ticks: &mut CsvTicks,
+    ticks: &mut dyn TickLines,
     skip_invalid: bool,
     summary: &mut ReplaySummary,
     sender: &FeedSender,

@@ -8,9 +8,15 @@
 //! [`read_line`] tells which a line is; a replay pushes each frame through the venue's parser
 //! with its receive time, so a capture replays to the ticks the live run produced.
 
-use tickd_protocol::UnixNanos;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
-use super::{Venue, decimal_seconds};
+use anyhow::Context;
+use tickd_protocol::{Symbol, TickRecord, UnixNanos};
+
+use super::{Venue, VenueTick, decimal_seconds};
+use crate::{LineError, TickLines};
 
 /// One capture line, read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +85,109 @@ pub fn venue_of_file(name: &str) -> Option<Venue> {
         name.strip_prefix(v.name())
             .is_some_and(|rest| rest.starts_with(['.', '-']))
     })
+}
+
+/// Whether `path` looks like a capture file: named for a venue ([`venue_of_file`]) and either
+/// the recorder's `.ws.` form or tickd's `.log` / `.log.gz`.
+pub fn recognise(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    venue_of_file(name).is_some()
+        && (name.contains(".ws.") || name.ends_with(".log") || name.ends_with(".log.gz"))
+}
+
+/// A streaming reader of one capture file: each received frame through its venue's parser, a
+/// tick at a time. A frame that does not parse is a line error naming `file:line`; frames that
+/// carry no tick (acks, heartbeats, books) are passed over.
+pub struct CaptureTicks {
+    path: PathBuf,
+    venue: Venue,
+    lines: std::io::Lines<BufReader<Box<dyn Read + Send>>>,
+    line: u64,
+    pending: VecDeque<VenueTick>,
+    scratch: Vec<VenueTick>,
+}
+
+impl std::fmt::Debug for CaptureTicks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureTicks")
+            .field("path", &self.path)
+            .field("venue", &self.venue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaptureTicks {
+    /// Opens `path` (`.gz` decompressed), of `venue` or, when `None`, of the venue its name
+    /// says.
+    ///
+    /// # Errors
+    ///
+    /// If the file cannot be opened, or no venue is given and its name names none.
+    pub fn open(path: &Path, venue: Option<Venue>) -> anyhow::Result<Self> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let venue = venue.or_else(|| venue_of_file(name)).with_context(|| {
+            format!(
+                "{}: no venue in the file name (expected <venue>-<date>.log[.gz] or <VENUE>.ws.<n>.<n>[.gz])",
+                path.display()
+            )
+        })?;
+        let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+        let input: Box<dyn Read + Send> = if name.ends_with(".gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+        } else {
+            Box::new(file)
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            venue,
+            lines: BufReader::new(input).lines(),
+            line: 0,
+            pending: VecDeque::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The venue read.
+    pub fn venue(&self) -> Venue {
+        self.venue
+    }
+
+    fn error(&self, reason: String) -> LineError {
+        LineError {
+            file: self.path.display().to_string(),
+            line: self.line,
+            reason,
+        }
+    }
+}
+
+impl TickLines for CaptureTicks {
+    fn next_tick(&mut self) -> Result<Option<(Symbol, TickRecord)>, LineError> {
+        loop {
+            if let Some(t) = self.pending.pop_front() {
+                return Ok(Some((t.symbol, t.tick)));
+            }
+            let Some(line) = self.lines.next() else {
+                return Ok(None);
+            };
+            self.line += 1;
+            let line = line.map_err(|e| self.error(format!("read: {e}")))?;
+            let Line::Frame { ts_recv, text } = read_line(&line).map_err(|e| self.error(e))? else {
+                continue;
+            };
+            self.scratch.clear();
+            self.venue
+                .parse(text, ts_recv, &mut self.scratch)
+                .map_err(|e| self.error(e.to_string()))?;
+            self.pending.extend(self.scratch.drain(..));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub(super) fn merge(
                     Some(Ok(tick)) => tick,
                 };
                 t.instrument_id = sender.symbol(symbol);
-                *head = next_csv(ticks, skip_invalid, summary, sender);
+                *head = next_csv(ticks.as_mut(), skip_invalid, summary, sender);
                 match head {
                     Some(Ok((_, next))) => heap.push(Reverse((next.ts_event, idx))),
                     // Stop right after this tick, before anything later in time.
