@@ -16,6 +16,7 @@ use tickd_protocol::files::CANDLE_SLOT_WORDS;
 use tickd_protocol::{
     Epoch, InstrumentId, Price, Quantity, Seq, Side, TickRecord, Trade, UnixNanos,
 };
+use tickd_server::net::delivery::ShmRing;
 use tickd_shm::{RingConfig, Writer};
 
 const TICKS: u64 = 65_536;
@@ -73,8 +74,8 @@ fn delivery(c: &mut Criterion) {
     let mut engine = Delivery::new(config, Epoch(1));
     engine.add(
         SubSpec::new(1, Filter::new(None, true, true, &[])),
-        reader_of(&writer),
-        candles.reader(),
+        ShmRing(reader_of(&writer)),
+        ShmRing(candles.reader()),
     );
     let mut render = Binary::new();
     let mut group = c.benchmark_group("delivery");

@@ -35,7 +35,7 @@ use tickd_protocol::{
     CandleRecord, Epoch, Gap, Instrument, InstrumentId, Interval, Seq, TickKind, TickRecord,
 };
 
-use crate::net::delivery::{QueryStore, report};
+use crate::net::delivery::{QueryStore, ShmRing, report};
 
 use super::HttpState;
 
@@ -301,7 +301,7 @@ pub async fn serve(
         conflate_candles: true,
         ..SubSpec::new(SUB, filter_of(&subs))
     };
-    delivery.add(spec, ticks, candles);
+    delivery.add(spec, ShmRing(ticks), ShmRing(candles));
     let mut render = DialectRender {
         state: state.clone(),
         dialect,

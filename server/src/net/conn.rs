@@ -23,11 +23,11 @@ use tickd_engine::delivery::{Binary, DeliveryConfig};
 use tickd_engine::{Delivery, Session, SessionError, SessionEvent};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
 use tickd_protocol::{ErrorCode, Message, QueryResult, Records, split_frame};
-use tickd_shm::Reader;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Services;
 use crate::clock;
+use crate::net::delivery::ShmRing;
 use crate::storage::journal::JournalCursor;
 
 /// Records per data frame.
@@ -64,7 +64,7 @@ pub enum ConnError {
     TooManyForToken,
 }
 
-type Engine = Delivery<Reader<TICK_SLOT_WORDS>, Reader<CANDLE_SLOT_WORDS>>;
+type Engine = Delivery<ShmRing<TICK_SLOT_WORDS>, ShmRing<CANDLE_SLOT_WORDS>>;
 
 struct Conn {
     services: Services,

@@ -1,10 +1,12 @@
 //! What the delivery engine ([`tickd_engine::Delivery`]) needs from the server, shared by the
-//! binary connections and the WebSockets: the read side as its [`Store`], and its counts
-//! reported to the metrics.
+//! binary connections and the WebSockets: the shm rings as its [`Ring`]s ([`ShmRing`]), the
+//! read side as its [`Store`], and its counts reported to the metrics.
 
+use tickd_engine::Ring;
 use tickd_engine::delivery::Store;
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
 use tickd_protocol::{InstrumentId, Seq, TickRecord};
+use tickd_shm::{ReadOutcome, Reader};
 
 use crate::query::Query;
 
@@ -44,5 +46,37 @@ where
     }
     for lag in delivery.lags() {
         crate::metrics::subscriber_lag(transport, lag);
+    }
+}
+
+/// A reader of an shm ring, as the delivery engine reads it.
+#[derive(Debug, Clone)]
+pub struct ShmRing<const W: usize>(pub Reader<W>);
+
+impl<const W: usize> Ring<W> for ShmRing<W> {
+    fn read_batch(&mut self, out: &mut [[u64; W]]) -> Result<usize, u64> {
+        self.0.read_batch(out)
+    }
+
+    fn seek(&mut self, seq: u64) {
+        self.0.seek(seq);
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.0.next_seq()
+    }
+
+    fn head(&self) -> u64 {
+        self.0.head()
+    }
+
+    fn holds(&self, seq: u64) -> Result<(), u64> {
+        let mut probe = self.0.clone();
+        probe.seek(seq);
+        let mut slot = [0; W];
+        match probe.try_read(&mut slot) {
+            ReadOutcome::Overrun { oldest } => Err(oldest),
+            _ => Ok(()),
+        }
     }
 }

@@ -1,7 +1,6 @@
-//! What delivery reads: a cursor on a broadcast ring of fixed-size records. The shm ring's
-//! [`Reader`] is the one the server uses; simulations use an in-memory ring.
-
-use tickd_shm::{ReadOutcome, Reader};
+//! What delivery reads: a cursor on a broadcast ring of fixed-size records. The server
+//! implements it over the shm ring's reader (this crate stays free of IO crates); simulations
+//! use an in-memory ring.
 
 /// A reader's cursor on a ring of `W`-word records, numbered by seq from 1.
 pub trait Ring<const W: usize> {
@@ -26,32 +25,4 @@ pub trait Ring<const W: usize> {
     ///
     /// The oldest seq still held.
     fn holds(&self, seq: u64) -> Result<(), u64>;
-}
-
-impl<const W: usize> Ring<W> for Reader<W> {
-    fn read_batch(&mut self, out: &mut [[u64; W]]) -> Result<usize, u64> {
-        Self::read_batch(self, out)
-    }
-
-    fn seek(&mut self, seq: u64) {
-        Self::seek(self, seq);
-    }
-
-    fn next_seq(&self) -> u64 {
-        Self::next_seq(self)
-    }
-
-    fn head(&self) -> u64 {
-        Self::head(self)
-    }
-
-    fn holds(&self, seq: u64) -> Result<(), u64> {
-        let mut probe = self.clone();
-        probe.seek(seq);
-        let mut slot = [0; W];
-        match probe.try_read(&mut slot) {
-            ReadOutcome::Overrun { oldest } => Err(oldest),
-            _ => Ok(()),
-        }
-    }
 }

@@ -10,6 +10,7 @@ use tickd_protocol::{
 };
 
 use super::{Conn, Sink};
+use crate::net::delivery::ShmRing;
 use tickd_engine::delivery::Render;
 
 impl Conn {
@@ -143,7 +144,7 @@ impl Conn {
         };
         let mut candles = self.services.query.candles.clone();
         candles.seek_to_head();
-        self.delivery.add(spec, ticks, candles);
+        self.delivery.add(spec, ShmRing(ticks), ShmRing(candles));
         let dest = self.delivery.dest(id);
         if let Some(snap) = snapshot {
             let msg = Snapshot {
