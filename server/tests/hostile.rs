@@ -5,11 +5,12 @@
 //! involved) grew by less than a stated bound. The hostile connection may hold its send budget
 //! (`--send-budget-bytes`, 4 MiB here) and its write buffer; the rest of each bound is the
 //! well-behaved clients' own (journal reads, answers) and allocator slack. Measured on the
-//! development machine: 29 MiB and 10 MiB of growth with the 4 MiB budget; 390 MiB and
-//! 43 MiB with a 1 GiB budget (no bound in effect), and 395 MB and 719 MB before the delivery
+//! development machine: 22 MiB and 12 MiB of growth with the 4 MiB budget; 381 MiB and
+//! 42 MiB with a 1 GiB budget (no bound in effect), and 395 MB and 719 MB before the delivery
 //! engine existed.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -78,7 +79,7 @@ impl Server {
 /// Starts `tickd serve` and returns once it logs that TCP is listening (its stderr is read up
 /// to that line, then drained on a thread of its own).
 fn spawn(addr: SocketAddr, dir: &Path, ring_slots: u32) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickd"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tickd"))
         .args([
             "serve",
             "--synthetic",
@@ -101,14 +102,7 @@ fn spawn(addr: SocketAddr, dir: &Path, ring_slots: u32) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("TCP listening") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return child;
-        }
-    }
-    panic!("tickd exited before listening: {:?}", child.wait());
+    common::listening(child)
 }
 
 /// A start time for `n` trades one second apart that end an hour ago.

@@ -5,7 +5,6 @@
 //! their candles by the wall clock, and the rebuild from the journal replays those closes.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -17,20 +16,14 @@ use tickd_protocol::{
     Start, Subscribe, Symbol, TickRecord, Trade, UnixNanos,
 };
 
+mod common;
+
 const T0: u64 = 1_696_680_000_000_000_000;
 
 /// Starts `tickd serve` and returns once it logs that TCP is listening (its stderr is read up to
 /// that line, then drained on a thread of its own).
 fn spawn(addr: SocketAddr, dir: &Path) -> Child {
-    let mut child = start(addr, dir);
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("TCP listening") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return child;
-        }
-    }
-    panic!("tickd exited before listening: {:?}", child.wait());
+    common::listening(start(addr, dir))
 }
 
 fn start(addr: SocketAddr, dir: &Path) -> Child {

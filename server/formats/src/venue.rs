@@ -104,8 +104,23 @@ impl Venue {
     /// When the qualified name is not a valid tickd symbol (too long, or a character outside
     /// `[A-Za-z0-9._:/-]`).
     pub fn symbol(self, symbol: &str) -> Result<Symbol, VenueError> {
-        let name = format!("{}:{}", self.prefix(), symbol.to_ascii_uppercase());
-        Symbol::new(&name).map_err(|e| VenueError::new(self, format!("symbol {name:?}: {e}")))
+        // Built on the stack: this runs for every tick.
+        let (prefix, raw) = (self.prefix().as_bytes(), symbol.as_bytes());
+        let len = prefix.len() + 1 + raw.len();
+        let mut buf = [0u8; Symbol::MAX_LEN];
+        let bad = |e: String| {
+            VenueError::new(self, format!("symbol \"{}:{symbol}\": {e}", self.prefix()))
+        };
+        if len > buf.len() {
+            return Err(bad(format!("longer than {} bytes", Symbol::MAX_LEN)));
+        }
+        buf[..prefix.len()].copy_from_slice(prefix);
+        buf[prefix.len()] = b':';
+        buf[prefix.len() + 1..len].copy_from_slice(raw);
+        buf[..len].make_ascii_uppercase();
+        // ASCII upper-casing keeps UTF-8 valid, and `symbol` was a `str`.
+        let name = std::str::from_utf8(&buf[..len]).map_err(|e| bad(e.to_string()))?;
+        Symbol::new(name).map_err(|e| bad(e.to_string()))
     }
 
     /// Parses one text frame the venue sent, appending its ticks to `out`.

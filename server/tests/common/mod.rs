@@ -230,3 +230,18 @@ pub async fn http_get_with_headers(addr: SocketAddr, path: &str) -> (u16, String
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
+
+/// `child`, a `tickd serve` process with stderr piped and `tickd_server::net::listener=info`
+/// logged, once it logs that TCP is listening; the rest of its stderr is drained on a thread of
+/// its own.
+pub fn listening(mut child: std::process::Child) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("TCP listening") {
+            std::thread::spawn(move || lines.for_each(drop));
+            return child;
+        }
+    }
+    panic!("tickd exited before listening: {:?}", child.wait());
+}
