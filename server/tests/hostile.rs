@@ -92,6 +92,10 @@ fn spawn(addr: SocketAddr, dir: &Path, ring_slots: u32) -> Child {
         .args(["--ring-slots", &ring_slots.to_string()])
         .args(["--tcp", &addr.to_string()])
         .args(["--send-budget-bytes", &(4u32 << 20).to_string()])
+        // The hostile clients send nothing while they stall, and on a loaded machine the
+        // attack outlasts the 30 s idle timeout, which would close them before the test reads
+        // what they were owed; the idle timeout has its own tests (engine session, tcp.rs).
+        .args(["--idle-timeout-ms", "3600000"])
         .arg("--shm-dir")
         .arg(dir.join("shm"))
         .arg("--data-dir")
