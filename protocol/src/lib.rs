@@ -70,7 +70,7 @@ pub use message::{
     CandleBatch, Candles, DecodeError, Encoder, ErrorCode, ErrorMessage, FeedStat, Gap, GapReason,
     Heartbeat, Hello, Instrument, Message, Page, Publish, PublishAck, Query, QueryResult,
     QuerySpec, Records, Rejection, Roles, Selection, SlowConsumerPolicy, Snapshot, Start,
-    Subscribe, SubscribeAck, TickBatch, Ticks, Unsubscribe, Welcome, WireRecord,
+    Subscribe, SubscribeAck, TickBatch, Ticks, Unsubscribe, VenueHole, Welcome, WireRecord,
 };
 pub use record::{
     CandleRecord, Interval, ParseIntervalError, Quote, RecordError, TickRecord, TickView, Trade,

@@ -22,7 +22,7 @@ mod subscribe;
 pub mod testing;
 
 pub use control::{Heartbeat, Hello, Roles, Welcome};
-pub use data::{CandleBatch, Gap, GapReason, Snapshot, TickBatch};
+pub use data::{CandleBatch, Gap, GapReason, Snapshot, TickBatch, VenueHole};
 pub use encode::Encoder;
 pub use error::{DecodeError, ErrorCode, ErrorMessage};
 pub use publish::{Publish, PublishAck, Rejection};

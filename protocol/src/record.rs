@@ -110,8 +110,14 @@ impl TickRecord {
     /// `flags` bit: a quote whose bid is above its ask (crossed). Locked and crossed books
     /// happen in real markets; the quote is kept and marked.
     pub const CROSSED: u16 = 1;
+    /// `flags` bit: the source gave no event time (e.g. Binance spot `bookTicker`), so
+    /// `ts_event` is when the feed received the tick. Set by the feed and kept by the
+    /// sequencer.
+    pub const NO_EVENT_TIME: u16 = 1 << 1;
     /// `kind` of a candle-close control record ([`TickRecord::candle_close`]).
     pub const KIND_CANDLE_CLOSE: u8 = 16;
+    /// `kind` of a venue-gap control record ([`TickRecord::venue_gap`]).
+    pub const KIND_VENUE_GAP: u8 = 17;
 
     /// Size of one record, in bytes.
     pub const SIZE_BYTES: usize = 64;
@@ -186,6 +192,46 @@ impl TickRecord {
     pub const fn candle_close_cutoff(&self) -> Option<UnixNanos> {
         if self.kind == Self::KIND_CANDLE_CLOSE {
             Some(UnixNanos(self.ts_event))
+        } else {
+            None
+        }
+    }
+
+    /// A venue-gap control record, not yet sequenced: the venue's data for `instrument` has a
+    /// hole at this record's place in the sequence, venue trade ids `from_trade_id` to
+    /// `to_trade_id` inclusive (both 0 when unknown: a reconnect on a venue without sequential
+    /// ids). `ts_event` is when the hole was found (ns since the Unix epoch). A feed writes one
+    /// where it finds the hole, so subscribers, shm readers, replicas and rebuilds all see it
+    /// at the same seq; subscribers to the instrument's trades receive it as a `Gap` with
+    /// reason `Venue`. Not a tick: [`TickRecord::kind`] is `None`, candles and the latest
+    /// table ignore it.
+    pub const fn venue_gap(
+        instrument: InstrumentId,
+        ts_event: UnixNanos,
+        from_trade_id: u64,
+        to_trade_id: u64,
+    ) -> Self {
+        Self {
+            seq: 0,
+            ts_event: ts_event.0,
+            ts_recv: 0,
+            instrument_id: instrument.0,
+            kind: Self::KIND_VENUE_GAP,
+            side: 0,
+            flags: 0,
+            body: [from_trade_id, to_trade_id, 0, 0],
+        }
+    }
+
+    /// The hole a venue-gap record declares ([`TickRecord::venue_gap`]); `None` for any other
+    /// record.
+    pub const fn venue_hole(&self) -> Option<crate::VenueHole> {
+        if self.kind == Self::KIND_VENUE_GAP {
+            Some(crate::VenueHole {
+                instrument: InstrumentId(self.instrument_id),
+                from_trade_id: self.body[0],
+                to_trade_id: self.body[1],
+            })
         } else {
             None
         }

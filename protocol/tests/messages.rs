@@ -158,6 +158,17 @@ fn every_message_round_trips() {
             to: Seq(20),
             reason: GapReason::Overrun,
         }),
+        Message::Gap(Gap {
+            subscription_id: 1,
+            epoch: Epoch(9),
+            from: Seq(21),
+            to: Seq(21),
+            reason: GapReason::Venue(tickd_protocol::VenueHole {
+                instrument: tickd_protocol::InstrumentId(3),
+                from_trade_id: 100,
+                to_trade_id: u64::MAX,
+            }),
+        }),
         Message::Heartbeat(Heartbeat {
             epoch: Epoch(9),
             head_seq: Seq(1),

@@ -13,6 +13,7 @@ use crate::config::ServerConfig;
 use crate::feed::FeedSender;
 use crate::feed::replay::{self, ReplaySummary};
 use crate::feed::synthetic::{self, SyntheticConfig};
+use crate::feed::venue;
 use crate::ingest::input::{self, FeedClock, FeedStats, InputTx};
 use crate::ingest::instruments::{InstrumentTable, Instruments};
 use crate::ingest::sequencer::{self, Published, Sequencer};
@@ -154,6 +155,28 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
                     let _ = sender.finish();
                 })?,
         );
+    }
+    let attempts = venue::attempt_limiters(&config.feeds);
+    for spec in &config.feeds {
+        let several = config
+            .feeds
+            .iter()
+            .filter(|f| f.venue == spec.venue)
+            .count()
+            > 1;
+        let stats = FeedStats::live(&spec.name(several));
+        let id = seq.add_feed(Arc::clone(&stats), FeedClock::Wall);
+        feed_stats.push(Arc::clone(&stats));
+        let sender = FeedSender::new(id, tx.clone(), stats, BATCH_LEN, Arc::clone(&config.scales));
+        let cfg = venue::VenueFeedConfig {
+            spec: spec.clone(),
+            silence: config.feed_silence,
+            backoff_max: config.feed_backoff_max,
+            capture: config.capture.clone(),
+            attempts: Arc::clone(&attempts[&spec.venue]),
+        };
+        feeds.push(venue::spawn(cfg, sender, Arc::clone(&stop))?);
+        tracing::info!(feed = %spec, "live feed started");
     }
     feed_stats.push(publish_stats);
     // Close at once what the wall clock has passed since the journal's candles were built (no

@@ -22,6 +22,8 @@ use tickd_engine::{Auth, CandleConfig, SessionConfig};
 use tickd_protocol::{ScaleMap, Symbol};
 
 use crate::feed::replay::Speed;
+use crate::feed::venue::FeedSpec;
+use crate::feed::venue::capture::CaptureConfig;
 use crate::storage::journal::{FlushPolicy, JournalConfig};
 use crate::storage::store::StoreConfig;
 pub use values::{Listen, RingSlots, SymbolList, SymbolScales, TokenSpec};
@@ -78,8 +80,34 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_SKIP_INVALID")]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skip_invalid: bool,
+    /// A live venue feed, `venue:SYMBOL[,SYMBOL…][@URL]`: venue `binance`, `binance-futures`,
+    /// `binance-delivery`, `coinbase`, `okx` or `kraken`; symbols as the venue spells them
+    /// (`btcusdt`, `BTC-USD`, `BTC-USDT`, `XBT/USD`); the URL replaces the venue's endpoint (a
+    /// proxy, a test server). Repeatable (`;` between feeds in the environment variable).
+    /// Symbols are `<VENUE>:<SYMBOL>` in tickd.
+    #[arg(long = "feed", env = "TICKD_FEEDS", value_delimiter = ';')]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<FeedSpec>,
+    /// Replace a live feed's connection after this long without a message, ms [default: 30000].
+    #[arg(long, env = "TICKD_FEED_SILENCE_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed_silence_ms: Option<u64>,
+    /// The longest wait between two connection attempts of a live feed, ms; also the least
+    /// wait after the venue signals a rate limit [default: 30000].
+    #[arg(long, env = "TICKD_FEED_BACKOFF_MAX_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed_backoff_max_ms: Option<u64>,
+    /// Write every frame live feeds receive to `<feed>-<YYYY-MM-DD>.log` files in this
+    /// directory (`<ns> <frame>` lines, replayable with --replay).
+    #[arg(long, env = "TICKD_CAPTURE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<PathBuf>,
+    /// Gzip the capture files (`.log.gz`).
+    #[arg(long, env = "TICKD_CAPTURE_GZIP")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub capture_gzip: bool,
     /// Synthetic feed symbols (comma-separated), or `off` [default: AAPL,GOOGL,MSFT,TSLA,AMZN
-    /// when no replay is given, else off].
+    /// when no replay or live feed is given, else off].
     #[arg(long, env = "TICKD_SYNTHETIC")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthetic: Option<SymbolList>,
@@ -280,6 +308,14 @@ pub struct ServerConfig {
     pub speed: Speed,
     /// Skip invalid replay lines.
     pub skip_invalid: bool,
+    /// Live venue feeds.
+    pub feeds: Vec<FeedSpec>,
+    /// Replace a live feed's connection after this long without a message.
+    pub feed_silence: Duration,
+    /// The longest wait between a live feed's connection attempts.
+    pub feed_backoff_max: Duration,
+    /// Capture live feeds' frames.
+    pub capture: Option<CaptureConfig>,
     /// Synthetic feed symbols (`None`: off).
     pub synthetic: Option<Vec<Symbol>>,
     /// Synthetic ticks per second.
@@ -385,7 +421,7 @@ impl ServerConfig {
         let synthetic = match a.synthetic {
             Some(list) if list.0.is_empty() => None,
             Some(list) => Some(list.0),
-            None if a.replay.is_empty() => {
+            None if a.replay.is_empty() && a.feeds.is_empty() => {
                 Some(crate::feed::synthetic::SyntheticConfig::default().symbols)
             }
             None => None,
@@ -458,6 +494,13 @@ impl ServerConfig {
             replay: a.replay,
             speed: a.speed.unwrap_or(Speed::Recorded),
             skip_invalid: a.skip_invalid,
+            feeds: a.feeds,
+            feed_silence: Duration::from_millis(a.feed_silence_ms.unwrap_or(30_000).max(1)),
+            feed_backoff_max: Duration::from_millis(a.feed_backoff_max_ms.unwrap_or(30_000).max(1)),
+            capture: a.capture.map(|dir| CaptureConfig {
+                dir,
+                gzip: a.capture_gzip,
+            }),
             synthetic,
             synthetic_rate: a.synthetic_rate.unwrap_or(1_000),
             scales: Arc::new(ScaleMap::new(a.scales.iter().map(|s| (s.symbol, s.scales)))),

@@ -5,9 +5,11 @@
 //! - [`synthetic`]: a random walk for a few symbols (the default feed).
 //! - [`replay`]: recorded files (generic CSV, AlgoSeek zips, parsed by `tickd-formats`), merged
 //!   in event-time order and paced (recorded speed, a multiple, or max).
+//! - [`venue`]: live crypto venues over WebSocket (Binance, Coinbase, OKX, Kraken).
 
 pub mod replay;
 pub mod synthetic;
+pub mod venue;
 
 use std::collections::HashMap;
 use std::sync::Arc;

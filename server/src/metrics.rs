@@ -23,6 +23,13 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 ])
                 .ok()?
                 .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(FEED_SKEW.into()),
+                    &[
+                        -0.1, 0.0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+                    ],
+                )
+                .ok()?
+                .set_buckets_for_metric(
                     metrics_exporter_prometheus::Matcher::Full(SUBSCRIBER_LAG.into()),
                     &[0.0, 1.0, 16.0, 256.0, 4_096.0, 65_536.0, 1_048_576.0],
                 )
@@ -73,11 +80,22 @@ pub fn render(services: &Services) -> String {
             .absolute(f.skipped_invalid.load(Ordering::Relaxed));
         metrics::counter!("tickd_skipped_total", "feed" => feed.clone(), "reason" => "suspicious")
             .absolute(f.skipped_suspicious.load(Ordering::Relaxed));
-        metrics::counter!("tickd_skipped_total", "feed" => feed, "reason" => "rejected")
+        metrics::counter!("tickd_skipped_total", "feed" => feed.clone(), "reason" => "rejected")
             .absolute(f.rejected.load(Ordering::Relaxed));
+        if let Some(live) = &f.live {
+            live_feed(feed, live);
+        }
     }
     handle.render()
 }
+
+/// The histogram of a live feed's receive time minus event time, seconds (venue clock skew
+/// plus network delay), for feed `name`.
+pub fn feed_skew(name: &str) -> metrics::Histogram {
+    metrics::histogram!(FEED_SKEW, "feed" => name.to_owned())
+}
+
+const FEED_SKEW: &str = "tickd_feed_skew_seconds";
 
 /// Counts a connection refused by a cap, by the cap's name.
 pub fn refused(limit: &'static str) {
@@ -146,4 +164,30 @@ const SUBSCRIBER_LAG: &str = "tickd_subscriber_lag_records";
 /// transport (`tcp`, `quic`, `ws`): a histogram, so slow readers show without a label each.
 pub fn subscriber_lag(transport: &'static str, records: u64) {
     metrics::histogram!(SUBSCRIBER_LAG, "transport" => transport).record(records as f64);
+}
+
+/// A live venue feed's state gauges and counters, refreshed at scrape time.
+fn live_feed(feed: String, live: &crate::ingest::input::LiveState) {
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let connected = live.connected.load(Ordering::Relaxed);
+    metrics::gauge!("tickd_feed_connected", "feed" => feed.clone())
+        .set(f64::from(u8::from(connected)));
+    metrics::counter!("tickd_feed_messages_total", "feed" => feed.clone())
+        .absolute(load(&live.messages));
+    metrics::counter!("tickd_feed_reconnects_total", "feed" => feed.clone())
+        .absolute(load(&live.reconnects));
+    metrics::counter!("tickd_feed_rate_limits_total", "feed" => feed.clone())
+        .absolute(load(&live.rate_limits));
+    metrics::counter!("tickd_feed_gaps_total", "feed" => feed.clone()).absolute(load(&live.gaps));
+    metrics::counter!("tickd_feed_missing_trades_total", "feed" => feed.clone())
+        .absolute(load(&live.missing_trades));
+    metrics::counter!("tickd_feed_duplicates_total", "feed" => feed.clone())
+        .absolute(load(&live.duplicates));
+    metrics::counter!("tickd_feed_bad_frames_total", "feed" => feed.clone())
+        .absolute(load(&live.bad_frames));
+    let last = load(&live.last_message_ns);
+    if last > 0 {
+        metrics::gauge!("tickd_feed_last_message_timestamp_seconds", "feed" => feed)
+            .set(last as f64 / 1e9);
+    }
 }

@@ -514,7 +514,13 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                         eprintln!("{v}");
                     }
                     Event::Gap(g) => {
-                        let v = json!({"kind": "gap", "epoch": g.epoch.0, "from": g.from.0, "to": g.to.0, "reason": format!("{:?}", g.reason)});
+                        let mut v = json!({"kind": "gap", "epoch": g.epoch.0, "from": g.from.0, "to": g.to.0, "reason": g.reason.as_str()});
+                        if let tickd_protocol::GapReason::Venue(h) = g.reason {
+                            // A hole in the venue's own data: which instrument, which trade ids.
+                            v["symbol"] = json!(name(h.instrument.0).0);
+                            v["from_trade_id"] = json!(h.from_trade_id);
+                            v["to_trade_id"] = json!(h.to_trade_id);
+                        }
                         match format {
                             Format::Json => writeln!(out, "{v}")?,
                             Format::Csv => eprintln!("{v}"),

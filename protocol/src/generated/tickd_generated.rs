@@ -397,18 +397,21 @@ impl flatbuffers::SimpleToVerifyInSlice for SlowConsumerPolicy {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_GAP_REASON: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_GAP_REASON: u8 = 5;
+pub const ENUM_MAX_GAP_REASON: u8 = 6;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_GAP_REASON: [GapReason; 6] = [
+pub const ENUM_VALUES_GAP_REASON: [GapReason; 7] = [
   GapReason::Unknown,
   GapReason::Overrun,
   GapReason::NotRetained,
   GapReason::Dropped,
   GapReason::EpochChanged,
   GapReason::Conflated,
+  GapReason::Venue,
 ];
 
+/// `Venue`: the venue's own data has a hole (trade ids skipped, or a reconnect window), declared
+/// by a venue-gap record at `from_seq` (= `to_seq`) for instrument `instrument_id`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(transparent)]
 pub struct GapReason(pub u8);
@@ -420,9 +423,10 @@ impl GapReason {
   pub const Dropped: Self = Self(3);
   pub const EpochChanged: Self = Self(4);
   pub const Conflated: Self = Self(5);
+  pub const Venue: Self = Self(6);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 5;
+  pub const ENUM_MAX: u8 = 6;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Unknown,
     Self::Overrun,
@@ -430,6 +434,7 @@ impl GapReason {
     Self::Dropped,
     Self::EpochChanged,
     Self::Conflated,
+    Self::Venue,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -440,6 +445,7 @@ impl GapReason {
       Self::Dropped => Some("Dropped"),
       Self::EpochChanged => Some("EpochChanged"),
       Self::Conflated => Some("Conflated"),
+      Self::Venue => Some("Venue"),
       _ => None,
     }
   }
@@ -3423,6 +3429,9 @@ impl<'a> Gap<'a> {
   pub const VT_FROM_SEQ: flatbuffers::VOffsetT = 8;
   pub const VT_TO_SEQ: flatbuffers::VOffsetT = 10;
   pub const VT_REASON: flatbuffers::VOffsetT = 12;
+  pub const VT_INSTRUMENT_ID: flatbuffers::VOffsetT = 14;
+  pub const VT_FROM_TRADE_ID: flatbuffers::VOffsetT = 16;
+  pub const VT_TO_TRADE_ID: flatbuffers::VOffsetT = 18;
 
   #[inline]
   pub unsafe fn init_from_table(table: flatbuffers::Table<'a>) -> Self {
@@ -3434,9 +3443,12 @@ impl<'a> Gap<'a> {
     args: &'args GapArgs
   ) -> flatbuffers::WIPOffset<Gap<'bldr>> {
     let mut builder = GapBuilder::new(_fbb);
+    builder.add_to_trade_id(args.to_trade_id);
+    builder.add_from_trade_id(args.from_trade_id);
     builder.add_to_seq(args.to_seq);
     builder.add_from_seq(args.from_seq);
     builder.add_epoch(args.epoch);
+    builder.add_instrument_id(args.instrument_id);
     builder.add_subscription_id(args.subscription_id);
     builder.add_reason(args.reason);
     builder.finish()
@@ -3478,6 +3490,30 @@ impl<'a> Gap<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<GapReason>(Gap::VT_REASON, Some(GapReason::Unknown)).unwrap()}
   }
+  /// Reason `Venue` only (added after the first release): the instrument whose venue data has
+  /// the hole, and the venue trade ids missing, inclusive (both 0 when unknown: a reconnect on
+  /// a venue without sequential ids).
+  #[inline]
+  pub fn instrument_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Gap::VT_INSTRUMENT_ID, Some(4294967295)).unwrap()}
+  }
+  #[inline]
+  pub fn from_trade_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Gap::VT_FROM_TRADE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn to_trade_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Gap::VT_TO_TRADE_ID, Some(0)).unwrap()}
+  }
 }
 
 impl flatbuffers::Verifiable for Gap<'_> {
@@ -3492,6 +3528,9 @@ impl flatbuffers::Verifiable for Gap<'_> {
      .visit_field::<u64>("from_seq", Self::VT_FROM_SEQ, false)?
      .visit_field::<u64>("to_seq", Self::VT_TO_SEQ, false)?
      .visit_field::<GapReason>("reason", Self::VT_REASON, false)?
+     .visit_field::<u32>("instrument_id", Self::VT_INSTRUMENT_ID, false)?
+     .visit_field::<u64>("from_trade_id", Self::VT_FROM_TRADE_ID, false)?
+     .visit_field::<u64>("to_trade_id", Self::VT_TO_TRADE_ID, false)?
      .finish();
     Ok(())
   }
@@ -3502,6 +3541,9 @@ pub struct GapArgs {
     pub from_seq: u64,
     pub to_seq: u64,
     pub reason: GapReason,
+    pub instrument_id: u32,
+    pub from_trade_id: u64,
+    pub to_trade_id: u64,
 }
 impl<'a> Default for GapArgs {
   #[inline]
@@ -3512,6 +3554,9 @@ impl<'a> Default for GapArgs {
       from_seq: 0,
       to_seq: 0,
       reason: GapReason::Unknown,
+      instrument_id: 4294967295,
+      from_trade_id: 0,
+      to_trade_id: 0,
     }
   }
 }
@@ -3542,6 +3587,18 @@ impl<'a: 'b, 'b> GapBuilder<'a, 'b> {
     self.fbb_.push_slot::<GapReason>(Gap::VT_REASON, reason, GapReason::Unknown);
   }
   #[inline]
+  pub fn add_instrument_id(&mut self, instrument_id: u32) {
+    self.fbb_.push_slot::<u32>(Gap::VT_INSTRUMENT_ID, instrument_id, 4294967295);
+  }
+  #[inline]
+  pub fn add_from_trade_id(&mut self, from_trade_id: u64) {
+    self.fbb_.push_slot::<u64>(Gap::VT_FROM_TRADE_ID, from_trade_id, 0);
+  }
+  #[inline]
+  pub fn add_to_trade_id(&mut self, to_trade_id: u64) {
+    self.fbb_.push_slot::<u64>(Gap::VT_TO_TRADE_ID, to_trade_id, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut flatbuffers::FlatBufferBuilder<'a>) -> GapBuilder<'a, 'b> {
     let start = _fbb.start_table();
     GapBuilder {
@@ -3564,6 +3621,9 @@ impl core::fmt::Debug for Gap<'_> {
       ds.field("from_seq", &self.from_seq());
       ds.field("to_seq", &self.to_seq());
       ds.field("reason", &self.reason());
+      ds.field("instrument_id", &self.instrument_id());
+      ds.field("from_trade_id", &self.from_trade_id());
+      ds.field("to_trade_id", &self.to_trade_id());
       ds.finish()
   }
 }

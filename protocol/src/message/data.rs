@@ -1,7 +1,7 @@
 //! Data: [`TickBatch`], [`CandleBatch`], [`Snapshot`] and [`Gap`].
 
 use super::{Candles, Ticks};
-use crate::types::{Epoch, Seq};
+use crate::types::{Epoch, InstrumentId, Seq};
 
 /// Server → client: ticks in seq order.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,6 +58,37 @@ pub enum GapReason {
     /// The subscriber fell behind and got the latest record per instrument and kind instead
     /// (the `conflate` policy).
     Conflated,
+    /// Not a loss inside tickd: the venue's own data for one instrument has a hole (trade ids
+    /// skipped, or a reconnect window), declared by the venue-gap record at this gap's seq
+    /// ([`TickRecord::venue_gap`](crate::TickRecord::venue_gap)). `from = to` = that record's seq.
+    Venue(VenueHole),
+}
+
+impl GapReason {
+    /// Lowercase name: `overrun`, `not_retained`, `venue`, ….
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Overrun => "overrun",
+            Self::NotRetained => "not_retained",
+            Self::Dropped => "dropped",
+            Self::EpochChanged => "epoch_changed",
+            Self::Conflated => "conflated",
+            Self::Venue(_) => "venue",
+        }
+    }
+}
+
+/// A hole in a venue's data for one instrument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VenueHole {
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// The first missing venue trade id; 0 when unknown (a reconnect on a venue without
+    /// sequential trade ids).
+    pub from_trade_id: u64,
+    /// The last missing venue trade id, inclusive; 0 when unknown.
+    pub to_trade_id: u64,
 }
 
 /// Server → client: records `[from, to]` (inclusive) will not be delivered.

@@ -231,6 +231,11 @@ impl<'a> Message<'a> {
                         wire::GapReason::Dropped => GapReason::Dropped,
                         wire::GapReason::EpochChanged => GapReason::EpochChanged,
                         wire::GapReason::Conflated => GapReason::Conflated,
+                        wire::GapReason::Venue => GapReason::Venue(crate::VenueHole {
+                            instrument: crate::InstrumentId(m.instrument_id()),
+                            from_trade_id: m.from_trade_id(),
+                            to_trade_id: m.to_trade_id(),
+                        }),
                         _ => GapReason::Unknown,
                     },
                 })

@@ -279,6 +279,15 @@ fn build_body(
                 GapReason::Dropped => wire::GapReason::Dropped,
                 GapReason::EpochChanged => wire::GapReason::EpochChanged,
                 GapReason::Conflated => wire::GapReason::Conflated,
+                GapReason::Venue(_) => wire::GapReason::Venue,
+            };
+            let hole = match m.reason {
+                GapReason::Venue(h) => h,
+                _ => crate::VenueHole {
+                    instrument: crate::InstrumentId(u32::MAX),
+                    from_trade_id: 0,
+                    to_trade_id: 0,
+                },
             };
             let args = wire::GapArgs {
                 subscription_id: m.subscription_id,
@@ -286,6 +295,9 @@ fn build_body(
                 from_seq: m.from.0,
                 to_seq: m.to.0,
                 reason,
+                instrument_id: hole.instrument.0,
+                from_trade_id: hole.from_trade_id,
+                to_trade_id: hole.to_trade_id,
             };
             (
                 wire::Body::Gap,

@@ -36,7 +36,7 @@ pub use ring::Ring;
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS, candle_from_slot};
 use tickd_protocol::{
     CandleRecord, Epoch, Gap, GapReason, InstrumentId, Seq, SlowConsumerPolicy, TickKind,
-    TickRecord,
+    TickRecord, VenueHole,
 };
 
 use crate::Filter;
@@ -151,6 +151,8 @@ pub struct DeliveryStats {
     pub not_retained_gaps: u64,
     /// Records delivered from the journal.
     pub backfilled: u64,
+    /// Venue gaps delivered (holes in a venue's data, declared by its feed).
+    pub venue_gaps: u64,
 }
 
 struct Sub<T, C> {
@@ -425,6 +427,13 @@ where
                     for w in &self.tick_buf[..n] {
                         let t = TickRecord::from_words(w);
                         if !s.spec.filter.matches_tick(&t) {
+                            if let Some(hole) = s.spec.filter.matches_venue_gap(&t) {
+                                // What came before the hole goes first.
+                                render.ticks(id, epoch, &self.out_ticks, &mut self.rendered);
+                                self.out_ticks.clear();
+                                render.gap(&venue_gap(id, epoch, &t, hole), &mut self.rendered);
+                                self.stats.venue_gaps += 1;
+                            }
                             continue;
                         }
                         if conflate && t.kind() == Some(TickKind::Quote) {
@@ -669,13 +678,32 @@ where
             }
         }
         self.out_ticks.clear();
-        self.out_ticks
-            .extend(records.iter().filter(|t| s.spec.filter.matches_tick(t)));
+        for t in records {
+            if s.spec.filter.matches_tick(t) {
+                self.out_ticks.push(*t);
+            } else if let Some(hole) = s.spec.filter.matches_venue_gap(t) {
+                render.ticks(id, epoch, &self.out_ticks, &mut self.rendered);
+                self.out_ticks.clear();
+                render.gap(&venue_gap(id, epoch, t, hole), &mut self.rendered);
+                self.stats.venue_gaps += 1;
+            }
+        }
         render.ticks(id, epoch, &self.out_ticks, &mut self.rendered);
         Self::flush_to(&mut self.queue, &mut self.queued, &mut self.rendered, dest);
         self.stats.backfilled += records.len() as u64;
         let next = records.last().map_or(from, |t| Seq(t.seq + 1));
         s.backfill = Some(next);
         true
+    }
+}
+
+/// The `Gap` subscription `id` receives for the venue-gap `record`.
+fn venue_gap(id: u32, epoch: Epoch, record: &TickRecord, hole: VenueHole) -> Gap {
+    Gap {
+        subscription_id: id,
+        epoch,
+        from: record.seq(),
+        to: record.seq(),
+        reason: GapReason::Venue(hole),
     }
 }

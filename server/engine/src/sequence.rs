@@ -174,11 +174,13 @@ pub fn sequence(
             continue;
         };
         let seq = sink.next_seq();
-        let flags = if is_crossed(tick) {
-            TickRecord::CROSSED
-        } else {
-            0
-        };
+        // CROSSED is the sequencer's finding; NO_EVENT_TIME the source's statement, kept.
+        let flags = (tick.flags & TickRecord::NO_EVENT_TIME)
+            | if is_crossed(tick) {
+                TickRecord::CROSSED
+            } else {
+                0
+            };
         let t = TickRecord {
             seq: seq.0,
             instrument_id: id.0,

@@ -173,6 +173,14 @@ impl Filter {
         !self.trades.is_empty() || !self.quotes.is_empty()
     }
 
+    /// Whether the venue-gap record `record` concerns what this filter selects: it declares a
+    /// hole in the trades of an instrument whose trades are selected.
+    pub fn matches_venue_gap(&self, record: &TickRecord) -> Option<tickd_protocol::VenueHole> {
+        record
+            .venue_hole()
+            .filter(|h| self.trades.has(h.instrument))
+    }
+
     /// Whether `tick` passes.
     pub fn matches_tick(&self, tick: &TickRecord) -> bool {
         match TickKind::from_u8(tick.kind) {

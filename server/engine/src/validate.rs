@@ -76,6 +76,10 @@ pub fn validate(tick: &TickRecord) -> Result<(), Invalid> {
     if tick.candle_close_cutoff().is_some() {
         return Err(Invalid::ControlKind(tick.kind));
     }
+    if tick.venue_hole().is_some() {
+        // A feed (or publisher) declaring a hole in its venue's data: sequenced like a tick.
+        return Ok(());
+    }
     match tick.view() {
         Err(tickd_protocol::RecordError::UnknownSide(s)) => Err(Invalid::UnknownSide(s)),
         Err(_) => Err(Invalid::UnknownKind(tick.kind)),

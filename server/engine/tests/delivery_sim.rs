@@ -555,3 +555,58 @@ fn subscriptions_take_turns() {
     }
     assert_eq!(per_sub[1..], [64 * 30; 3]);
 }
+
+#[test]
+fn a_venue_gap_reaches_trade_subscribers_of_its_instrument_in_place() {
+    let mut feed = Feed::new(1024);
+    let mut engine = Engine::new(config(64 * 1024), Epoch(1));
+    // Subscription 1: trades of instrument 1; 2: quotes of every instrument; 3: trades of 2.
+    let trades_of = |id: u32, inst: u32| {
+        SubSpec::new(
+            id,
+            Filter::new(Some(&[InstrumentId(inst)]), true, false, &[]),
+        )
+    };
+    let quotes = SubSpec::new(2, Filter::new(None, false, true, &[]));
+    for spec in [trades_of(1, 1), quotes, trades_of(3, 2)] {
+        engine.add(spec, feed.tick_reader(), feed.candle_reader());
+    }
+    feed.publish(8);
+    // Seq 9: the venue skipped trade ids 100..=104 of instrument 1.
+    let mut hole = TickRecord::venue_gap(InstrumentId(1), UnixNanos(9), 100, 104);
+    hole.seq = 9;
+    feed.ticks.borrow_mut().push(hole.to_words());
+    feed.publish(8);
+    let mut render = Binary::new();
+    while engine.poll(&mut feed, &mut render).unwrap() {}
+    let mut got: std::collections::HashMap<u32, Vec<String>> = Default::default();
+    while let Some((_, frame)) = engine.pop() {
+        let mut buf = BytesMut::from(&frame[..]);
+        let payload = split_frame(&mut buf, 1 << 24).unwrap().unwrap();
+        match Message::decode(&payload).unwrap() {
+            Message::TickBatch(b) => got
+                .entry(b.subscription_id)
+                .or_default()
+                .extend(b.ticks.iter().map(|t| t.seq.to_string())),
+            Message::Gap(g) => {
+                let GapReason::Venue(h) = g.reason else {
+                    panic!("{g:?}")
+                };
+                got.entry(g.subscription_id).or_default().push(format!(
+                    "gap {}..={} of {}: ids {}..={}",
+                    g.from.0, g.to.0, h.instrument.0, h.from_trade_id, h.to_trade_id
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Instrument 1's trades are seqs 1, 5, 13, 17; the gap sits between 5 and 13.
+    assert_eq!(
+        got[&1],
+        ["1", "5", "gap 9..=9 of 1: ids 100..=104", "13", "17"]
+    );
+    // Quotes and another instrument's trades never see it.
+    assert_eq!(got[&2], ["2", "4", "6", "8", "10", "12", "14", "16"]);
+    assert!(!got.contains_key(&3), "instrument 2 has no trades: {got:?}");
+    assert_eq!(engine.take_stats().venue_gaps, 1);
+}

@@ -1,6 +1,7 @@
 //! Public crypto venue messages, parsed into tickd ticks (sans-IO: text in, ticks out). One
 //! file per venue: [`binance`] (spot, USD-M and COIN-M futures), [`coinbase`] (Exchange feed),
-//! [`okx`] (v5 public), [`kraken`] (WebSocket API v1). [`capture`] reads recorded frames.
+//! [`okx`] (v5 public), [`kraken`] (WebSocket API v1). [`stream`] adds trade-id continuity
+//! (duplicates dropped, holes declared); [`capture`] reads recorded frames.
 //!
 //! Normalisation rules, the same for every venue:
 //!
@@ -24,14 +25,18 @@ pub mod capture;
 pub mod coinbase;
 pub mod kraken;
 pub mod okx;
+pub mod refill;
+pub mod stream;
+pub mod subscribe;
 
 use std::fmt;
 use std::str::FromStr;
 
 use tickd_protocol::{Price, Quantity, Scales, Symbol, TickRecord, UnixNanos};
 
-/// `flags` bit of a tick whose venue sent no event time: `ts_event` is the receive time.
-pub const NO_EVENT_TIME: u16 = 1 << 1;
+/// `flags` bit of a tick whose venue sent no event time: `ts_event` is the receive time
+/// ([`TickRecord::NO_EVENT_TIME`]).
+pub const NO_EVENT_TIME: u16 = TickRecord::NO_EVENT_TIME;
 
 /// A venue tickd reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -196,6 +201,9 @@ pub enum Frame {
     },
     /// The venue refused or reported an error (a bad subscription, a rate limit), in its words.
     Refused(String),
+    /// The venue will close this connection soon (Binance `serverShutdown`, OKX `notice`):
+    /// open a replacement before it does.
+    Shutdown,
     /// Anything else: subscription acks, status, heartbeats without ids, channels tickd does not
     /// map (depth, klines, books).
     Other,

@@ -37,10 +37,55 @@ pub fn routes() -> OpenApiRouter<HttpState> {
 /// One feed's state in `/health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeedHealth {
-    /// `up`, `finished` (a replay that reached its end) or `failed`.
+    /// `up`, `finished` (a replay that reached its end), `failed`, or for a live venue feed
+    /// `reconnecting` while it has no connection.
     state: &'static str,
     /// Ticks this feed has handed to the sequencer.
     ingested: u64,
+    /// A live venue feed's connection (absent for other feeds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveHealth>,
+}
+
+/// A live venue feed's connection state in `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveHealth {
+    /// Whether a connection is open and subscribed.
+    connected: bool,
+    /// Milliseconds since the last frame from the venue (absent before the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_message_age_ms: Option<u64>,
+    /// Connections lost (or attempts failed) and retried.
+    reconnects: u64,
+    /// Connections the venue ended for a rate limit (close 1008, HTTP 418/429).
+    rate_limits: u64,
+    /// Venue gaps declared.
+    gaps: u64,
+    /// Venue trade ids declared missing.
+    missing_trades: u64,
+    /// Trades dropped as duplicates.
+    duplicates: u64,
+    /// The last problem: a lost connection, a refusal, a capture failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+}
+
+impl LiveHealth {
+    fn of(live: &crate::ingest::input::LiveState) -> Self {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let last = load(&live.last_message_ns);
+        Self {
+            connected: live.connected.load(Ordering::Relaxed),
+            last_message_age_ms: (last > 0)
+                .then(|| crate::clock::now().0.saturating_sub(last) / 1_000_000),
+            reconnects: load(&live.reconnects),
+            rate_limits: load(&live.rate_limits),
+            gaps: load(&live.gaps),
+            missing_trades: load(&live.missing_trades),
+            duplicates: load(&live.duplicates),
+            last_error: live.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
 }
 
 /// `GET /health`.
@@ -79,10 +124,13 @@ async fn health(State(s): State<HttpState>) -> (axum::http::StatusCode, Json<Hea
         .iter()
         .map(|f| {
             let failed = f.error.lock().map(|e| e.is_some()).unwrap_or(false);
+            let live = f.live.as_ref().map(LiveHealth::of);
             let state = if failed {
                 "failed"
             } else if f.finished.load(Ordering::Acquire) {
                 "finished"
+            } else if live.as_ref().is_some_and(|l| !l.connected) {
+                "reconnecting"
             } else {
                 "up"
             };
@@ -91,6 +139,7 @@ async fn health(State(s): State<HttpState>) -> (axum::http::StatusCode, Json<Hea
                 FeedHealth {
                     state,
                     ingested: f.ingested.load(Ordering::Relaxed),
+                    live,
                 },
             )
         })

@@ -32,7 +32,8 @@ use tickd_engine::delivery::{DeliveryConfig, Dest, Render, SubSpec};
 use tickd_engine::{Delivery, Filter};
 use tickd_protocol::files::{CANDLE_SLOT_WORDS, TICK_SLOT_WORDS};
 use tickd_protocol::{
-    CandleRecord, Epoch, Gap, Instrument, InstrumentId, Interval, Seq, TickKind, TickRecord,
+    CandleRecord, Epoch, Gap, GapReason, Instrument, InstrumentId, Interval, Seq, TickKind,
+    TickRecord,
 };
 
 use crate::net::delivery::{QueryStore, ShmRing, report};
@@ -119,8 +120,9 @@ pub trait Dialect: Send {
     fn quote(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> Option<String>;
     /// A candle update of `inst`; `seq` is the tick seq it is current at.
     fn candle(&self, epoch: Epoch, seq: Seq, inst: &Instrument, candle: &CandleRecord) -> String;
-    /// Records `from..=to` were skipped (the socket fell behind the ring).
-    fn gap(&self, epoch: Epoch, from: Seq, to: Seq) -> Option<String>;
+    /// Records `gap.from..=gap.to` were skipped (the socket fell behind the ring), or a venue
+    /// declared a hole in its data (reason `Venue`, with `venue` the instrument it concerns).
+    fn gap(&self, gap: &Gap, venue: Option<&Instrument>) -> Option<String>;
     /// Sent when the socket has been idle for a heartbeat interval, besides the ping.
     fn heartbeat(&self, epoch: Epoch, head: u64) -> Option<String>;
 }
@@ -245,7 +247,11 @@ impl Render for DialectRender {
     }
 
     fn gap(&mut self, gap: &Gap, out: &mut Vec<String>) {
-        out.extend(self.dialect.gap(gap.epoch, gap.from, gap.to));
+        let inst = match gap.reason {
+            GapReason::Venue(hole) => self.names.get(&self.state, hole.instrument.0),
+            _ => None,
+        };
+        out.extend(self.dialect.gap(gap, inst));
     }
 }
 

@@ -86,6 +86,33 @@ pub struct FeedStats {
     pub finished: AtomicBool,
     /// Set when the feed stopped on an error; the message says what and where.
     pub error: std::sync::Mutex<Option<String>>,
+    /// A live venue feed's connection state; `None` for other feeds.
+    pub live: Option<LiveState>,
+}
+
+/// The connection state of a live venue feed, for `/health` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct LiveState {
+    /// Whether a connection to the venue is open and subscribed.
+    pub connected: AtomicBool,
+    /// Frames received.
+    pub messages: AtomicU64,
+    /// Connections lost (or never made) and retried.
+    pub reconnects: AtomicU64,
+    /// Connections the venue ended for a rate limit (close code 1008, HTTP 418/429).
+    pub rate_limits: AtomicU64,
+    /// Venue gaps declared (holes in the venue's trade ids, or reconnect windows).
+    pub gaps: AtomicU64,
+    /// Venue trade ids declared missing.
+    pub missing_trades: AtomicU64,
+    /// Trades dropped as duplicates (seen before, e.g. across a reconnect).
+    pub duplicates: AtomicU64,
+    /// Frames that did not parse (logged and skipped).
+    pub bad_frames: AtomicU64,
+    /// When the last frame arrived, ns since the Unix epoch (0: none yet).
+    pub last_message_ns: AtomicU64,
+    /// The last thing that went wrong (a refused subscription, a lost connection), in words.
+    pub last_error: std::sync::Mutex<Option<String>>,
 }
 
 impl FeedStats {
@@ -93,6 +120,15 @@ impl FeedStats {
     pub fn new(name: &str) -> Arc<Self> {
         Arc::new(Self {
             name: name.to_owned(),
+            ..Self::default()
+        })
+    }
+
+    /// Fresh counters for live venue feed `name`, with its [`LiveState`].
+    pub fn live(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.to_owned(),
+            live: Some(LiveState::default()),
             ..Self::default()
         })
     }

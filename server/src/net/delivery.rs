@@ -41,6 +41,9 @@ where
     for _ in 0..stats.not_retained_gaps {
         crate::metrics::gap("not_retained");
     }
+    for _ in 0..stats.venue_gaps {
+        crate::metrics::gap("venue");
+    }
     if stats.backfilled > 0 {
         crate::metrics::backfilled(stats.backfilled);
     }

@@ -143,6 +143,8 @@ pub(super) fn parse(
             });
             Ok(Frame::Data)
         }
+        // Sent before the venue closes the connection (maintenance): time to open another.
+        Some("serverShutdown") => Ok(Frame::Shutdown),
         _ => Ok(Frame::Other),
     }
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tickd_protocol::{Symbol, TickRecord, UnixNanos};
 
+use super::stream::VenueStream;
 use super::{Venue, VenueTick, decimal_seconds};
 use crate::{LineError, TickLines};
 
@@ -98,7 +99,8 @@ pub fn recognise(path: &Path) -> bool {
         && (name.contains(".ws.") || name.ends_with(".log") || name.ends_with(".log.gz"))
 }
 
-/// A streaming reader of one capture file: each received frame through its venue's parser, a
+/// A streaming reader of one capture file: each received frame through its venue's parser and
+/// trade-id continuity ([`VenueStream`]: duplicates dropped, venue gaps declared, as live), a
 /// tick at a time. A frame that does not parse is a line error naming `file:line`; frames that
 /// carry no tick (acks, heartbeats, books) are passed over.
 pub struct CaptureTicks {
@@ -106,6 +108,7 @@ pub struct CaptureTicks {
     venue: Venue,
     lines: std::io::Lines<BufReader<Box<dyn Read + Send>>>,
     line: u64,
+    stream: VenueStream,
     pending: VecDeque<VenueTick>,
     scratch: Vec<VenueTick>,
 }
@@ -148,6 +151,7 @@ impl CaptureTicks {
             venue,
             lines: BufReader::new(input).lines(),
             line: 0,
+            stream: VenueStream::new(venue),
             pending: VecDeque::new(),
             scratch: Vec::new(),
         })
@@ -182,8 +186,8 @@ impl TickLines for CaptureTicks {
                 continue;
             };
             self.scratch.clear();
-            self.venue
-                .parse(text, ts_recv, &mut self.scratch)
+            self.stream
+                .frame(text, ts_recv, &mut self.scratch)
                 .map_err(|e| self.error(e.to_string()))?;
             self.pending.extend(self.scratch.drain(..));
         }

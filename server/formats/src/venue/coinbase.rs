@@ -71,17 +71,7 @@ pub(super) fn parse(
     match msg.kind {
         "match" | "last_match" => {
             let symbol = VENUE.symbol(msg.product_id.ok_or_else(|| missing("product_id"))?)?;
-            // The maker's side: the taker did the opposite.
-            let side = match msg.side.ok_or_else(|| missing("side"))? {
-                "buy" => Side::Sell,
-                "sell" => Side::Buy,
-                other => {
-                    return Err(VenueError::new(
-                        VENUE,
-                        format!("side {other:?} is not buy or sell"),
-                    ));
-                }
-            };
+            let side = taker_side(msg.side.ok_or_else(|| missing("side"))?)?;
             let trade = Trade {
                 price: price(VENUE, "price", msg.price.ok_or_else(|| missing("price"))?)?,
                 size: size(VENUE, "size", msg.size.ok_or_else(|| missing("size"))?)?,
@@ -137,5 +127,22 @@ pub(super) fn parse(
                 .join(": "),
         )),
         _ => Ok(Frame::Other),
+    }
+}
+
+/// The taker's side of a trade whose maker's order side Coinbase reports (`side` of `match`
+/// and of the REST trades): the taker did the opposite.
+///
+/// # Errors
+///
+/// A side that is neither `buy` nor `sell`.
+pub(super) fn taker_side(maker: &str) -> Result<Side, VenueError> {
+    match maker {
+        "buy" => Ok(Side::Sell),
+        "sell" => Ok(Side::Buy),
+        other => Err(VenueError::new(
+            VENUE,
+            format!("side {other:?} is not buy or sell"),
+        )),
     }
 }

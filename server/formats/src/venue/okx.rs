@@ -95,6 +95,8 @@ pub(super) fn parse(
         .map_err(|e| VenueError::new(VENUE, format!("not an OKX message: {e}")))?;
     match msg.event {
         Some("error") => return Ok(Frame::Refused(msg.msg.unwrap_or("error").to_owned())),
+        // `{"event":"notice","code":"64008",…}`: the connection closes soon for an upgrade.
+        Some("notice") => return Ok(Frame::Shutdown),
         Some(_) => return Ok(Frame::Other),
         None => {}
     }

@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tickd_protocol::{CandleRecord, Epoch, Instrument, Interval, Seq, Side, Symbol, TickRecord};
+use tickd_protocol::{
+    CandleRecord, Epoch, Gap, Instrument, Interval, Seq, Side, Symbol, TickRecord,
+};
 
 use super::{Dialect, Reply, Subs};
 use crate::http::HttpState;
@@ -307,7 +309,7 @@ impl Dialect for Binance {
         self.wrap(&Stream::Kline(*symbol, interval), data)
     }
 
-    fn gap(&self, _epoch: Epoch, _from: Seq, _to: Seq) -> Option<String> {
+    fn gap(&self, _gap: &Gap, _venue: Option<&Instrument>) -> Option<String> {
         // Binance streams have no gap message: a client notices from trade ids.
         None
     }

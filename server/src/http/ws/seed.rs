@@ -17,7 +17,7 @@ use super::MAX_WS_SYMBOLS;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tickd_protocol::{
-    CandleRecord, Epoch, Instrument, Interval, Seq, Symbol, TickRecord, UnixNanos,
+    CandleRecord, Epoch, Gap, GapReason, Instrument, Interval, Seq, Symbol, TickRecord, UnixNanos,
 };
 
 use super::{Dialect, Reply, Subs};
@@ -261,15 +261,21 @@ impl Dialect for Seed {
             .to_string()
     }
 
-    fn gap(&self, epoch: Epoch, from: Seq, to: Seq) -> Option<String> {
-        Some(
-            json!({
-                "type": "gap",
-                "epoch": epoch.0.to_string(),
-                "data": {"from_seq": from.0, "to_seq": to.0, "reason": "overwritten"},
-            })
-            .to_string(),
-        )
+    fn gap(&self, gap: &Gap, venue: Option<&Instrument>) -> Option<String> {
+        let (from, to) = (gap.from.0, gap.to.0);
+        let data = match gap.reason {
+            GapReason::Venue(hole) => json!({
+                "from_seq": from,
+                "to_seq": to,
+                "reason": "venue",
+                "symbol": venue.map(|i| i.symbol.as_str()),
+                "from_trade_id": hole.from_trade_id,
+                "to_trade_id": hole.to_trade_id,
+            }),
+            // The original service's word for every loss inside the server.
+            _ => json!({"from_seq": from, "to_seq": to, "reason": "overwritten"}),
+        };
+        Some(json!({"type": "gap", "epoch": gap.epoch.0.to_string(), "data": data}).to_string())
     }
 
     fn heartbeat(&self, epoch: Epoch, head: u64) -> Option<String> {
