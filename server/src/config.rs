@@ -80,10 +80,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_SKIP_INVALID")]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skip_invalid: bool,
-    /// A live venue feed, `venue:SYMBOL[,SYMBOL…][@URL]`: venue `binance`, `binance-futures`,
-    /// `binance-delivery`, `coinbase`, `okx` or `kraken`; symbols as the venue spells them
-    /// (`btcusdt`, `BTC-USD`, `BTC-USDT`, `XBT/USD`); the URL replaces the venue's endpoint (a
-    /// proxy, a test server). Repeatable (`;` between feeds in the environment variable).
+    /// A live venue feed, `venue:SYMBOL[,SYMBOL…][@WS_URL[@REST_URL]]`: venue `binance`,
+    /// `binance-futures`, `binance-delivery`, `coinbase`, `okx` or `kraken`; symbols as the
+    /// venue spells them (`btcusdt`, `BTC-USD`, `BTC-USDT`, `XBT/USD`); the URLs replace the
+    /// venue's WebSocket endpoint and the REST endpoint holes are refilled from (a proxy, a
+    /// test server). Repeatable (`;` between feeds in the environment variable).
     /// Symbols are `<VENUE>:<SYMBOL>` in tickd.
     #[arg(long = "feed", env = "TICKD_FEEDS", value_delimiter = ';')]
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -181,6 +181,8 @@ fn live_feed(feed: String, live: &crate::ingest::input::LiveState) {
     metrics::counter!("tickd_feed_gaps_total", "feed" => feed.clone()).absolute(load(&live.gaps));
     metrics::counter!("tickd_feed_missing_trades_total", "feed" => feed.clone())
         .absolute(load(&live.missing_trades));
+    metrics::counter!("tickd_feed_refilled_trades_total", "feed" => feed.clone())
+        .absolute(load(&live.refilled));
     metrics::counter!("tickd_feed_duplicates_total", "feed" => feed.clone())
         .absolute(load(&live.duplicates));
     metrics::counter!("tickd_feed_bad_frames_total", "feed" => feed.clone())

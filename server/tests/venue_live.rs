@@ -5,9 +5,10 @@
 //! - every venue's live ticks, as a subscriber receives them, against the test's independent
 //!   reading of the same frames (`../formats/tests/reading`), field by field;
 //! - a dropped socket, a stalled socket, a rate-limit close (1008) and trade-id holes: the feed
-//!   reconnects and resubscribes, the duplicate across the reconnect is dropped, each hole
-//!   reaches the subscriber as a `Gap` with reason `Venue` naming the missing ids, and
-//!   `/health` and `/metrics` count it all;
+//!   reconnects and resubscribes, the duplicate across the reconnect is dropped, each hole is
+//!   refilled from a local REST stub and what the stub does not have reaches the subscriber as
+//!   a `Gap` with reason `Venue` naming the missing ids, `/health` and `/metrics` count it all,
+//!   and the capture of that run replays to the same trades and gaps;
 //! - a live run captured with `--capture` and replayed with `--replay` sequences the same ticks
 //!   and builds the same candles.
 
@@ -243,6 +244,7 @@ async fn every_venue_live_gives_the_ticks_of_an_independent_reading_of_its_frame
             venue,
             symbols: vec![symbol.to_owned()],
             url: Some(mock.url()),
+            rest: None,
         });
         mocks.push((venue, symbol, mock));
     }
@@ -319,8 +321,86 @@ fn coinbase_matches(ids: impl IntoIterator<Item = u64>) -> Vec<Act> {
         .collect()
 }
 
+/// A local Coinbase REST API that knows the trades `known` (by id): `GET
+/// /products/{product}/trades?after=A&limit=N` answers the newest `N` below `A`, newest first,
+/// as Coinbase does; every request's query is recorded.
+async fn rest_stub(known: Vec<u64>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use axum::extract::{Query, State};
+    #[derive(serde::Deserialize)]
+    struct Page {
+        after: u64,
+        limit: usize,
+    }
+    type Stub = (Arc<Vec<u64>>, Arc<Mutex<Vec<String>>>);
+    async fn trades(State((known, asked)): State<Stub>, Query(page): Query<Page>) -> String {
+        asked
+            .lock()
+            .unwrap()
+            .push(format!("after={}&limit={}", page.after, page.limit));
+        let rows: Vec<String> = known
+            .iter()
+            .rev()
+            .filter(|&&id| id < page.after)
+            .take(page.limit)
+            .map(|&id| {
+                // The REST trade of the WebSocket match `coinbase_match` would send for `id`.
+                format!(
+                    r#"{{"time":"2026-12-05T10:00:{:02}.000001Z","trade_id":{id},"price":"{}.25","size":"0.{id:03}","side":"sell"}}"#,
+                    id % 60,
+                    40_000 + id
+                )
+            })
+            .collect();
+        format!("[{}]", rows.join(","))
+    }
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route("/products/{product}/trades", axum::routing::get(trades))
+        .with_state((Arc::new(known), Arc::clone(&asked)));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, asked)
+}
+
+/// A server replaying the captures in `dir` to its end, and a client subscribed to all of it
+/// from seq 1.
+async fn replay(dir: &std::path::Path) -> (TestServer, Client) {
+    let replay = TestServer::start(ServeArgs {
+        replay: vec![dir.to_owned()],
+        speed: Some("max".parse().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    replay.wait_feeds().await;
+    let mut client = Client::connect(replay.addr).await.unwrap();
+    subscribe_all(&mut client).await;
+    (replay, client)
+}
+
+/// Trades and venue gaps as a subscriber sees them: `trade <id>` and `gap <from>..=<to>`.
+fn story(ticks: &[TickRecord], gaps: &[Gap]) -> Vec<String> {
+    let mut events: Vec<(u64, String)> = ticks
+        .iter()
+        .map(|t| (t.seq, format!("trade {}", t.trade().unwrap().trade_id)))
+        .collect();
+    for g in gaps {
+        let GapReason::Venue(h) = g.reason else {
+            panic!("not a venue gap: {g:?}");
+        };
+        assert_eq!(g.from, g.to);
+        assert_eq!(h.instrument.0, ticks[0].instrument_id);
+        events.push((
+            g.from.0,
+            format!("gap {}..={}", h.from_trade_id, h.to_trade_id),
+        ));
+    }
+    events.sort();
+    events.into_iter().map(|(_, e)| e).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drops_stalls_rate_limits_and_holes_are_reconnected_and_declared() {
+async fn drops_stalls_rate_limits_and_holes_are_reconnected_refilled_and_declared() {
     let heartbeat = r#"{"type":"heartbeat","sequence":99,"last_trade_id":22,"product_id":"BTC-USD","time":"2026-12-05T10:01:00.000000Z"}"#;
     let mut scripts = vec![vec![Act::Await(1)]; 4];
     // 1: trades 1..=10, then the socket drops.
@@ -335,36 +415,36 @@ async fn drops_stalls_rate_limits_and_holes_are_reconnected_and_declared() {
     scripts[3].push(Act::Send(heartbeat.into()));
     scripts[3].extend(coinbase_matches(23..=25));
     let mock = MockVenue::start(scripts).await;
+    // The REST API still has 16, 17 and 21; 22 is gone.
+    let (rest, asked) = rest_stub(vec![16, 17, 21]).await;
+    let capture = tempfile::tempdir().unwrap();
     let server = TestServer::start(ServeArgs {
-        feeds: vec![format!("coinbase:BTC-USD@{}", mock.url()).parse().unwrap()],
+        feeds: vec![
+            format!("coinbase:BTC-USD@{}@http://{rest}", mock.url())
+                .parse()
+                .unwrap(),
+        ],
         feed_silence_ms: Some(500),
         feed_backoff_max_ms: Some(200),
+        capture: Some(capture.path().to_owned()),
         ..ServeArgs::default()
     })
     .await;
     let mut client = Client::connect(server.addr).await.unwrap();
     subscribe_all(&mut client).await;
-    let (ticks, gaps) = collect(&mut client, |t, g| t.len() >= 21 && g.len() >= 2).await;
-    // Every trade once, in order, none repeated across the reconnect.
-    let ids: Vec<u64> = ticks.iter().map(|t| t.trade().unwrap().trade_id).collect();
-    let want: Vec<u64> = (1..=15).chain(18..=20).chain(23..=25).collect();
-    assert_eq!(ids, want);
-    // Each hole where it was found, as a venue gap naming the missing ids.
-    let holes: Vec<(u64, u64)> = gaps
-        .iter()
-        .map(|g| match g.reason {
-            GapReason::Venue(h) => {
-                assert_eq!(g.from, g.to);
-                assert_eq!(h.instrument.0, ticks[0].instrument_id);
-                (h.from_trade_id, h.to_trade_id)
-            }
-            other => panic!("not a venue gap: {other:?}"),
-        })
-        .collect();
-    assert_eq!(holes, [(16, 17), (21, 22)]);
-    let seq_of = |id: u64| ticks[want.iter().position(|&w| w == id).unwrap()].seq;
-    assert!(seq_of(15) < gaps[0].from.0 && gaps[0].from.0 < seq_of(18));
-    assert!(seq_of(20) < gaps[1].from.0 && gaps[1].from.0 < seq_of(23));
+    let (ticks, gaps) = collect(&mut client, |t, g| t.len() >= 24 && !g.is_empty()).await;
+    // Every trade once and in id order, the refilled ones where they belong, none repeated
+    // across the reconnect; the one trade the venue could not give is declared in its place.
+    let mut want: Vec<String> = (1..=21).map(|id| format!("trade {id}")).collect();
+    want.push("gap 22..=22".into());
+    want.extend((23..=25).map(|id| format!("trade {id}")));
+    let live_story = story(&ticks, &gaps);
+    assert_eq!(live_story, want);
+    // The refills asked for exactly the holes.
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["after=18&limit=2", "after=23&limit=2"]
+    );
     // The venue saw four connections, each subscribed.
     let seen = mock.seen();
     assert!(seen.len() >= 4, "{seen:?}");
@@ -378,23 +458,35 @@ async fn drops_stalls_rate_limits_and_holes_are_reconnected_and_declared() {
     assert_eq!(status, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     let live = &health["feeds"]["coinbase"]["live"];
-    assert_eq!(live["gaps"], 2, "{body}");
-    assert_eq!(live["missing_trades"], 4, "{body}");
+    assert_eq!(live["refilled"], 3, "{body}");
+    assert_eq!(live["gaps"], 1, "{body}");
+    assert_eq!(live["missing_trades"], 1, "{body}");
     assert_eq!(live["duplicates"], 1, "{body}");
     assert_eq!(live["rate_limits"], 1, "{body}");
     assert!(live["reconnects"].as_u64().unwrap() >= 3, "{body}");
     let (_, metrics) = common::http_get(http, "/metrics").await;
-    assert!(
-        metrics.contains("tickd_feed_gaps_total{feed=\"coinbase\"} 2"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("tickd_feed_missing_trades_total{feed=\"coinbase\"} 4"));
-    assert!(metrics.contains("tickd_feed_rate_limits_total{feed=\"coinbase\"} 1"));
-    assert!(
-        metrics.contains("tickd_gaps_total{reason=\"venue\"} 2"),
-        "{metrics}"
-    );
+    for line in [
+        "tickd_feed_gaps_total{feed=\"coinbase\"} 1",
+        "tickd_feed_missing_trades_total{feed=\"coinbase\"} 1",
+        "tickd_feed_refilled_trades_total{feed=\"coinbase\"} 3",
+        "tickd_feed_rate_limits_total{feed=\"coinbase\"} 1",
+        "tickd_gaps_total{reason=\"venue\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    drop(client);
     server.stop().await;
+
+    // The capture replays to the same story: the refills are in it, in place.
+    let (replay, mut client) = replay(capture.path()).await;
+    let (again, again_gaps) = collect(&mut client, |t, g| t.len() >= 24 && !g.is_empty()).await;
+    assert_eq!(story(&again, &again_gaps), live_story);
+    let key = |t: &TickRecord| (t.kind, t.side, t.flags, t.ts_event, t.body);
+    assert_eq!(
+        again.iter().map(key).collect::<Vec<_>>(),
+        ticks.iter().map(key).collect::<Vec<_>>()
+    );
+    replay.stop().await;
 }
 
 /// A candle's values, without what depends on when it was closed.
@@ -448,15 +540,7 @@ async fn a_live_capture_replays_to_the_same_ticks_and_candles() {
         name.starts_with("coinbase-") && name.ends_with(".log.gz"),
         "{name}"
     );
-    let replay = TestServer::start(ServeArgs {
-        replay: vec![capture.path().to_owned()],
-        speed: Some("max".parse().unwrap()),
-        ..ServeArgs::default()
-    })
-    .await;
-    replay.wait_feeds().await;
-    let mut client = Client::connect(replay.addr).await.unwrap();
-    subscribe_all(&mut client).await;
+    let (replay, mut client) = replay(capture.path()).await;
     let (replayed, _) = collect(&mut client, |t, _| t.len() >= n).await;
     let names = symbols(&mut client).await;
     assert_eq!(names, live_names);

@@ -21,16 +21,21 @@
 //!   connection is still read; the feed switches once the replacement is subscribed, and the
 //!   overlap's trades are dropped as duplicates by trade id (make before break).
 //!
-//! **Gaps.** What the feed cannot prove it received is declared: a venue-gap record per hole in
-//! an instrument's trade ids, or per instrument at a reconnect on a venue without ids (see
-//! [`VenueStream`]). Subscribers receive it as a `Gap` with reason `Venue`.
+//! **Gaps.** A hole in an instrument's trade ids is first refilled from the venue's REST API
+//! where it has one (Binance `historicalTrades`/`aggTrades`, Coinbase `trades`; up to
+//! 5 pages of 1,000, paced by a strict limiter): the missing trades are sequenced before the
+//! frame that showed the hole. What the feed still cannot prove it received is declared: a
+//! venue-gap record per remaining hole, or per instrument at a reconnect on a venue without ids
+//! (see [`VenueStream`]). Subscribers receive it as a `Gap` with reason `Venue`.
 //!
-//! **Capture.** With `--capture DIR` every frame received is written as it arrives, and each
-//! new connection as the line [`CONNECTED`], so `--replay` of the capture sequences the same
-//! ticks and gaps ([`capture`]).
+//! **Capture.** With `--capture DIR` every frame received is written once read, each new
+//! connection as the line [`CONNECTED`] and each refill as its refill line (before the frame
+//! that showed the hole), so `--replay` of the capture sequences the same ticks and gaps
+//! ([`capture`]).
 
 pub mod capture;
 mod connection;
+mod refill;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,7 +44,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use tickd_formats::venue::stream::{CONNECTED, StreamStats, VenueStream};
+use serde_json::value::RawValue;
+use tickd_formats::venue::stream::{CONNECTED, Hole, Read, StreamStats, VenueStream, refill_line};
 use tickd_formats::venue::subscribe::Subscription;
 use tickd_formats::venue::{Frame, NO_EVENT_TIME, Venue, VenueTick};
 use tickd_protocol::{Scales, UnixNanos};
@@ -50,12 +56,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use self::capture::{CaptureConfig, CaptureWriter};
 use self::connection::Connection;
 pub use self::connection::{Limiter, strict};
+use self::refill::Refiller;
 use super::FeedSender;
 use crate::clock;
 use crate::ingest::input::{FeedStats, LiveState};
 
-/// One `--feed`: a venue, its symbols, and optionally the endpoint to use instead of the
-/// venue's (`venue:SYM1,SYM2[@URL]`; for Binance the URL is the base `/stream` is appended to).
+/// One `--feed`: a venue, its symbols, and optionally the endpoints to use instead of the
+/// venue's (`venue:SYM1,SYM2[@WS_URL[@REST_URL]]`; for Binance the WebSocket URL is the base
+/// `/stream` is appended to; the REST URL is where refills come from).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedSpec {
     /// The venue.
@@ -64,6 +72,8 @@ pub struct FeedSpec {
     pub symbols: Vec<String>,
     /// The endpoint, if not the venue's.
     pub url: Option<String>,
+    /// The REST endpoint refills come from, if not the venue's.
+    pub rest: Option<String>,
 }
 
 impl std::str::FromStr for FeedSpec {
@@ -74,10 +84,10 @@ impl std::str::FromStr for FeedSpec {
             .split_once(':')
             .ok_or_else(|| format!("feed {s:?}: expected venue:SYMBOL[,SYMBOL…][@URL]"))?;
         let venue: Venue = venue.parse()?;
-        let (symbols, url) = match rest.split_once('@') {
-            Some((symbols, url)) => (symbols, Some(url.to_owned())),
-            None => (rest, None),
-        };
+        let mut parts = rest.splitn(3, '@');
+        let symbols = parts.next().unwrap_or_default();
+        let url = parts.next().map(str::to_owned);
+        let rest = parts.next().map(str::to_owned);
         let symbols: Vec<String> = symbols
             .split(',')
             .map(str::trim)
@@ -88,6 +98,7 @@ impl std::str::FromStr for FeedSpec {
             venue,
             symbols,
             url,
+            rest,
         };
         // Checked now, so a bad option stops the start, not the feed thread.
         spec.subscription()?;
@@ -98,10 +109,13 @@ impl std::str::FromStr for FeedSpec {
 impl std::fmt::Display for FeedSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.venue, self.symbols.join(","))?;
-        match &self.url {
-            Some(url) => write!(f, "@{url}"),
-            None => Ok(()),
+        if let Some(url) = &self.url {
+            write!(f, "@{url}")?;
         }
+        if let Some(rest) = &self.rest {
+            write!(f, "@{rest}")?;
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +216,8 @@ struct Feed {
     stop: Arc<AtomicBool>,
     stream: VenueStream,
     capture: Option<CaptureWriter>,
+    /// Where holes are refilled from (venues with a REST refill).
+    refiller: Option<Refiller>,
     ticks: Vec<VenueTick>,
     /// What the stream's counters were when last copied to the shared state.
     reported: StreamStats,
@@ -241,6 +257,7 @@ impl Feed {
         Self {
             stream: VenueStream::new(config.spec.venue),
             backoff: backoff(config.backoff_max),
+            refiller: Refiller::new(config.spec.venue, config.spec.rest.as_deref()),
             config,
             sub,
             sender,
@@ -367,7 +384,7 @@ impl Feed {
                     let mut msg = msg;
                     // Everything already received is handled in this wake-up, shipped once.
                     loop {
-                        match self.message(msg)? {
+                        match self.message(msg).await? {
                             Step::Go => {}
                             Step::Renew if replacement.is_none() => renew_at = Some(Instant::now()),
                             Step::Renew => {}
@@ -418,7 +435,7 @@ impl Feed {
                         Ok(new) => {
                             // Frames the old connection already holds are read first.
                             while let Some(m) = conn.ready() {
-                                if let Step::End(..) = self.message(m)? {
+                                if let Step::End(..) = self.message(m).await? {
                                     break;
                                 }
                             }
@@ -446,7 +463,7 @@ impl Feed {
     }
 
     /// Handles one message of the connection.
-    fn message(
+    async fn message(
         &mut self,
         msg: Option<Result<Message, String>>,
     ) -> Result<Step, super::SequencerGone> {
@@ -475,16 +492,32 @@ impl Feed {
         let live = self.live();
         live.messages.fetch_add(1, Ordering::Relaxed);
         live.last_message_ns.store(now.0, Ordering::Relaxed);
+        let mut read = match &self.refiller {
+            Some(_) => self.stream.frame_or_hole(text, now, &mut self.ticks),
+            None => self
+                .stream
+                .frame(text, now, &mut self.ticks)
+                .map(Read::Frame),
+        };
+        if let Ok(Read::Hole(hole)) = read {
+            // The missing trades first (their refill line goes to the capture before the
+            // frame, in the order the stream reads them), then the frame declares the rest.
+            self.refill(&hole).await;
+            read = self
+                .stream
+                .frame(text, now, &mut self.ticks)
+                .map(Read::Frame);
+        }
         self.capture_line(now, text);
-        let step = match self.stream.frame(text, now, &mut self.ticks) {
-            Ok(Frame::Refused(reason)) => {
+        let step = match read {
+            Ok(Read::Frame(Frame::Refused(reason))) => {
                 tracing::error!(feed = %self.sender.stats.name, "the venue refused: {reason}");
                 if let Ok(mut e) = self.live().last_error.lock() {
                     *e = Some(format!("refused: {reason}"));
                 }
                 Step::Go
             }
-            Ok(Frame::Shutdown) => Step::Renew,
+            Ok(Read::Frame(Frame::Shutdown)) => Step::Renew,
             Ok(_) => Step::Go,
             Err(e) => {
                 self.live().bad_frames.fetch_add(1, Ordering::Relaxed);
@@ -494,6 +527,46 @@ impl Feed {
         };
         self.ship()?;
         Ok(step)
+    }
+
+    /// Fetches the trades of `hole` and passes them to the stream as a refill line (captured
+    /// too). What does not come back is declared by the frame that showed the hole.
+    async fn refill(&mut self, hole: &Hole) {
+        let Some(refiller) = &self.refiller else {
+            return;
+        };
+        let prefix = self.config.spec.venue.prefix().len() + 1;
+        let venue_symbol = &hole.symbol.as_str()[prefix..];
+        let fetched = refiller.fetch(hole, venue_symbol).await;
+        let name = self.sender.stats.name.clone();
+        if let Some(f) = &fetched.failure {
+            tracing::warn!(feed = %name, from = hole.from, to = hole.to, "refill: {}", f.reason);
+            let live = self.live();
+            if f.rate_limited {
+                live.rate_limits.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Ok(mut e) = live.last_error.lock() {
+                *e = Some(format!("refill: {}", f.reason));
+            }
+        }
+        if fetched.trades.is_empty() {
+            return;
+        }
+        let rows: Vec<&RawValue> = fetched.trades.iter().map(AsRef::as_ref).collect();
+        let line = refill_line(hole.symbol, hole.from, hole.to, &rows);
+        self.capture_line(fetched.ts_recv, &line);
+        let before = self.ticks.len();
+        match self.stream.frame(&line, fetched.ts_recv, &mut self.ticks) {
+            Ok(_) => {
+                let n = self.ticks[before..]
+                    .iter()
+                    .filter(|t| t.tick.kind().is_some())
+                    .count() as u64;
+                self.live().refilled.fetch_add(n, Ordering::Relaxed);
+                tracing::info!(feed = %name, from = hole.from, to = hole.to, refilled = n, "refilled a hole in the trade ids");
+            }
+            Err(e) => tracing::warn!(feed = %name, "refill answer: {e}"),
+        }
     }
 
     /// Hands the parsed ticks and gaps to the sender (batched; shipped by [`Feed::flush`]).
@@ -565,5 +638,44 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_options_name_venue_symbols_and_endpoints() {
+        let spec: FeedSpec = "binance:btcusdt, ethusdt".parse().unwrap();
+        assert_eq!(
+            (spec.venue, spec.symbols.as_slice(), &spec.url, &spec.rest),
+            (
+                Venue::Binance,
+                &["btcusdt".to_owned(), "ethusdt".to_owned()][..],
+                &None,
+                &None
+            )
+        );
+        let spec: FeedSpec = "coinbase:BTC-USD@ws://127.0.0.1:9@http://127.0.0.1:8"
+            .parse()
+            .unwrap();
+        assert_eq!(spec.url.as_deref(), Some("ws://127.0.0.1:9"));
+        assert_eq!(spec.rest.as_deref(), Some("http://127.0.0.1:8"));
+        assert_eq!(
+            spec.to_string(),
+            "coinbase:BTC-USD@ws://127.0.0.1:9@http://127.0.0.1:8"
+        );
+        assert_eq!(spec.name(false), "coinbase");
+        assert_eq!(spec.name(true), "coinbase:btc-usd");
+        for (bad, says) in [
+            ("binance", "expected venue:SYMBOL"),
+            ("nyse:IBM", "unknown venue"),
+            ("okx:", "no symbols"),
+            ("okx:BTC USDT", "symbol"),
+        ] {
+            let e = bad.parse::<FeedSpec>().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

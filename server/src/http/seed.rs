@@ -63,6 +63,8 @@ pub struct LiveHealth {
     gaps: u64,
     /// Venue trade ids declared missing.
     missing_trades: u64,
+    /// Trades fetched from the venue's REST API to fill holes.
+    refilled: u64,
     /// Trades dropped as duplicates.
     duplicates: u64,
     /// The last problem: a lost connection, a refusal, a capture failure.
@@ -82,6 +84,7 @@ impl LiveHealth {
             rate_limits: load(&live.rate_limits),
             gaps: load(&live.gaps),
             missing_trades: load(&live.missing_trades),
+            refilled: load(&live.refilled),
             duplicates: load(&live.duplicates),
             last_error: live.last_error.lock().ok().and_then(|e| e.clone()),
         }

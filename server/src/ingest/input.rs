@@ -105,6 +105,8 @@ pub struct LiveState {
     pub gaps: AtomicU64,
     /// Venue trade ids declared missing.
     pub missing_trades: AtomicU64,
+    /// Trades fetched from the venue's REST API to fill holes.
+    pub refilled: AtomicU64,
     /// Trades dropped as duplicates (seen before, e.g. across a reconnect).
     pub duplicates: AtomicU64,
     /// Frames that did not parse (logged and skipped).

@@ -30,6 +30,47 @@ use super::{Frame, Venue, VenueError, VenueTick};
 /// The capture frame text tickd writes when a connection to the venue opens.
 pub const CONNECTED: &str = r#"{"tickd":"connected"}"#;
 
+/// How a refill line starts ([`refill_line`]).
+const REFILL_PREFIX: &str = r#"{"tickd":"refill","#;
+
+/// The line carrying trades `from..=to` of `symbol` (the directory symbol) fetched from the
+/// venue's REST API to fill a hole: `{"tickd":"refill","symbol":…,"from":…,"to":…,"trades":[…]}`,
+/// `trades` being the venue's own trade objects ([`Venue::parse_refill`] reads them). Read by
+/// [`VenueStream::frame`] like a frame, and written to captures, so a replay refills the same.
+pub fn refill_line(
+    symbol: Symbol,
+    from: u64,
+    to: u64,
+    trades: &[&serde_json::value::RawValue],
+) -> String {
+    let trades: Vec<&str> = trades.iter().map(|t| t.get()).collect();
+    format!(
+        r#"{REFILL_PREFIX}"symbol":{},"from":{from},"to":{to},"trades":[{}]}}"#,
+        serde_json::Value::from(symbol.as_str()),
+        trades.join(",")
+    )
+}
+
+/// What [`VenueStream::frame_or_hole`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// The frame was read.
+    Frame(Frame),
+    /// The frame would open this hole; it was not read.
+    Hole(Hole),
+}
+
+/// Trade ids `from..=to` of `symbol` that a frame showed missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hole {
+    /// The directory symbol.
+    pub symbol: Symbol,
+    /// The first missing id.
+    pub from: u64,
+    /// The last missing id.
+    pub to: u64,
+}
+
 /// Counters of one stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamStats {
@@ -107,7 +148,8 @@ impl VenueStream {
     }
 
     /// Reads one frame received at `ts_recv`, appending its ticks (and any venue gap before
-    /// them) to `out`.
+    /// them) to `out`. A refill line ([`refill_line`]) passes its trades through the same
+    /// continuity.
     ///
     /// # Errors
     ///
@@ -118,13 +160,52 @@ impl VenueStream {
         ts_recv: UnixNanos,
         out: &mut Vec<VenueTick>,
     ) -> Result<Frame, VenueError> {
-        self.stats.frames += 1;
+        match self.read(text, ts_recv, out, false)? {
+            Read::Frame(f) => Ok(f),
+            Read::Hole(_) => unreachable!("holes are only reported when asked for"),
+        }
+    }
+
+    /// [`VenueStream::frame`], except that a frame that would open a hole in an instrument's
+    /// trade ids is not read: the hole is returned and nothing changes, so the caller can
+    /// fetch the missing trades, pass them as a [`refill_line`], then read the frame with
+    /// [`VenueStream::frame`] (which declares what is still missing). A capture of that
+    /// order replays to the same records.
+    ///
+    /// # Errors
+    ///
+    /// As [`VenueStream::frame`].
+    pub fn frame_or_hole(
+        &mut self,
+        text: &str,
+        ts_recv: UnixNanos,
+        out: &mut Vec<VenueTick>,
+    ) -> Result<Read, VenueError> {
+        self.read(text, ts_recv, out, true)
+    }
+
+    fn read(
+        &mut self,
+        text: &str,
+        ts_recv: UnixNanos,
+        out: &mut Vec<VenueTick>,
+        report_holes: bool,
+    ) -> Result<Read, VenueError> {
         if text == CONNECTED {
+            self.stats.frames += 1;
             self.connected(ts_recv, out);
-            return Ok(Frame::Other);
+            return Ok(Read::Frame(Frame::Other));
         }
         self.scratch.clear();
-        let frame = self.venue.parse(text, ts_recv, &mut self.scratch)?;
+        let frame = if text.starts_with(REFILL_PREFIX) {
+            self.refill(text, ts_recv)?
+        } else {
+            self.venue.parse(text, ts_recv, &mut self.scratch)?
+        };
+        if report_holes && let Some(hole) = self.first_hole(&frame) {
+            return Ok(Read::Hole(hole));
+        }
+        self.stats.frames += 1;
         let sequential = Self::sequential_ids(self.venue);
         for i in 0..self.scratch.len() {
             let t = self.scratch[i];
@@ -153,7 +234,78 @@ impl VenueStream {
                 ids.declared = *last_trade_id;
             }
         }
-        Ok(frame)
+        Ok(Read::Frame(frame))
+    }
+
+    /// The trades of a refill line, into the scratch buffer.
+    fn refill(&mut self, text: &str, ts_recv: UnixNanos) -> Result<Frame, VenueError> {
+        #[derive(serde::Deserialize)]
+        struct Line<'a> {
+            symbol: &'a str,
+            from: u64,
+            to: u64,
+            #[serde(borrow)]
+            trades: &'a serde_json::value::RawValue,
+        }
+        let bad = |e: String| VenueError::new(self.venue, format!("refill line: {e}"));
+        let line: Line<'_> = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let symbol = Symbol::new(line.symbol).map_err(|e| bad(e.to_string()))?;
+        self.venue.parse_refill(
+            symbol,
+            line.trades.get(),
+            ts_recv,
+            (line.from, line.to),
+            &mut self.scratch,
+        )?;
+        Ok(Frame::Data)
+    }
+
+    /// The first hole the parsed frame in the scratch buffer would open, if any.
+    fn first_hole(&self, frame: &Frame) -> Option<Hole> {
+        if !Self::sequential_ids(self.venue) {
+            return None;
+        }
+        // Ids this frame moves forward, before its later trades are looked at.
+        let mut moved: Vec<(Symbol, u64)> = Vec::new();
+        let covered = |moved: &[(Symbol, u64)], symbol: &Symbol| {
+            moved
+                .iter()
+                .rev()
+                .find(|(s, _)| s == symbol)
+                .map(|&(_, id)| id)
+                .or_else(|| self.ids.get(symbol).map(|i| i.last.max(i.declared)))
+        };
+        for t in &self.scratch {
+            if t.tick.kind() != Some(TickKind::Trade) {
+                continue;
+            }
+            let id = t.tick.body[2];
+            match covered(&moved, &t.symbol) {
+                Some(c) if id > c.saturating_add(1) => {
+                    return Some(Hole {
+                        symbol: t.symbol,
+                        from: c + 1,
+                        to: id - 1,
+                    });
+                }
+                Some(c) if id <= c => {}
+                _ => moved.push((t.symbol, id)),
+            }
+        }
+        if let Frame::Heartbeat {
+            symbol,
+            last_trade_id,
+        } = frame
+            && let Some(c) = covered(&moved, symbol)
+            && *last_trade_id > c
+        {
+            return Some(Hole {
+                symbol: *symbol,
+                from: c + 1,
+                to: *last_trade_id,
+            });
+        }
+        None
     }
 
     /// Checks trade `id` of `symbol`; appends a gap before it if ids were skipped. Returns
@@ -249,6 +401,70 @@ mod tests {
                 connects: 0,
             }
         );
+    }
+
+    #[test]
+    fn a_hole_is_reported_unread_then_refilled_as_a_replay_would() {
+        let refill_body = r#"{"time":"2026-12-05T10:00:00.5Z","trade_id":12,"price":"1","size":"1","side":"buy"}"#;
+        let row: &serde_json::value::RawValue = serde_json::from_str(refill_body).unwrap();
+        let symbol = Symbol::new("COINBASE:BTC-USD").unwrap();
+        let line = refill_line(symbol, 11, 13, &[row]);
+        assert!(line.starts_with(
+            r#"{"tickd":"refill","symbol":"COINBASE:BTC-USD","from":11,"to":13,"trades":[{"#
+        ));
+        // Live: the frame with trade 14 is reported, not read; the refill (only 12 came back)
+        // goes in, then the frame, which declares what is still missing.
+        let mut live = VenueStream::new(Venue::Coinbase);
+        let mut out = Vec::new();
+        live.frame(&coinbase_match(10), UnixNanos(1), &mut out)
+            .unwrap();
+        let hole = live
+            .frame_or_hole(&coinbase_match(14), UnixNanos(2), &mut out)
+            .unwrap();
+        assert_eq!(
+            hole,
+            Read::Hole(Hole {
+                symbol,
+                from: 11,
+                to: 13
+            })
+        );
+        assert_eq!(out.len(), 1, "nothing of the frame was read");
+        live.frame(&line, UnixNanos(3), &mut out).unwrap();
+        live.frame(&coinbase_match(14), UnixNanos(2), &mut out)
+            .unwrap();
+        // Replay of the capture (frame 10, the refill line, frame 14).
+        let mut replay = VenueStream::new(Venue::Coinbase);
+        let mut again = Vec::new();
+        for (text, t) in [
+            (coinbase_match(10), 1),
+            (line.clone(), 3),
+            (coinbase_match(14), 2),
+        ] {
+            replay.frame(&text, UnixNanos(t), &mut again).unwrap();
+        }
+        assert_eq!(out, again);
+        let shape: Vec<String> = out
+            .iter()
+            .map(|t| match t.tick.venue_hole() {
+                Some(h) => format!(
+                    "gap {}..={} at {}",
+                    h.from_trade_id, h.to_trade_id, t.tick.ts_event
+                ),
+                None => format!("trade {}", t.tick.body[2]),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "trade 10",
+                "gap 11..=11 at 3",
+                "trade 12",
+                "gap 13..=13 at 2",
+                "trade 14"
+            ]
+        );
+        assert_eq!(live.stats(), replay.stats());
     }
 
     #[test]
