@@ -157,6 +157,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         );
     }
     let attempts = venue::attempt_limiters(&config.feeds);
+    let definitions = Arc::new(crate::ingest::definitions::Definitions::default());
     for spec in &config.feeds {
         let several = config
             .feeds
@@ -174,6 +175,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             backoff_max: config.feed_backoff_max,
             capture: config.capture.clone(),
             attempts: Arc::clone(&attempts[&spec.venue]),
+            definitions: Arc::clone(&definitions),
         };
         feeds.push(venue::spawn(cfg, sender, Arc::clone(&stop))?);
         tracing::info!(feed = %spec, "live feed started");
@@ -199,6 +201,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             journal_dir: config.journal.as_ref().map(|j| j.dir.clone()),
             input: tx.clone(),
             ingest,
+            definitions,
         },
         stop,
         feeds,

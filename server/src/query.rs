@@ -52,6 +52,8 @@ pub struct Shared {
     pub input: InputTx,
     /// Ingest health (journal failures).
     pub ingest: Arc<IngestStatus>,
+    /// The venues' instrument definitions (live feeds load them).
+    pub definitions: Arc<crate::ingest::definitions::Definitions>,
 }
 
 /// The read side: the server state shared with the sequencer and readers of the shm files it

@@ -188,21 +188,34 @@ async fn symbols(client: &mut Client) -> HashMap<u32, String> {
         .collect()
 }
 
-/// The venues, their capture files and the symbols tickd is asked for.
-const VENUES: [(Venue, &[&str], &str); 6] = [
-    (Venue::Binance, &["BINANCE.ws.1.0.gz"], "btcusdt"),
+/// The venues, their WebSocket capture files, their REST capture (the instrument list) and the
+/// symbol tickd is asked for (one the captures trade).
+const VENUES: [(Venue, &[&str], &str, &str); 6] = [
+    (
+        Venue::Binance,
+        &["BINANCE.ws.1.0.gz"],
+        "BINANCE.0.gz",
+        "nknusdt",
+    ),
     (
         Venue::BinanceFutures,
         &["BINANCE_FUTURES.ws.1.0.gz"],
-        "btcusdt",
+        "BINANCE_FUTURES.0.gz",
+        "sushiusdt",
     ),
     (
         Venue::BinanceDelivery,
         &["BINANCE_DELIVERY.ws.1.0.gz"],
-        "btcusd_perp",
+        "BINANCE_DELIVERY.0.gz",
+        "linkusd_perp",
     ),
-    (Venue::Coinbase, &["COINBASE.ws.28.0.gz"], "BTC-USD"),
-    (Venue::Okx, &["OKX.ws.1.0.gz"], "BTC-USDT"),
+    (
+        Venue::Coinbase,
+        &["COINBASE.ws.28.0.gz"],
+        "COINBASE.0.gz",
+        "SKL-USD",
+    ),
+    (Venue::Okx, &["OKX.ws.1.0.gz"], "OKX.0.gz", "BTC-USDT"),
     (
         Venue::Kraken,
         &[
@@ -210,9 +223,25 @@ const VENUES: [(Venue, &[&str], &str); 6] = [
             "KRAKEN.ws.49.0.gz",
             "KRAKEN.ws.50.0.gz",
         ],
-        "XBT/USD",
+        "KRAKEN.0.gz",
+        "XMR/USD",
     ),
 ];
+
+/// A local REST API answering `body` to every request, recording what was asked.
+async fn rest_answering(body: String) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&asked);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        log.lock().unwrap().push(uri.to_string());
+        let body = body.clone();
+        async move { body }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, asked)
+}
 
 /// Subscribe messages each venue sends (Binance: none, its streams are in the URL).
 fn subscribe_messages(venue: Venue) -> usize {
@@ -228,7 +257,8 @@ async fn every_venue_live_gives_the_ticks_of_an_independent_reading_of_its_frame
     let mut mocks = Vec::new();
     let mut feeds = Vec::new();
     let mut want: HashMap<&str, Vec<reading::Expect>> = HashMap::new();
-    for (venue, files, symbol) in VENUES {
+    let mut rests = Vec::new();
+    for (venue, files, rest_file, symbol) in VENUES {
         let read = reading::of(venue);
         let mut script = vec![Act::Await(subscribe_messages(venue))];
         let expected = want.entry(venue.prefix()).or_default();
@@ -240,13 +270,16 @@ async fn every_venue_live_gives_the_ticks_of_an_independent_reading_of_its_frame
             }
         }
         let mock = MockVenue::start(vec![script]).await;
+        let body = reading::rest_body(rest_file);
+        let (rest, asked) = rest_answering(body.clone()).await;
         feeds.push(FeedSpec {
             venue,
             symbols: vec![symbol.to_owned()],
             url: Some(mock.url()),
-            rest: None,
+            rest: Some(format!("http://{rest}")),
         });
         mocks.push((venue, symbol, mock));
+        rests.push((venue, symbol, body, asked));
     }
     let total: usize = want.values().map(Vec::len).sum();
     let server = TestServer::start(ServeArgs {
@@ -276,6 +309,70 @@ async fn every_venue_live_gives_the_ticks_of_an_independent_reading_of_its_frame
         }
         got.entry(venue.prefix()).or_default().push(e);
     }
+    // Each venue's definition of its symbol, from its real instrument list, in `/symbols`.
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let (_, body) = common::http_get(http, "/symbols").await;
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for (venue, symbol, rest_body, asked) in &rests {
+        let asked = asked.lock().unwrap().clone();
+        assert_eq!(
+            asked,
+            [venue.instruments_request(&[symbol.to_string()])],
+            "{venue}"
+        );
+        let want = venue
+            .parse_instruments(rest_body, &[symbol.to_string()])
+            .unwrap();
+        assert_eq!(want.len(), 1, "{venue} lists {symbol}");
+        let entry = listed["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["symbol"] == want[0].symbol.as_str())
+            .unwrap_or_else(|| panic!("{} in {body}", want[0].symbol));
+        let d = &entry["definition"];
+        let text = |raw: i128| format!("{:#}", tickd_protocol::Scaled::of(raw, 9));
+        assert_eq!(d["base"], want[0].base.as_str(), "{venue}");
+        assert_eq!(d["quote"], want[0].quote.as_str(), "{venue}");
+        assert_eq!(
+            d["tick_size"],
+            text(want[0].tick_size.raw().into()),
+            "{venue}"
+        );
+        assert_eq!(
+            d["lot_size"],
+            text(want[0].lot_size.raw().into()),
+            "{venue}"
+        );
+        assert_eq!(
+            d["min_size"],
+            text(want[0].min_size.raw().into()),
+            "{venue}"
+        );
+    }
+    // Binance's own filters, as Binance wrote them, in tickd's exchangeInfo.
+    let (status, body) =
+        common::http_get(http, "/api/v3/exchangeInfo?symbol=BINANCE:NKNUSDT").await;
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let nkn = &info["symbols"][0];
+    assert_eq!(
+        (nkn["baseAsset"].as_str(), nkn["quoteAsset"].as_str()),
+        (Some("NKN"), Some("USDT"))
+    );
+    let filter = |kind: &str| {
+        nkn["filters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["filterType"] == kind)
+            .unwrap_or_else(|| panic!("{kind} in {nkn}"))
+            .clone()
+    };
+    assert_eq!(filter("PRICE_FILTER")["tickSize"], "0.00010000");
+    assert_eq!(filter("LOT_SIZE")["stepSize"], "1.00000000");
+    assert_eq!(filter("LOT_SIZE")["minQty"], "1.00000000");
+    assert_eq!(filter("MIN_NOTIONAL")["minNotional"], "10.00000000");
     for (venue, symbol, mock) in &mocks {
         let prefix = venue.prefix();
         let mut expected = std::mem::take(want.get_mut(prefix).unwrap());

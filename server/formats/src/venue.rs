@@ -23,6 +23,7 @@
 pub mod binance;
 pub mod capture;
 pub mod coinbase;
+pub mod instruments;
 pub mod kraken;
 pub mod okx;
 pub mod refill;

@@ -35,7 +35,7 @@
 
 pub mod capture;
 mod connection;
-mod refill;
+mod rest;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,9 +56,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use self::capture::{CaptureConfig, CaptureWriter};
 use self::connection::Connection;
 pub use self::connection::{Limiter, strict};
-use self::refill::Refiller;
+use self::rest::Rest;
 use super::FeedSender;
 use crate::clock;
+use crate::ingest::definitions::Definitions;
 use crate::ingest::input::{FeedStats, LiveState};
 
 /// One `--feed`: a venue, its symbols, and optionally the endpoints to use instead of the
@@ -165,6 +166,8 @@ pub struct VenueFeedConfig {
     pub capture: Option<CaptureConfig>,
     /// Connection attempts of this venue (shared by its feeds).
     pub attempts: Arc<Limiter>,
+    /// Where the venue's instrument definitions go.
+    pub definitions: Arc<Definitions>,
 }
 
 /// Connection attempts per venue: one a second, shared by the venue's feeds.
@@ -216,8 +219,12 @@ struct Feed {
     stop: Arc<AtomicBool>,
     stream: VenueStream,
     capture: Option<CaptureWriter>,
-    /// Where holes are refilled from (venues with a REST refill).
-    refiller: Option<Refiller>,
+    /// The venue's REST API: instrument definitions, refills.
+    rest: Rest,
+    /// Whether holes are refilled (venues with a REST refill).
+    refill: bool,
+    /// Whether the instrument definitions are loaded.
+    defined: bool,
     ticks: Vec<VenueTick>,
     /// What the stream's counters were when last copied to the shared state.
     reported: StreamStats,
@@ -257,7 +264,9 @@ impl Feed {
         Self {
             stream: VenueStream::new(config.spec.venue),
             backoff: backoff(config.backoff_max),
-            refiller: Refiller::new(config.spec.venue, config.spec.rest.as_deref()),
+            rest: Rest::new(config.spec.venue, config.spec.rest.as_deref()),
+            refill: config.spec.venue.has_refill(),
+            defined: false,
             config,
             sub,
             sender,
@@ -285,6 +294,9 @@ impl Feed {
         loop {
             if self.stopping() {
                 return;
+            }
+            if !self.defined {
+                self.define().await;
             }
             let conn = match next.take() {
                 Some(c) => c,
@@ -324,6 +336,39 @@ impl Feed {
                         self.backoff = backoff(self.config.backoff_max);
                     }
                     self.lost(&reason, rate_limited).await;
+                }
+            }
+        }
+    }
+
+    /// Loads the venue's definitions of the feed's instruments (tick and lot sizes, minimums,
+    /// base and quote) into the server's table. A failure is logged; the next connection
+    /// attempt tries again, and the feed runs meanwhile.
+    async fn define(&mut self) {
+        let name = self.sender.stats.name.clone();
+        match self.rest.instruments(&self.config.spec.symbols).await {
+            Ok(defs) => {
+                let missing: Vec<&String> = self
+                    .config
+                    .spec
+                    .symbols
+                    .iter()
+                    .filter(|s| {
+                        let symbol = self.config.spec.venue.symbol(s).ok();
+                        !defs.iter().any(|d| Some(d.symbol) == symbol)
+                    })
+                    .collect();
+                if !missing.is_empty() {
+                    tracing::warn!(feed = %name, ?missing, "the venue does not list these symbols");
+                }
+                tracing::info!(feed = %name, defined = defs.len(), "instrument definitions loaded");
+                self.config.definitions.set(defs);
+                self.defined = true;
+            }
+            Err(f) => {
+                tracing::warn!(feed = %name, "instrument definitions: {}", f.reason);
+                if let Ok(mut e) = self.live().last_error.lock() {
+                    *e = Some(format!("instrument definitions: {}", f.reason));
                 }
             }
         }
@@ -492,12 +537,12 @@ impl Feed {
         let live = self.live();
         live.messages.fetch_add(1, Ordering::Relaxed);
         live.last_message_ns.store(now.0, Ordering::Relaxed);
-        let mut read = match &self.refiller {
-            Some(_) => self.stream.frame_or_hole(text, now, &mut self.ticks),
-            None => self
-                .stream
+        let mut read = if self.refill {
+            self.stream.frame_or_hole(text, now, &mut self.ticks)
+        } else {
+            self.stream
                 .frame(text, now, &mut self.ticks)
-                .map(Read::Frame),
+                .map(Read::Frame)
         };
         if let Ok(Read::Hole(hole)) = read {
             // The missing trades first (their refill line goes to the capture before the
@@ -532,12 +577,9 @@ impl Feed {
     /// Fetches the trades of `hole` and passes them to the stream as a refill line (captured
     /// too). What does not come back is declared by the frame that showed the hole.
     async fn refill(&mut self, hole: &Hole) {
-        let Some(refiller) = &self.refiller else {
-            return;
-        };
         let prefix = self.config.spec.venue.prefix().len() + 1;
         let venue_symbol = &hole.symbol.as_str()[prefix..];
-        let fetched = refiller.fetch(hole, venue_symbol).await;
+        let fetched = self.rest.fetch(hole, venue_symbol).await;
         let name = self.sender.stats.name.clone();
         if let Some(f) = &fetched.failure {
             tracing::warn!(feed = %name, from = hole.from, to = hole.to, "refill: {}", f.reason);

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tickd_formats::venue::instruments::Definition;
 use tickd_protocol::{CandleRecord, Interval, Price, Quantity, Scaled, Scales, Symbol, UnixNanos};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -118,41 +119,63 @@ fn symbol_of(q: &HashMap<String, String>) -> Result<Option<Symbol>, BinanceError
 #[serde(rename_all = "camelCase")]
 pub struct BinanceSymbol {
     symbol: String,
-    /// Always `TRADING`.
+    /// `TRADING`, or `BREAK` when the venue's definition says it does not trade now.
     status: &'static str,
+    /// The venue's base asset where a live feed loaded the instrument's definition, else the
+    /// symbol.
     base_asset: String,
     base_asset_precision: u32,
-    /// Always `USD`.
-    quote_asset: &'static str,
+    /// The venue's quote asset where a live feed loaded the instrument's definition, else `USD`.
+    quote_asset: String,
     quote_precision: u32,
     quote_asset_precision: u32,
     order_types: [&'static str; 2],
     is_spot_trading_allowed: bool,
     permissions: [&'static str; 1],
-    /// `PRICE_FILTER` (`tickSize`: the price scale's step) and `LOT_SIZE` (`stepSize`: the size
-    /// scale's step), so clients can round prices and amounts.
+    /// `PRICE_FILTER` (`tickSize`) and `LOT_SIZE` (`stepSize`, `minQty`), and `MIN_NOTIONAL`
+    /// when known: the venue's, where a live feed loaded the instrument's definition, else the
+    /// steps of the instrument's scales. Clients round prices and amounts with them.
     #[schema(value_type = Vec<Object>)]
-    filters: [Value; 2],
+    filters: Vec<Value>,
 }
 
-/// The instrument's price and lot filters, from its scales.
-fn filters(sc: Scales) -> [Value; 2] {
-    let tick = dec(1, sc.price_scale());
-    let step = dec(1, sc.size_scale());
-    [
+/// The instrument's price and lot filters: from the venue's definition `def` when there is one
+/// (values at 1e-9), else from its scales.
+fn filters(sc: Scales, def: Option<&Definition>) -> Vec<Value> {
+    let (tick, step, min_qty, scales) = match def {
+        Some(d) => {
+            let (t, l) = (i128::from(d.tick_size.raw()), i128::from(d.lot_size.raw()));
+            let min = i128::from(d.min_size.raw()).max(l);
+            (dec(t, 9), dec(l, 9), dec(min, 9), Scales::DEFAULT)
+        }
+        None => {
+            let (t, l) = (dec(1, sc.price_scale()), dec(1, sc.size_scale()));
+            (t, l.clone(), l, sc)
+        }
+    };
+    let mut out = vec![
         json!({
             "filterType": "PRICE_FILTER",
             "minPrice": tick,
-            "maxPrice": dec(i128::from(i64::MAX - 1), sc.price_scale()),
+            "maxPrice": dec(i128::from(i64::MAX - 1), scales.price_scale()),
             "tickSize": tick,
         }),
         json!({
             "filterType": "LOT_SIZE",
-            "minQty": step,
-            "maxQty": dec(i128::from(u64::MAX), sc.size_scale()),
+            "minQty": min_qty,
+            "maxQty": dec(i128::from(u64::MAX), scales.size_scale()),
             "stepSize": step,
         }),
-    ]
+    ];
+    if let Some(d) = def.filter(|d| d.min_notional.raw() > 0) {
+        out.push(json!({
+            "filterType": "MIN_NOTIONAL",
+            "minNotional": dec(i128::from(d.min_notional.raw()), 9),
+            "applyToMarket": true,
+            "avgPriceMins": 5,
+        }));
+    }
+    out
 }
 
 /// Binance's precision fields: the scale's places, or 8 (Binance's usual) for the default 9:9.
@@ -258,20 +281,32 @@ async fn exchange_info(
     Query(q): Params,
 ) -> Result<Response, BinanceError> {
     let (list, next_from_id) = instruments_of(&s, &q)?;
+    let definitions = &s.services.query.shared.definitions;
     let symbols = list
         .iter()
-        .map(|i| BinanceSymbol {
-            symbol: i.symbol.as_str().to_owned(),
-            status: "TRADING",
-            base_asset: i.symbol.as_str().to_owned(),
-            base_asset_precision: precision(i.scales.size_scale(), i.scales),
-            quote_asset: "USD",
-            quote_precision: precision(i.scales.price_scale(), i.scales),
-            quote_asset_precision: precision(i.scales.price_scale(), i.scales),
-            order_types: ["LIMIT", "MARKET"],
-            is_spot_trading_allowed: true,
-            permissions: ["SPOT"],
-            filters: filters(i.scales),
+        .map(|i| {
+            let def = definitions.get(&i.symbol);
+            BinanceSymbol {
+                symbol: i.symbol.as_str().to_owned(),
+                status: if def.as_ref().is_none_or(|d| d.trading) {
+                    "TRADING"
+                } else {
+                    "BREAK"
+                },
+                base_asset: def
+                    .as_ref()
+                    .map_or_else(|| i.symbol.as_str().to_owned(), |d| d.base.clone()),
+                base_asset_precision: precision(i.scales.size_scale(), i.scales),
+                quote_asset: def
+                    .as_ref()
+                    .map_or_else(|| "USD".into(), |d| d.quote.clone()),
+                quote_precision: precision(i.scales.price_scale(), i.scales),
+                quote_asset_precision: precision(i.scales.price_scale(), i.scales),
+                order_types: ["LIMIT", "MARKET"],
+                is_spot_trading_allowed: true,
+                permissions: ["SPOT"],
+                filters: filters(i.scales, def.as_ref()),
+            }
         })
         .collect();
     let body = Json(ExchangeInfo {

@@ -173,6 +173,43 @@ pub struct SymbolEntry {
     symbol: String,
     /// Its instrument id in the binary protocol.
     id: u32,
+    /// The venue's definition, where a live feed loaded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition: Option<DefinitionEntry>,
+}
+
+/// A venue's definition of an instrument in `/symbols` (decimal text, exact).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DefinitionEntry {
+    /// The base asset.
+    base: String,
+    /// The quote asset.
+    quote: String,
+    /// The price increment.
+    tick_size: String,
+    /// The size increment.
+    lot_size: String,
+    /// The least order size (`"0"`: none given).
+    min_size: String,
+    /// The least order value in the quote asset (`"0"`: none given).
+    min_notional: String,
+    /// Whether the venue says it trades now.
+    trading: bool,
+}
+
+impl DefinitionEntry {
+    fn of(d: &tickd_formats::venue::instruments::Definition) -> Self {
+        let text = |raw: i128| format!("{:#}", tickd_protocol::Scaled::of(raw, 9));
+        Self {
+            base: d.base.clone(),
+            quote: d.quote.clone(),
+            tick_size: text(i128::from(d.tick_size.raw())),
+            lot_size: text(i128::from(d.lot_size.raw())),
+            min_size: text(i128::from(d.min_size.raw())),
+            min_notional: text(i128::from(d.min_notional.raw())),
+            trading: d.trading,
+        }
+    }
 }
 
 /// `GET /symbols`.
@@ -204,11 +241,13 @@ async fn symbols(State(s): State<HttpState>, Query(q): Params) -> Result<Respons
     let page =
         super::params::page_of(&q, "from_id", SYMBOLS_PAGE).map_err(ApiError::bad_parameter)?;
     let (list, next) = s.services.query.instrument_page("", page);
+    let definitions = &s.services.query.shared.definitions;
     let symbols: Vec<SymbolEntry> = list
         .iter()
         .map(|i| SymbolEntry {
             symbol: i.symbol.as_str().to_owned(),
             id: i.id.0,
+            definition: definitions.get(&i.symbol).as_ref().map(DefinitionEntry::of),
         })
         .collect();
     let count = symbols.len();

@@ -24,16 +24,9 @@ use super::{Venue, VenueError, VenueTick, millis, price, size, stamp};
 pub const MAX_PER_REQUEST: u64 = 1000;
 
 impl Venue {
-    /// The REST endpoint tickd refills from when no URL is configured; `None` for venues
-    /// without a refill.
-    pub const fn default_rest_url(self) -> Option<&'static str> {
-        match self {
-            Self::Binance => Some("https://api.binance.com"),
-            Self::BinanceFutures => Some("https://fapi.binance.com"),
-            Self::BinanceDelivery => Some("https://dapi.binance.com"),
-            Self::Coinbase => Some("https://api.exchange.coinbase.com"),
-            Self::Okx | Self::Kraken => None,
-        }
+    /// Whether the venue's REST API can refill a hole in its trades.
+    pub const fn has_refill(self) -> bool {
+        !matches!(self, Self::Okx | Self::Kraken)
     }
 
     /// The path and query asking for trades of `symbol` (the venue's spelling) from id `from`

@@ -50,6 +50,19 @@ impl Venue {
         }
     }
 
+    /// The REST endpoint tickd asks for instrument definitions and refills when no URL is
+    /// configured.
+    pub const fn default_rest_url(self) -> &'static str {
+        match self {
+            Self::Binance => "https://api.binance.com",
+            Self::BinanceFutures => "https://fapi.binance.com",
+            Self::BinanceDelivery => "https://dapi.binance.com",
+            Self::Coinbase => "https://api.exchange.coinbase.com",
+            Self::Okx => "https://www.okx.com",
+            Self::Kraken => "https://api.kraken.com",
+        }
+    }
+
     /// The subscription for `symbols` (as the venue spells them; Binance's are lower-cased),
     /// at `url` (`None`: [`Venue::default_url`]; for Binance the base the `/stream` path is
     /// appended to).

@@ -44,6 +44,22 @@ pub fn frames(file: &str) -> Vec<(UnixNanos, String)> {
     out
 }
 
+/// The body of the first REST answer in capture `file` (`<url> -> <time>: <body>`).
+pub fn rest_body(file: &str) -> String {
+    use std::io::Read;
+    let path = captures().join(file);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let line = text.lines().next().unwrap_or_default();
+    assert!(
+        line.contains(" -> "),
+        "{file}: not a REST answer: {line:.80}"
+    );
+    line.split_once(": ").unwrap().1.to_owned()
+}
+
 /// Decimal text as 1e-9 units, read here without tickd's decimal parser.
 pub fn units(text: &str) -> i64 {
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));

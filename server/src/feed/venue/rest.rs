@@ -1,6 +1,7 @@
-//! Fetching the trades of a hole from the venue's REST API (HTTPS, webpki roots; plain HTTP for a
-//! local endpoint): the requests `tickd_formats::venue::refill` names, paged, paced by a strict
-//! limiter, each with a timeout. The answer's trade objects are kept as they came, for the
+//! A venue's REST API (HTTPS, webpki roots; plain HTTP for a local endpoint), for what the
+//! WebSocket does not give: the instrument definitions (`tickd_formats::venue::instruments`) and
+//! the trades of a hole (`tickd_formats::venue::refill`, paged). Requests are paced by a strict
+//! limiter and each has a timeout. A refill's trade objects are kept as they came, for the
 //! refill line the stream reads and the capture keeps.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::value::RawValue;
 use tickd_formats::venue::Venue;
+use tickd_formats::venue::instruments::Definition;
 use tickd_formats::venue::stream::Hole;
 use tickd_protocol::UnixNanos;
 
@@ -24,20 +26,20 @@ pub(super) const MAX_PAGES: usize = 5;
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The largest answer read.
-const MAX_BODY: usize = 8 << 20;
+/// The largest answer read (a venue's whole instrument list is a few MB).
+const MAX_BODY: usize = 32 << 20;
 
 /// A venue's REST endpoint and the client that asks it.
-pub(super) struct Refiller {
+pub(super) struct Rest {
     venue: Venue,
     base: String,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
     requests: Arc<Limiter>,
 }
 
-impl std::fmt::Debug for Refiller {
+impl std::fmt::Debug for Rest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Refiller")
+        f.debug_struct("Rest")
             .field("venue", &self.venue)
             .field("base", &self.base)
             .finish_non_exhaustive()
@@ -60,12 +62,11 @@ pub(super) struct Failure {
     pub(super) rate_limited: bool,
 }
 
-impl Refiller {
-    /// A refiller of `venue` at `base` (`None`: the venue's endpoint); `None` when the venue
-    /// has no refill or the TLS roots cannot be loaded.
-    pub(super) fn new(venue: Venue, base: Option<&str>) -> Option<Self> {
+impl Rest {
+    /// The REST API of `venue` at `base` (`None`: the venue's endpoint).
+    pub(super) fn new(venue: Venue, base: Option<&str>) -> Self {
         let base = base
-            .or(venue.default_rest_url())?
+            .unwrap_or(venue.default_rest_url())
             .trim_end_matches('/')
             .to_owned();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -74,14 +75,27 @@ impl Refiller {
             .enable_http1()
             .build();
         let client = Client::builder(TokioExecutor::new()).build(https);
-        Some(Self {
+        Self {
             venue,
             base,
             client,
             // Binance weighs `historicalTrades` at 25 of 6,000 a minute: four a second is far
             // inside it; Coinbase allows 10 public requests a second.
             requests: strict(Duration::from_millis(250)),
-        })
+        }
+    }
+
+    /// The definitions of `symbols` (the venue's spelling).
+    pub(super) async fn instruments(&self, symbols: &[String]) -> Result<Vec<Definition>, Failure> {
+        let path = self.venue.instruments_request(symbols);
+        self.requests.until_ready().await;
+        let body = self.get(&path).await?;
+        self.venue
+            .parse_instruments(&String::from_utf8_lossy(&body), symbols)
+            .map_err(|e| Failure {
+                reason: format!("{}{path}: {e}", self.base),
+                rate_limited: false,
+            })
     }
 
     /// The trades of `hole`, `venue_symbol` being the symbol as the venue spells it: pages
