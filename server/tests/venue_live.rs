@@ -47,6 +47,11 @@ enum Act {
     Drop,
     /// Close with this code and reason.
     Close(CloseCode, &'static str),
+    /// Count one mark (what came before it on this connection has been sent).
+    Mark,
+    /// First in a script: accept the WebSocket handshake only once this many marks are
+    /// counted.
+    AwaitMarks(usize),
 }
 
 /// What one connection asked for: the request path and the text messages it sent.
@@ -62,19 +67,23 @@ struct MockVenue {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
+/// Marks counted across a mock venue's connections.
+type Marks = tokio::sync::watch::Sender<usize>;
+
 impl MockVenue {
     async fn start(scripts: Vec<Vec<Act>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let all = Arc::clone(&seen);
+        let marks = Arc::new(tokio::sync::watch::Sender::new(0));
         tokio::spawn(async move {
             for i in 0.. {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let script = scripts.get(i).cloned().unwrap_or_default();
-                tokio::spawn(serve(stream, script, Arc::clone(&all)));
+                tokio::spawn(serve(stream, script, Arc::clone(&all), Arc::clone(&marks)));
             }
         });
         Self { addr, seen }
@@ -90,7 +99,15 @@ impl MockVenue {
 }
 
 #[allow(clippy::result_large_err)] // the handshake callback's type is tungstenite's
-async fn serve(stream: tokio::net::TcpStream, script: Vec<Act>, seen: Arc<Mutex<Vec<Seen>>>) {
+async fn serve(
+    stream: tokio::net::TcpStream,
+    script: Vec<Act>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    marks: Arc<Marks>,
+) {
+    if let Some(&Act::AwaitMarks(n)) = script.first() {
+        let _ = marks.subscribe().wait_for(|&m| m >= n).await;
+    }
     let mut path = String::new();
     let callback = |req: &tokio_tungstenite::tungstenite::handshake::server::Request, resp| {
         path = req.uri().to_string();
@@ -128,6 +145,10 @@ async fn serve(stream: tokio::net::TcpStream, script: Vec<Act>, seen: Arc<Mutex<
                 }
             }
             Act::Drop => return,
+            Act::Mark => {
+                marks.send_modify(|m| *m += 1);
+            }
+            Act::AwaitMarks(_) => {}
             Act::Close(code, reason) => {
                 let frame = CloseFrame {
                     code,
@@ -658,4 +679,61 @@ async fn a_live_capture_replays_to_the_same_ticks_and_candles() {
         );
     }
     replay.stop().await;
+}
+
+fn binance_agg_trade(id: u64) -> String {
+    format!(
+        r#"{{"stream":"btcusdt@aggTrade","data":{{"e":"aggTrade","E":1796464800000,"s":"BTCUSDT","a":{id},"p":"{}.5","q":"0.{id:03}","f":{id},"l":{id},"T":{},"m":false}}}}"#,
+        90_000 + id,
+        1_796_464_800_000 + id
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_notice_switches_to_a_replacement_before_the_old_connection_closes() {
+    // 1: trades 1..=5, Binance's shutdown notice, 6..=8, then it stays open (the venue would
+    // close it minutes later). 2, the replacement: 6..=10 (the overlap repeats 6..=8).
+    let mut first: Vec<Act> = (1..=5).map(|id| Act::Send(binance_agg_trade(id))).collect();
+    first.push(Act::Send(
+        r#"{"e":"serverShutdown","E":1796464800000}"#.into(),
+    ));
+    first.extend((6..=8).map(|id| Act::Send(binance_agg_trade(id))));
+    first.push(Act::Mark);
+    // The replacement's handshake completes once 6..=8 are on their way over the first.
+    let mut second = vec![Act::AwaitMarks(1)];
+    second.extend((6..=10).map(|id| Act::Send(binance_agg_trade(id))));
+    let mock = MockVenue::start(vec![first, second]).await;
+    let (rest, _) = rest_answering("[]".into()).await;
+    let server = TestServer::start(ServeArgs {
+        feeds: vec![
+            format!("binance-futures:btcusdt@{}@http://{rest}", mock.url())
+                .parse()
+                .unwrap(),
+        ],
+        ..ServeArgs::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    subscribe_all(&mut client).await;
+    let (ticks, gaps) = collect(&mut client, |t, _| t.len() >= 10).await;
+    let ids: Vec<u64> = ticks
+        .iter()
+        .filter_map(|t| t.trade().map(|tr| tr.trade_id))
+        .collect();
+    assert_eq!(ids, (1..=10).collect::<Vec<_>>());
+    assert!(gaps.is_empty(), "{gaps:?}");
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 2, "one replacement");
+    assert_eq!(seen[0].path, seen[1].path);
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let (_, body) = common::http_get(http, "/health").await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let live = &health["feeds"]["binance-futures"]["live"];
+    assert_eq!(
+        live["reconnects"], 0,
+        "a replacement is no reconnect: {body}"
+    );
+    assert_eq!(live["duplicates"], 3, "{body}");
+    assert_eq!(live["connected"], true, "{body}");
+    server.stop().await;
 }
