@@ -132,12 +132,13 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         let mut sender =
             FeedSender::new(id, tx.clone(), stats, BATCH_LEN, Arc::clone(&config.scales));
         let (paths, speed, skip) = (config.replay.clone(), config.speed, config.skip_invalid);
+        let venue = config.replay_venue;
         let stop = Arc::clone(&stop);
         feeds.push(
             std::thread::Builder::new()
                 .name("feed-replay".into())
                 .spawn(move || {
-                    let result = replay::run(&paths, speed, skip, &mut sender, &|| {
+                    let result = replay::run(&paths, venue, speed, skip, &mut sender, &|| {
                         stop.load(Ordering::Relaxed)
                     });
                     match result {

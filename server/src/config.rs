@@ -72,6 +72,11 @@ pub struct ServeArgs {
     #[arg(long, num_args = 1.., env = "TICKD_REPLAY", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replay: Vec<PathBuf>,
+    /// The venue of replayed capture files whose name gives none (`binance`, `coinbase`, …):
+    /// with it, any `.log`, `.log.gz` or `.ws.` file is a capture of that venue.
+    #[arg(long, env = "TICKD_REPLAY_VENUE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_venue: Option<String>,
     /// Replay speed: `recorded`, a multiple such as `10`, or `max` [default: recorded].
     #[arg(long, env = "TICKD_SPEED")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -305,6 +310,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Replay inputs (empty: no replay).
     pub replay: Vec<PathBuf>,
+    /// The venue of captures whose file name gives none.
+    pub replay_venue: Option<tickd_formats::venue::Venue>,
     /// Replay speed.
     pub speed: Speed,
     /// Skip invalid replay lines.
@@ -493,6 +500,12 @@ impl ServerConfig {
             shm_dir: a.shm_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SHM_DIR)),
             data_dir,
             replay: a.replay,
+            replay_venue: a
+                .replay_venue
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| anyhow::anyhow!("--replay-venue: {e}"))?,
             speed: a.speed.unwrap_or(Speed::Recorded),
             skip_invalid: a.skip_invalid,
             feeds: a.feeds,

@@ -1,6 +1,7 @@
 //! A real venue capture (Coinbase, `../shared/data/venue-captures-cryptofeed`) replayed by
-//! `tickd serve --replay`: the ticks the server sequences are exactly those the venue parser
-//! reads from the same file, in file order, field by field, under the venue-qualified symbols.
+//! `tickd serve --replay`, as named and renamed with the venue given by `--replay-venue`: the
+//! ticks the server sequences are exactly those the venue parser reads from the same file, in
+//! file order, field by field, under the venue-qualified symbols.
 
 mod common;
 
@@ -24,8 +25,25 @@ async fn a_coinbase_capture_replays_to_the_ticks_its_frames_hold() {
         direct.push(t);
     }
     assert!(direct.len() > 200, "{} ticks", direct.len());
+    // Named for its venue; and renamed so that only --replay-venue says the venue.
+    let unnamed = tempfile::tempdir().unwrap();
+    std::fs::copy(&file, unnamed.path().join("recording.ws.1.gz")).unwrap();
+    for (path, venue) in [
+        (file.clone(), None),
+        (unnamed.path().to_owned(), Some("coinbase".to_owned())),
+    ] {
+        replays_to(path, venue, &direct).await;
+    }
+}
+
+async fn replays_to(
+    path: PathBuf,
+    venue: Option<String>,
+    direct: &[(tickd_protocol::Symbol, tickd_protocol::TickRecord)],
+) {
     let server = TestServer::start(ServeArgs {
-        replay: vec![file],
+        replay: vec![path],
+        replay_venue: venue,
         speed: Some("max".parse().unwrap()),
         ..ServeArgs::default()
     })
@@ -50,7 +68,7 @@ async fn a_coinbase_capture_replays_to_the_ticks_its_frames_hold() {
         .collect();
     let got = common::ticks(&mut client, direct.len()).await;
     assert_eq!(got.len(), direct.len());
-    for (i, (t, (symbol, want))) in got.iter().zip(&direct).enumerate() {
+    for (i, (t, (symbol, want))) in got.iter().zip(direct).enumerate() {
         assert_eq!(names[&t.instrument_id], symbol.as_str(), "tick #{i}");
         assert_eq!(
             (t.kind, t.side, t.ts_event, t.body),

@@ -30,6 +30,7 @@ use crate::ingest::input::SkipReason;
 use tickd_formats::TickLines;
 use tickd_formats::algoseek::{self, ParsedFile, SourceFile};
 use tickd_formats::csv::{self, CsvTicks};
+use tickd_formats::venue::Venue;
 use tickd_formats::venue::capture::{self, CaptureTicks};
 
 mod merge;
@@ -98,16 +99,24 @@ pub struct ReplaySummary {
     pub elapsed: Duration,
 }
 
-/// Finds replayable files under `paths` (files or directories, recursively), sorted by path.
+/// Finds replayable files under `paths` (files or directories, recursively), sorted by path;
+/// with `venue`, files of a capture's form whose name gives no venue are that venue's captures.
 ///
 /// # Errors
 ///
 /// If a path does not exist or holds no replayable file.
-pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    fn replayable(p: &Path) -> bool {
-        algoseek::recognise(p).is_some() || csv::recognise(p) || capture::recognise(p)
-    }
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+pub fn discover(paths: &[PathBuf], venue: Option<Venue>) -> anyhow::Result<Vec<PathBuf>> {
+    let replayable = |p: &Path| {
+        algoseek::recognise(p).is_some()
+            || csv::recognise(p)
+            || capture::recognise(p)
+            || (venue.is_some() && capture::has_capture_form(p))
+    };
+    fn walk(
+        p: &Path,
+        out: &mut Vec<PathBuf>,
+        replayable: &dyn Fn(&Path) -> bool,
+    ) -> anyhow::Result<()> {
         let meta = std::fs::metadata(p).with_context(|| format!("replay path {}", p.display()))?;
         if meta.is_dir() {
             let mut entries: Vec<_> = std::fs::read_dir(p)
@@ -117,7 +126,7 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             entries.sort();
             for e in entries {
                 if e.is_dir() || replayable(&e) {
-                    walk(&e, out)?;
+                    walk(&e, out, replayable)?;
                 }
             }
         } else if replayable(p) {
@@ -132,7 +141,7 @@ pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     }
     let mut out = Vec::new();
     for p in paths {
-        walk(p, &mut out)?;
+        walk(p, &mut out, &replayable)?;
     }
     out.sort();
     out.dedup();
@@ -172,13 +181,14 @@ enum Source {
 /// On a bad line (without `skip_invalid`), an unreadable file, or if the sequencer stops.
 pub fn run(
     paths: &[PathBuf],
+    venue: Option<Venue>,
     speed: Speed,
     skip_invalid: bool,
     sender: &mut FeedSender,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> anyhow::Result<ReplaySummary> {
     let started = Instant::now();
-    let files = discover(paths)?;
+    let files = discover(paths, venue)?;
     let tz = TimeZone::get("America/New_York").context("load the America/New_York time zone")?;
     let mut summary = ReplaySummary {
         files: files.len() as u64,
@@ -210,8 +220,15 @@ pub fn run(
                 local,
             });
         } else {
-            let mut ticks: Box<dyn TickLines> = if capture::recognise(path) {
-                Box::new(CaptureTicks::open(path, None)?)
+            let named = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(capture::venue_of_file);
+            let is_capture =
+                capture::recognise(path) || (venue.is_some() && capture::has_capture_form(path));
+            let mut ticks: Box<dyn TickLines> = if is_capture {
+                // The venue the file's name gives, else the one given by option.
+                Box::new(CaptureTicks::open(path, named.or(venue))?)
             } else {
                 Box::new(CsvTicks::open(path)?.with_scales(Arc::clone(sender.scales())))
             };

@@ -95,8 +95,18 @@ pub fn recognise(path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    venue_of_file(name).is_some()
-        && (name.contains(".ws.") || name.ends_with(".log") || name.ends_with(".log.gz"))
+    venue_of_file(name).is_some() && has_capture_form(path)
+}
+
+/// Whether `path` has a capture file's form (the recorder's `.ws.`, tickd's `.log` or
+/// `.log.gz`), whatever venue its name says: with a venue given by option, such files are
+/// captures of that venue.
+pub fn has_capture_form(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.contains(".ws.") || name.ends_with(".log") || name.ends_with(".log.gz")
 }
 
 /// A streaming reader of one capture file: each received frame through its venue's parser and
