@@ -20,10 +20,14 @@ pub type Limiter = governor::DefaultDirectRateLimiter;
 /// is what venues that count messages per second enforce). A zero `period` is no limit to
 /// speak of (a billion a second).
 pub fn strict(period: Duration) -> Arc<Limiter> {
-    let quota = Quota::with_period(period)
+    Arc::new(RateLimiter::direct(strict_quota(period)))
+}
+
+/// One cell per `period`, a burst of one.
+fn strict_quota(period: Duration) -> Quota {
+    Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
-        .allow_burst(NonZeroU32::MIN);
-    Arc::new(RateLimiter::direct(quota))
+        .allow_burst(NonZeroU32::MIN)
 }
 
 /// How long opening a connection (TCP, TLS, the WebSocket handshake) may take.
@@ -102,5 +106,31 @@ impl Connection {
     /// Closes the connection politely (a close frame), waiting briefly.
     pub(super) async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.ws.close(None)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use governor::clock::FakeRelativeClock;
+
+    use super::*;
+
+    #[test]
+    fn the_limiter_is_strict_one_per_period_with_no_burst() {
+        // Binance counts messages per second and drops a connection over five: a bucket that
+        // saved up a burst would send five at once after a quiet spell.
+        let clock = FakeRelativeClock::default();
+        let limiter =
+            RateLimiter::direct_with_clock(strict_quota(Duration::from_millis(250)), clock.clone());
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err(), "no second within the period");
+        clock.advance(Duration::from_millis(249));
+        assert!(limiter.check().is_err());
+        clock.advance(Duration::from_millis(1));
+        assert!(limiter.check().is_ok());
+        // A long quiet spell saves up nothing.
+        clock.advance(Duration::from_secs(60));
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
     }
 }
