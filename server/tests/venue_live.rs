@@ -737,3 +737,41 @@ async fn a_shutdown_notice_switches_to_a_replacement_before_the_old_connection_c
     assert_eq!(live["connected"], true, "{body}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_okx_socket_is_kept_alive_with_its_text_ping() {
+    // OKX closes a connection 30 s without a message; tickd sends `ping` before its own
+    // silence limit (here 600 ms) and the venue's `pong` keeps the socket.
+    let trade = r#"{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","tradeId":"7","px":"90000.1","sz":"0.5","side":"buy","ts":"1796464800000"}]}"#;
+    let script = vec![
+        Act::Await(2),
+        Act::Send("pong".into()),
+        Act::Send(trade.into()),
+    ];
+    let mock = MockVenue::start(vec![script]).await;
+    let (rest, _) = rest_answering("{}".into()).await;
+    let server = TestServer::start(ServeArgs {
+        feeds: vec![
+            format!("okx:BTC-USDT@{}@http://{rest}", mock.url())
+                .parse()
+                .unwrap(),
+        ],
+        feed_silence_ms: Some(600),
+        ..ServeArgs::default()
+    })
+    .await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    subscribe_all(&mut client).await;
+    // The first connection sends the trade only once it has the ping: had the feed given up
+    // on the quiet socket instead, no trade would come.
+    let (ticks, _) = collect(&mut client, |t, _| !t.is_empty()).await;
+    assert_eq!(ticks[0].trade().unwrap().trade_id, 7);
+    let seen = mock.seen();
+    let sub = Venue::Okx.subscription(None, &["BTC-USDT".into()]).unwrap();
+    assert_eq!(
+        seen[0].received,
+        [sub.messages[0].as_str(), "ping"],
+        "{seen:?}"
+    );
+    server.stop().await;
+}

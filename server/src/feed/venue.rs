@@ -13,7 +13,7 @@
 //! - Subscribe messages and keep-alives pass a strict per-connection limiter
 //!   ([`Subscription::message_period`]).
 //! - Venue pings are answered as they are read; OKX gets its text `ping` after 20 s without a
-//!   message.
+//!   message (or half the silence allowed, if shorter).
 //! - A socket silent for `--feed-silence-ms` (default 30 s) is closed and replaced: every venue
 //!   sends something well within that (trades, quotes, heartbeats, or pings).
 //! - Before a venue's connection lifetime ends (Binance: 24 h) or on its shutdown notice
@@ -421,7 +421,12 @@ impl Feed {
         let mut replacement: Option<tokio::task::JoinHandle<Result<Connection, String>>> = None;
         let mut stop_poll = tokio::time::interval(STOP_POLL);
         loop {
-            let keepalive_at = self.sub.keepalive.map(|(after, _)| last + after);
+            // The venue's keep-alive interval, or half the silence allowed if that is shorter:
+            // the answer must come before the socket is judged silent.
+            let keepalive_at = self
+                .sub
+                .keepalive
+                .map(|(after, _)| last + after.min(silence / 2));
             tokio::select! {
                 msg = conn.next() => {
                     last = Instant::now();
