@@ -769,9 +769,9 @@ async fn a_quiet_okx_socket_is_kept_alive_with_its_text_ping() {
     let seen = mock.seen();
     let sub = Venue::Okx.subscription(None, &["BTC-USDT".into()]).unwrap();
     assert_eq!(
-        seen[0].received,
+        seen[0].received[..2],
         [sub.messages[0].as_str(), "ping"],
-        "{seen:?}"
+        "{seen:?} (more pings may follow on the quiet socket)"
     );
     server.stop().await;
 }
