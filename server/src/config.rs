@@ -594,6 +594,41 @@ mod tests {
             "a replay turns the synthetic default off"
         );
 
+        // Live feeds in the file, as on the command line.
+        std::fs::write(
+            &path,
+            "feeds = [\"binance:btcusdt,ethusdt\", \"coinbase:BTC-USD@ws://127.0.0.1:1\"]\ncapture = \"caps\"\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load(ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        let feeds: Vec<String> = c.feeds.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            feeds,
+            [
+                "binance:btcusdt,ethusdt",
+                "coinbase:BTC-USD@ws://127.0.0.1:1"
+            ]
+        );
+        assert!(
+            c.synthetic.is_none(),
+            "a live feed turns the synthetic default off"
+        );
+        assert_eq!(c.capture.map(|c| c.dir), Some(PathBuf::from("caps")));
+        std::fs::write(&path, "feeds = [\"nyse:IBM\"]\n").unwrap();
+        let err = ServerConfig::load(ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown venue \"nyse\""),
+            "{err:#}"
+        );
+
         std::fs::write(&path, "speed = \"fast\"\n").unwrap();
         let err = ServerConfig::load(ServeArgs {
             config: Some(path.clone()),
