@@ -37,9 +37,169 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
+            describe();
             Some(handle)
         })
         .as_ref()
+}
+
+/// Every metric family tickd exports: name, kind, unit and help text. `# HELP` and `# TYPE`
+/// lines come from here; a test checks that every family the code records is listed.
+const FAMILIES: &[(&str, Kind, &str)] = &[
+    (
+        "tickd_head_seq",
+        Kind::Gauge,
+        "The newest sequence number in the tick ring.",
+    ),
+    (
+        "tickd_instruments",
+        Kind::Gauge,
+        "Instruments in the symbol directory.",
+    ),
+    (
+        "tickd_connections_open",
+        Kind::Gauge,
+        "Open binary-protocol connections (TCP and QUIC), against the global cap.",
+    ),
+    (
+        "tickd_connections",
+        Kind::Gauge,
+        "Open connections by transport (tcp, quic, ws).",
+    ),
+    (
+        "tickd_connections_refused_total",
+        Kind::Counter,
+        "Connections refused by a cap, by the cap's name.",
+    ),
+    (
+        "tickd_ingest_degraded",
+        Kind::Gauge,
+        "1 while ingest cannot write its journal, else 0.",
+    ),
+    (
+        "tickd_journal_failures_total",
+        Kind::Counter,
+        "Journal writes that failed (their batches were refused).",
+    ),
+    (
+        "tickd_journal_recoveries_total",
+        Kind::Counter,
+        "Times ingest resumed after journal failures.",
+    ),
+    (
+        "tickd_ingested_total",
+        Kind::Counter,
+        "Records the sequencer accepted, by feed.",
+    ),
+    (
+        "tickd_skipped_total",
+        Kind::Counter,
+        "Records a feed skipped, by feed and reason (invalid, suspicious, rejected).",
+    ),
+    (
+        "tickd_gaps_total",
+        Kind::Counter,
+        "Gaps sent to subscribers, by reason (overrun, not_retained, conflated, venue).",
+    ),
+    (
+        "tickd_backfilled_records_total",
+        Kind::Counter,
+        "Records sent to subscribers from the journal (gap fill).",
+    ),
+    (
+        "tickd_slow_consumer_disconnects_total",
+        Kind::Counter,
+        "Subscribers closed by the disconnect slow-consumer policy.",
+    ),
+    (
+        SUBSCRIBER_LAG,
+        Kind::Histogram,
+        "How far a subscriber's cursor is behind the head after a delivery pass, records, by transport.",
+    ),
+    (
+        "tickd_http_request_duration_seconds",
+        Kind::Histogram,
+        "HTTP request latency, seconds, by route and status.",
+    ),
+    (
+        "tickd_http_rate_limited_total",
+        Kind::Counter,
+        "HTTP requests refused by a rate limit, by key (ip, token).",
+    ),
+    (
+        "tickd_feed_connected",
+        Kind::Gauge,
+        "1 while a live venue feed has an open, subscribed connection, else 0.",
+    ),
+    (
+        "tickd_feed_messages_total",
+        Kind::Counter,
+        "Frames a live venue feed received.",
+    ),
+    (
+        "tickd_feed_reconnects_total",
+        Kind::Counter,
+        "Connections a live venue feed lost (or failed to make) and retried.",
+    ),
+    (
+        "tickd_feed_rate_limits_total",
+        Kind::Counter,
+        "Times a venue signalled a rate limit (close 1008, HTTP 418/429).",
+    ),
+    (
+        "tickd_feed_gaps_total",
+        Kind::Counter,
+        "Venue gaps a live feed declared (trade-id holes not refilled, reconnect windows).",
+    ),
+    (
+        "tickd_feed_missing_trades_total",
+        Kind::Counter,
+        "Venue trade ids a live feed declared missing.",
+    ),
+    (
+        "tickd_feed_refilled_trades_total",
+        Kind::Counter,
+        "Trades a live feed fetched from the venue's REST API to fill holes.",
+    ),
+    (
+        "tickd_feed_duplicates_total",
+        Kind::Counter,
+        "Trades a live feed dropped as duplicates (seen before, e.g. across a reconnect).",
+    ),
+    (
+        "tickd_feed_bad_frames_total",
+        Kind::Counter,
+        "Frames a live feed could not parse (logged and skipped).",
+    ),
+    (
+        "tickd_feed_last_message_timestamp_seconds",
+        Kind::Gauge,
+        "When a live feed last received a frame, seconds since the Unix epoch.",
+    ),
+    (
+        FEED_SKEW,
+        Kind::Histogram,
+        "A live feed's receive time minus the venue's event time, seconds.",
+    ),
+];
+
+/// A metric family's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Registers the help text of every family with the recorder.
+fn describe() {
+    for &(name, kind, help) in FAMILIES {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
 }
 
 /// Drains histogram samples into their buckets every 5 s until `shutdown` fires. Without it the
@@ -191,5 +351,42 @@ fn live_feed(feed: String, live: &crate::ingest::input::LiveState) {
     if last > 0 {
         metrics::gauge!("tickd_feed_last_message_timestamp_seconds", "feed" => feed)
             .set(last as f64 / 1e9);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_recorded_has_its_help() {
+        // The names this file records, read from its source (`"tickd_…"` literals and the
+        // constants), against the table.
+        let source = include_str!("metrics.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        // Less the table itself.
+        let table = code.find("const FAMILIES").unwrap();
+        let end = table + code[table..].find("\n];").unwrap();
+        let code = format!("{}{}", &code[..table], &code[end..]);
+        let mut recorded: Vec<&str> = code
+            .split('"')
+            .filter(|w| {
+                w.starts_with("tickd_") && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            })
+            .collect();
+        recorded.extend([SUBSCRIBER_LAG, FEED_SKEW]);
+        recorded.sort_unstable();
+        recorded.dedup();
+        let mut described: Vec<&str> = FAMILIES.iter().map(|f| f.0).collect();
+        described.sort_unstable();
+        assert_eq!(recorded, described);
+        for (name, kind, help) in FAMILIES {
+            assert!(!help.is_empty(), "{name}");
+            assert_eq!(
+                name.ends_with("_total"),
+                *kind == Kind::Counter,
+                "{name}: counters end in _total"
+            );
+        }
     }
 }

@@ -160,6 +160,20 @@ async fn seed_routes() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
+    // Every family has its `# HELP` right before its `# TYPE`.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut families = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(
+                i > 0 && lines[i - 1].starts_with(&format!("# HELP {name} ")),
+                "no # HELP for {name} in\n{text}"
+            );
+            families += 1;
+        }
+    }
+    assert!(families >= 6, "{text}");
     server.stop().await;
 }
 
