@@ -625,6 +625,7 @@ async fn connection_limits_are_configurable_and_named_in_refusals() {
         ..ServeArgs::default()
     })
     .await;
+    server.wait_symbols(&["AAPL", "MSFT", "IBM"]).await;
     let mut client = Client::connect(server.addr).await.unwrap();
     let refusal = |r: Result<tickd_protocol::SubscribeAck, ClientError>| match r {
         Err(ClientError::Server(e)) => {

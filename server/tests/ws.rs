@@ -373,6 +373,9 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
     })
     .await;
     let http = server.listeners.as_ref().unwrap().http.unwrap();
+    // AAPL exists once the feed's first tick is sequenced (on a loaded machine, maybe after the
+    // socket would have subscribed: refused as unknown).
+    server.wait_symbols(&["AAPL"]).await;
     let mut ws = connect(http, "/ws").await;
     ws.send(Message::text(
         r#"{"type":"subscribe","data":{"symbols":["AAPL"],"channels":["trades"]}}"#,
@@ -391,6 +394,7 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
             Message::Text(t) if t.as_str().contains(r#""type":"trade""#) => trades += 1,
             Message::Ping(_) => pings += 1,
             Message::Close(frame) => panic!("closed after {pings} pings: {frame:?}"),
+            Message::Text(t) if t.as_str().contains(r#""type":"error""#) => panic!("{t}"),
             _ => {}
         }
     }
@@ -410,6 +414,7 @@ async fn subscribe_lists_are_capped_and_deduplicated() {
     })
     .await;
     let http = server.listeners.as_ref().unwrap().http.unwrap();
+    server.wait_symbols(&["AAPL", "MSFT"]).await;
     let mut good = connect(http, "/ws").await;
     send(
         &mut good,
@@ -504,6 +509,7 @@ async fn websockets_are_capped_per_client_address() {
     })
     .await;
     let http = server.listeners.as_ref().unwrap().http.unwrap();
+    server.wait_symbols(&["AAPL"]).await;
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(connect(http, "/ws/aapl@trade").await);

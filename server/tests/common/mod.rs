@@ -58,6 +58,27 @@ impl TestServer {
         .expect("feeds did not finish");
     }
 
+    /// Waits until the sequencer has defined every one of `symbols` (a synthetic feed defines
+    /// each at its first tick; a client subscribing by name before that is refused). Looks again
+    /// at each publish (no polling).
+    pub async fn wait_symbols(&self, symbols: &[&str]) {
+        let shared = &self.running.as_ref().unwrap().shared;
+        let mut published = shared.published.clone();
+        let defined = || {
+            let table = shared.instruments.read().unwrap();
+            symbols
+                .iter()
+                .all(|s| table.id(&tickd_protocol::Symbol::new(s).unwrap()).is_some())
+        };
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while !defined() {
+                published.changed().await.expect("the sequencer stopped");
+            }
+        })
+        .await
+        .expect("the symbols were not defined");
+    }
+
     /// The published head seq.
     pub fn head(&self) -> u64 {
         self.running
