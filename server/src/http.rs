@@ -72,12 +72,17 @@ pub fn router(state: HttpState) -> axum::Router {
         ));
     }
     app.layer(latency::LatencyLayer)
-        .fallback(|| async {
+        .fallback(|uri: axum::http::Uri| async move {
+            // Binance's clients read `{"code": <negative int>, "msg": …}` under /api/v3.
+            if uri.path().starts_with("/api/") {
+                return binance::unknown_route(uri.path()).into_response();
+            }
             ApiError {
                 status: StatusCode::NOT_FOUND,
                 code: "not_found",
                 message: "no such route".into(),
             }
+            .into_response()
         })
         .with_state(state)
 }

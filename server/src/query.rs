@@ -316,15 +316,16 @@ impl Query {
                 let id = self.resolve(request_id, std::slice::from_ref(symbol))?[0];
                 let limit =
                     limit.map_or(MAX_QUERY_CANDLES, |l| (l as usize).min(MAX_QUERY_CANDLES));
-                let from = from.unwrap_or(UnixNanos(0));
-                let to = to.unwrap_or(UnixNanos(u64::MAX));
-                // With a start time: the first candles from it (pages forward, as Binance's
-                // klines do); without: the latest ones.
-                let take = if from.0 > 0 {
+                // With a start time (0 too: the usual first page of a pagination loop): the
+                // first candles from it (pages forward, as Binance's klines do); without: the
+                // latest ones.
+                let take = if from.is_some() {
                     Take::First(limit)
                 } else {
                     Take::Last(limit)
                 };
+                let from = from.unwrap_or(UnixNanos(0));
+                let to = to.unwrap_or(UnixNanos(u64::MAX));
                 // The range and, for filling, the candle before it, at one head.
                 let ((candles, seed, head), _) = self.shared.candles.consistent(|view| {
                     let head = self.head();

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{TestServer, trades_csv};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tickd_client::Client;
 use tickd_protocol::{
     InstrumentId, Interval, Price, Quantity, QuerySpec, Side, Symbol, TickRecord, Trade, UnixNanos,
@@ -178,7 +178,7 @@ async fn schemathesis(py: &str, http: std::net::SocketAddr, headers: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every operation was exercised (schemathesis leaves out `/openapi.json` itself).
-    assert!(report.contains("Tested: 18"), "{report}");
+    assert!(report.contains("Tested: 22"), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,5 +219,138 @@ async fn schemathesis_finds_no_server_error_and_every_response_conforms() {
     .await;
     let http = server.listeners.as_ref().unwrap().http.unwrap();
     schemathesis(&py, http, &["Authorization: Bearer r-secret"]).await;
+    server.stop().await;
+}
+
+/// Issue 20: binance-connector (Binance's official Python connector, from PyPI, unchanged)
+/// against tickd's Binance REST: its answers equal the binary protocol's, field by field, and
+/// its errors come out as its `ClientError` with Binance's codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binance_connector_reads_klines_tickers_and_errors() {
+    let Some(py) = common::python_from(
+        "TICKD_PYTHON_CONNECTOR",
+        "binance.spot",
+        "binance-connector",
+    ) else {
+        return;
+    };
+    // 400 trades, one every 0.5 s, ending about 56 minutes ago: inside the 24 h window.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let t0 = now - 3_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, trades_csv(&["AAPL"], 400, t0, 500_000_000)).unwrap();
+    let server = TestServer::start(ServeArgs {
+        synthetic: Some("off".parse().unwrap()),
+        replay: vec![csv],
+        speed: Some("max".parse().unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    server.wait_feeds().await;
+    let http = server.listeners.as_ref().unwrap().http.unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/binance_connector.py"
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&py)
+            .args([script, &http.to_string(), "AAPL"])
+            .output(),
+    )
+    .await
+    .expect("binance-connector finished within 60 s")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Map<String, Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .flat_map(|l| serde_json::from_str::<serde_json::Map<String, Value>>(l).unwrap())
+        .collect();
+
+    // The binary protocol's view: every 1-minute candle, and the last trade.
+    let mut c = Client::connect(server.addr).await.unwrap();
+    let candles = common::candles(&mut c, "AAPL", Interval::M1).await;
+    assert!(candles.len() >= 3);
+    let klines = got["klines"].as_array().unwrap();
+    assert_eq!(klines.len(), candles.len());
+    for (k, c) in klines.iter().zip(&candles) {
+        let [o, h, l, cl] = c.ohlc();
+        assert_eq!(k[0], c.ts_open / 1_000_000);
+        assert_eq!(
+            [k[1].clone(), k[2].clone(), k[3].clone(), k[4].clone()],
+            [o, h, l, cl].map(|p| json!(dec8(p.raw())))
+        );
+        assert_eq!(k[5], dec8(c.volume().raw() as i64));
+        assert_eq!(k[8], c.trades);
+    }
+    assert_eq!(got["ui_klines"], got["klines"]);
+    // startTime=0 is a time: the oldest candles, not the newest.
+    let first = got["first_klines"].as_array().unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0][0], candles[0].ts_open / 1_000_000);
+    assert_eq!(first[1][0], candles[1].ts_open / 1_000_000);
+
+    let info = &got["exchange_info"]["symbols"];
+    assert_eq!(info.as_array().unwrap().len(), 1);
+    assert_eq!(info[0]["symbol"], "AAPL");
+
+    let t = &got["ticker_24hr"];
+    let trades: u64 = candles.iter().map(|c| c.trades).sum();
+    let volume: i64 = candles.iter().map(|c| c.volume().raw() as i64).sum();
+    let high = candles.iter().map(|c| c.ohlc()[1].raw()).max().unwrap();
+    let low = candles.iter().map(|c| c.ohlc()[2].raw()).min().unwrap();
+    let last = candles.last().unwrap().ohlc()[3].raw();
+    let open = candles[0].ohlc()[0].raw();
+    assert_eq!(t["symbol"], "AAPL");
+    assert_eq!(t["count"], trades);
+    assert_eq!(t["volume"], dec8(volume));
+    assert_eq!(t["highPrice"], dec8(high));
+    assert_eq!(t["lowPrice"], dec8(low));
+    assert_eq!(t["openPrice"], dec8(open));
+    assert_eq!(t["lastPrice"], dec8(last));
+    assert_eq!(t["priceChange"], dec8(last - open));
+    assert_eq!(t["firstId"], -1);
+    // No trade in the last 5 minutes: the average is the last price.
+    assert_eq!(got["avg_price"]["mins"], 5);
+    assert_eq!(got["avg_price"]["price"], dec8(last));
+    // The top of book: the binary protocol's latest quote.
+    let latest = c
+        .query(QuerySpec::Latest {
+            symbols: vec![Symbol::new("AAPL").unwrap()],
+            page: tickd_protocol::Page {
+                from_id: 0,
+                limit: None,
+            },
+        })
+        .await
+        .unwrap();
+    let q = latest
+        .ticks
+        .iter()
+        .find_map(|t| t.quote())
+        .expect("the replay has quotes");
+    let b = &got["book_ticker"];
+    assert_eq!(b["symbol"], "AAPL");
+    assert_eq!(b["bidPrice"], dec8(q.bid_px.raw()));
+    assert_eq!(b["bidQty"], dec8(q.bid_sz.raw() as i64));
+    assert_eq!(b["askPrice"], dec8(q.ask_px.raw()));
+    assert_eq!(b["askQty"], dec8(q.ask_sz.raw() as i64));
+    assert_eq!(t["bidPrice"], b["bidPrice"]);
+    assert_eq!(t["askQty"], b["askQty"]);
+
+    // Errors as binance-connector raises them: status, Binance's code, message.
+    let err = |name: &str| got[name].as_array().unwrap().clone();
+    assert_eq!(err("unknown_symbol")[..2], [json!(400), json!(-1121)]);
+    assert_eq!(err("bad_interval")[..2], [json!(400), json!(-1120)]);
+    assert_eq!(err("unknown_route")[..2], [json!(404), json!(-1000)]);
     server.stop().await;
 }

@@ -16,6 +16,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod ticker;
+
 use super::HttpState;
 use super::seed::{candle_scales, instrument, latest_of, query_candles};
 
@@ -37,6 +39,18 @@ impl IntoResponse for BinanceError {
     }
 }
 
+/// A route tickd does not have under `/api/`: 404 with Binance's error body (`-1000`, Binance's
+/// code for an error it has no other code for), which Binance clients raise as an API error.
+pub(super) fn unknown_route(path: &str) -> Response {
+    let body = BinanceError {
+        code: -1000,
+        msg: format!(
+            "Unknown route {path}: tickd serves ping, time, exchangeInfo, klines, uiKlines, ticker/price, ticker/bookTicker, ticker/24hr and avgPrice under /api/v3."
+        ),
+    };
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
 fn invalid_symbol() -> BinanceError {
     BinanceError {
         code: -1121,
@@ -46,6 +60,18 @@ fn invalid_symbol() -> BinanceError {
 
 fn bad(msg: String) -> BinanceError {
     BinanceError { code: -1100, msg }
+}
+
+impl BinanceError {
+    /// `-1102`: a mandatory parameter is missing.
+    fn missing(name: &str) -> Self {
+        Self {
+            code: -1102,
+            msg: format!(
+                "Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+            ),
+        }
+    }
 }
 
 /// Binance's decimal text of `raw` at `scale` places: 8 decimals, more when the value needs them
@@ -77,7 +103,11 @@ pub fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(time))
         .routes(routes!(exchange_info))
         .routes(routes!(ticker_price))
+        .routes(routes!(ticker::ticker_24hr))
+        .routes(routes!(ticker::book_ticker_route))
+        .routes(routes!(ticker::avg_price))
         .routes(routes!(klines))
+        .routes(routes!(ui_klines))
 }
 
 /// `GET /api/v3/ping`: an empty object.
@@ -463,6 +493,24 @@ async fn klines(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Val
     Ok(Json(Value::Array(
         list.iter().map(|c| kline(c, interval, sc)).collect(),
     )))
+}
+
+/// Klines for display: the same candles as `klines` (tickd's candles are already what a
+/// chart shows).
+#[utoipa::path(get, path = "/api/v3/uiKlines", tag = "binance",
+    params(
+        ("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol (any case)"),
+        ("interval" = super::IntervalName, Query, description = "1s 1m 5m 15m 1h 4h 1d"),
+        ("startTime" = Option<u64>, Query, description = "ms since the Unix epoch"),
+        ("endTime" = Option<u64>, Query, description = "ms since the Unix epoch (inclusive)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Default 500"),
+    ),
+    responses(
+        (status = 200, description = "Klines, oldest first", body = Vec<Vec<Value>>),
+        (status = 400, description = "A bad parameter or invalid symbol", body = BinanceError),
+    ))]
+async fn ui_klines(s: State<HttpState>, q: Params) -> Result<Json<Value>, BinanceError> {
+    klines(s, q).await
 }
 
 #[cfg(test)]

@@ -195,7 +195,13 @@ pub async fn ticks(client: &mut tickd_client::Client, n: usize) -> Vec<tickd_pro
 /// A Python that can import `module` (`$TICKD_PYTHON`, default `python3`), or `None` after
 /// saying why. Panics instead when `TICKD_REQUIRE_PYTHON_CLIENTS=1` (set by `.ci/test`).
 pub fn python_with(module: &str, pip_name: &str) -> Option<String> {
-    let py = std::env::var("TICKD_PYTHON").unwrap_or_else(|_| "python3".into());
+    python_from("TICKD_PYTHON", module, pip_name)
+}
+
+/// [`python_with`], the Python named by `var` (a virtualenv of its own, for a package that
+/// would clash with another: binance-connector and python-binance both install `binance`).
+pub fn python_from(var: &str, module: &str, pip_name: &str) -> Option<String> {
+    let py = std::env::var(var).unwrap_or_else(|_| "python3".into());
     let ok = std::process::Command::new(&py)
         .args(["-c", &format!("import {module}")])
         .stdout(std::process::Stdio::null())
