@@ -131,7 +131,7 @@ async fn ws_seed_upgrade(
         ws::serve(
             socket,
             s,
-            Box::new(ws::seed::Seed),
+            Box::new(ws::auto::Auto::default()),
             ws::Subs::default(),
             start,
             permit,
@@ -154,7 +154,7 @@ fn ws_binance(
         .map(ws::binance::Stream::parse)
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::bad_parameter)?;
-    if streams.is_empty() {
+    if streams.is_empty() && !combined {
         return Err(ApiError::bad_parameter(
             "no streams: name them as <symbol>@trade or <symbol>@kline_<interval>",
         ));
@@ -189,9 +189,9 @@ async fn ws_combined_upgrade(
     peer: Option<axum::Extension<serve::PeerIp>>,
     upgrade: axum::extract::WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let names = q
-        .get("streams")
-        .ok_or_else(|| ApiError::bad_parameter("missing parameter streams (a/b/...)"))?;
+    // Without `streams`, a socket the client fills with SUBSCRIBE messages (binance-connector's
+    // combined client connects so).
+    let names = q.get("streams").map_or("", String::as_str);
     ws_binance(s, peer.as_ref(), upgrade, names, true)
 }
 

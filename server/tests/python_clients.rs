@@ -256,25 +256,33 @@ async fn binance_connector_reads_klines_tickers_and_errors() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/clients/binance_connector.py"
     );
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(&py)
-            .args([script, &http.to_string(), "AAPL"])
-            .output(),
-    )
-    .await
-    .expect("binance-connector finished within 60 s")
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Map<String, Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .flat_map(|l| serde_json::from_str::<serde_json::Map<String, Value>>(l).unwrap())
-        .collect();
+    let mut child = tokio::process::Command::new(&py)
+        .args([script, &http.to_string(), "AAPL"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || -> (String, Value) {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("binance-connector answered within 30 s")
+            .unwrap()
+            .expect("binance-connector printed a line");
+        let map: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+        map.into_iter().next().unwrap()
+    };
+    // The REST answers, up to the first socket's.
+    let mut got = serde_json::Map::new();
+    loop {
+        let (name, value) = next().await;
+        if name == "ws_reply" {
+            // SUBSCRIBE on bare /ws is answered as Binance answers it.
+            assert_eq!(value, json!({"result": null, "id": 7}));
+            break;
+        }
+        got.insert(name, value);
+    }
 
     // The binary protocol's view: every 1-minute candle, and the last trade.
     let mut c = Client::connect(server.addr).await.unwrap();
@@ -352,5 +360,48 @@ async fn binance_connector_reads_klines_tickers_and_errors() {
     assert_eq!(err("unknown_symbol")[..2], [json!(400), json!(-1121)]);
     assert_eq!(err("bad_interval")[..2], [json!(400), json!(-1120)]);
     assert_eq!(err("unknown_route")[..2], [json!(404), json!(-1000)]);
+
+    // Its stream client, on bare /ws (raw payloads) and then /stream (the combined wrapper):
+    // trades published once each socket is subscribed reach it in Binance's shape.
+    for (n, path) in ["ws", "stream"].into_iter().enumerate() {
+        if n > 0 {
+            assert_eq!(
+                next().await,
+                ("ws_reply".into(), json!({"result": null, "id": 7}))
+            );
+        }
+        assert_eq!(next().await, ("ws_ready".into(), json!(path)));
+        let ticks: Vec<TickRecord> = (0..2u64)
+            .map(|i| {
+                let t = Trade {
+                    price: Price::from_raw(180_500_000_000),
+                    size: Quantity::from_raw(3_000_000_000),
+                    trade_id: 100 * (n as u64 + 1) + i,
+                    venue: 0,
+                    conditions: 0,
+                };
+                TickRecord::new_trade(InstrumentId(0), UnixNanos(now + i), Side::Buy, &t)
+            })
+            .collect();
+        c.publish(vec![Symbol::new("AAPL").unwrap()], &ticks)
+            .await
+            .unwrap();
+        for i in 0..2u64 {
+            let (name, msg) = next().await;
+            assert_eq!(name, "ws_trade");
+            let data = if path == "stream" {
+                assert_eq!(msg["stream"], "aapl@trade");
+                msg["data"].clone()
+            } else {
+                msg
+            };
+            assert_eq!(data["e"], "trade");
+            assert_eq!(data["s"], "AAPL");
+            assert_eq!(data["t"], 100 * (n as u64 + 1) + i);
+            assert_eq!(data["p"], "180.50000000");
+            assert_eq!(data["q"], "3.00000000");
+            assert_eq!(data["m"], false);
+        }
+    }
     server.stop().await;
 }

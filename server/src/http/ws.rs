@@ -18,6 +18,7 @@
 //! and closes a socket that has sent nothing (pongs included) for the idle timeout, with code 1001
 //! and the reason.
 
+pub mod auto;
 pub mod binance;
 pub mod seed;
 

@@ -1,15 +1,19 @@
 """binance-connector (PyPI, Binance's official Python connector), unchanged, pointed at tickd:
 REST klines (latest, and from startTime=0), uiKlines, exchange_info with a symbol, ticker_24hr,
-book_ticker, avg_price, and the API errors it raises for an unknown symbol and route.
+book_ticker, avg_price, and the API errors it raises for an unknown symbol and route; then its
+WebSocket stream client on bare /ws and on /stream, subscribing by method message.
 
 Usage: binance_connector.py HOST:PORT SYMBOL
-Prints one JSON line per result, named by the call.
+Prints one JSON line per result, named by the call; for each socket, {"ws_ready": "ws"} (or
+"stream") once its SUBSCRIBE is answered, then {"ws_trade": …} for the next 2 trades.
 """
 import json
+import queue
 import sys
 
 from binance.error import ClientError
 from binance.spot import Spot
+from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
 
 ADDR, SYMBOL = sys.argv[1], sys.argv[2]
 spot = Spot(base_url=f"http://{ADDR}")
@@ -37,3 +41,23 @@ emit("avg_price", spot.avg_price(SYMBOL))
 emit("unknown_symbol", error(lambda: spot.klines("NOSUCH", "1m")))
 emit("bad_interval", error(lambda: spot.klines(SYMBOL, "7m")))
 emit("unknown_route", error(lambda: spot.query("/api/v3/depth", {"symbol": SYMBOL})))
+
+
+def stream(combined):
+    messages = queue.Queue()
+    client = SpotWebsocketStreamClient(
+        stream_url=f"ws://{ADDR}",
+        on_message=lambda _, m: messages.put(json.loads(m)),
+        is_combined=combined,
+    )
+    client.trade(symbol=SYMBOL, id=7)
+    reply = messages.get(timeout=20)
+    emit("ws_reply", reply)
+    emit("ws_ready", "stream" if combined else "ws")
+    for _ in range(2):
+        emit("ws_trade", messages.get(timeout=20))
+    client.stop()
+
+
+stream(False)
+stream(True)
