@@ -174,6 +174,27 @@ async fn seed_routes() {
         }
     }
     assert!(families >= 6, "{text}");
+    // And Prometheus' own linter finds nothing to say.
+    if let Some(promtool) = common::tool("promtool", "prometheus") {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(text.as_bytes()).await.unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "promtool check metrics:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     server.stop().await;
 }
 
@@ -418,11 +439,15 @@ async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
         [
             "/api/v1/market/historical/{symbol}",
             "/api/v1/market/quote/{symbol}",
+            "/api/v3/avgPrice",
             "/api/v3/exchangeInfo",
             "/api/v3/klines",
             "/api/v3/ping",
+            "/api/v3/ticker/24hr",
+            "/api/v3/ticker/bookTicker",
             "/api/v3/ticker/price",
             "/api/v3/time",
+            "/api/v3/uiKlines",
             "/candles",
             "/health",
             "/metrics",

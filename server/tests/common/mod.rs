@@ -220,6 +220,27 @@ pub fn python_from(var: &str, module: &str, pip_name: &str) -> Option<String> {
     None
 }
 
+/// `name` if it is on the `PATH`, or `None` after saying why. Panics instead when
+/// `TICKD_REQUIRE_TOOLS=1` (set by `.ci/test`, whose `.ci/run` installs them).
+pub fn tool(name: &str, package: &str) -> Option<String> {
+    let found = std::process::Command::new(name)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        return Some(name.to_owned());
+    }
+    let required = std::env::var("TICKD_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{name} is not installed (apt-get install {package})"
+    );
+    eprintln!("skipped: {name} is not installed (apt-get install {package})");
+    None
+}
+
 /// Every candle of `symbol` at `interval` (a binary-protocol query).
 pub async fn candles(
     client: &mut tickd_client::Client,
