@@ -394,6 +394,19 @@ async fn every_venue_live_gives_the_ticks_of_an_independent_reading_of_its_frame
     assert_eq!(filter("LOT_SIZE")["stepSize"], "1.00000000");
     assert_eq!(filter("LOT_SIZE")["minQty"], "1.00000000");
     assert_eq!(filter("MIN_NOTIONAL")["minNotional"], "10.00000000");
+    // The Charting Library's price scale from the same tick size, for a venue symbol (its own
+    // colon kept) asked by name or by full name.
+    for name in ["BINANCE:NKNUSDT", "TICKD:BINANCE:NKNUSDT"] {
+        let (status, body) = common::http_get(http, &format!("/udf/symbols?symbol={name}")).await;
+        assert_eq!(status, 200, "{body}");
+        let udf: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(udf["ticker"], "BINANCE:NKNUSDT");
+        assert_eq!(
+            (udf["pricescale"].as_u64(), udf["minmov"].as_u64()),
+            (Some(10_000), Some(1))
+        );
+        assert_eq!(udf["volume_precision"], 0);
+    }
     for (venue, symbol, mock) in &mocks {
         let prefix = venue.prefix();
         let mut expected = std::mem::take(want.get_mut(prefix).unwrap());

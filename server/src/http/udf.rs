@@ -190,8 +190,34 @@ fn precision(scales: Scales) -> (u32, u32) {
     }
 }
 
-fn info(symbol: &str, scales: Scales) -> UdfSymbolInfo {
-    let (pricescale, volume_precision) = precision(scales);
+/// The Charting Library's `pricescale` and `minmov` for a price increment of `tick` (1e-9
+/// units): the fewest decimals that hold it, and the increment in those units (0.0001 → 10000
+/// and 1; 0.25 → 100 and 25; 5 → 1 and 5), and its `volume_precision` for a size increment
+/// of `lot`.
+fn from_increments(tick: i64, lot: u64) -> (u32, u32, u32) {
+    let places = |raw: u64| {
+        (0..=9u32)
+            .find(|&d| raw.is_multiple_of(10u64.pow(9 - d)))
+            .unwrap_or(9)
+    };
+    let tick = tick.max(1).unsigned_abs();
+    let d = places(tick);
+    let minmov = u32::try_from(tick / 10u64.pow(9 - d)).unwrap_or(1);
+    (10u32.pow(d), minmov.max(1), places(lot.max(1)))
+}
+
+fn info(
+    symbol: &str,
+    scales: Scales,
+    def: Option<&tickd_formats::venue::instruments::Definition>,
+) -> UdfSymbolInfo {
+    let (pricescale, minmov, volume_precision) = match def {
+        Some(d) => from_increments(d.tick_size.raw(), d.lot_size.raw()),
+        None => {
+            let (p, v) = precision(scales);
+            (p, 1, v)
+        }
+    };
     UdfSymbolInfo {
         name: symbol.to_owned(),
         ticker: symbol.to_owned(),
@@ -202,7 +228,7 @@ fn info(symbol: &str, scales: Scales) -> UdfSymbolInfo {
         timezone: "Etc/UTC",
         exchange: "TICKD",
         listed_exchange: "TICKD",
-        minmov: 1,
+        minmov,
         pricescale,
         has_intraday: true,
         has_seconds: true,
@@ -227,16 +253,26 @@ async fn symbol_info(
     State(s): State<HttpState>,
     Query(q): Params,
 ) -> Result<Json<UdfSymbolInfo>, ApiError> {
+    // `TICKD:<symbol>` (the full name tickd gives), or the symbol itself (venue symbols have a
+    // colon of their own: `BINANCE:BTCUSDT`), or another exchange's prefix (`NASDAQ:AAPL`).
     let raw = q.get("symbol").map(String::as_str);
-    let raw = raw.map(|r| r.rsplit(':').next().unwrap_or(r));
-    let symbol = symbol_param("symbol", raw)?;
-    let ids = s
-        .services
-        .query
-        .resolve(0, std::slice::from_ref(&symbol))
-        .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
-    let scales = s.services.query.scales(ids[0]);
-    Ok(Json(info(symbol.as_str(), scales)))
+    let raw = raw.map(|r| r.strip_prefix("TICKD:").unwrap_or(r));
+    let resolve = |name: Option<&str>| -> Result<_, ApiError> {
+        let symbol = symbol_param("symbol", name)?;
+        let ids = s
+            .services
+            .query
+            .resolve(0, std::slice::from_ref(&symbol))
+            .map_err(|_| ApiError::unknown_symbol(symbol.as_str()))?;
+        Ok((symbol, ids[0]))
+    };
+    let (symbol, id) = resolve(raw).or_else(|e| match raw.and_then(|r| r.rsplit_once(':')) {
+        Some((_, bare)) => resolve(Some(bare)),
+        None => Err(e),
+    })?;
+    let scales = s.services.query.scales(id);
+    let def = s.services.query.shared.definitions.get(&symbol);
+    Ok(Json(info(symbol.as_str(), scales, def.as_ref())))
 }
 
 /// One match of `/udf/search`.
@@ -527,4 +563,18 @@ async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Udf
         d.push(entry);
     }
     Ok(Json(UdfQuotes { s: "ok", d }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_scale_and_minimum_move_come_from_the_tick_size() {
+        // (tick, lot) at 1e-9 → (pricescale, minmov, volume_precision)
+        assert_eq!(from_increments(100_000, 1_000_000_000), (10_000, 1, 0));
+        assert_eq!(from_increments(250_000_000, 1_000), (100, 25, 6));
+        assert_eq!(from_increments(5_000_000_000, 10_000_000), (1, 5, 2));
+        assert_eq!(from_increments(1, 1), (1_000_000_000, 1, 9));
+    }
 }
