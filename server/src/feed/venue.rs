@@ -136,6 +136,9 @@ struct Feed {
     refill: bool,
     /// Whether the instrument definitions are loaded.
     defined: bool,
+    /// The skew histogram's handle, registered once (a lookup and a label string per frame
+    /// otherwise).
+    skew: metrics::Histogram,
     ticks: Vec<VenueTick>,
     /// What the stream's counters were when last copied to the shared state.
     reported: StreamStats,
@@ -178,6 +181,7 @@ impl Feed {
             rest: Rest::new(config.spec.venue, config.spec.rest.as_deref()),
             refill: config.spec.venue.has_refill(),
             defined: false,
+            skew: crate::metrics::feed_skew(&sender.stats.name),
             config,
             sub,
             sender,
@@ -529,7 +533,7 @@ impl Feed {
 
     /// Hands the parsed ticks and gaps to the sender (batched; shipped by [`Feed::flush`]).
     fn ship(&mut self) -> Result<(), super::SequencerGone> {
-        let skew = crate::metrics::feed_skew(&self.sender.stats.name);
+        let skew = &self.skew;
         for vt in self.ticks.drain(..) {
             let mut tick = vt.tick;
             if tick.kind().is_some() && tick.flags & NO_EVENT_TIME == 0 {
