@@ -16,7 +16,6 @@ use tickd_protocol::{
 };
 use tickd_server::app;
 use tickd_server::config::{ServeArgs, ServerConfig};
-use tickd_server::http::ws::Dialect;
 use tickd_server::http::ws::seed::Seed;
 use tickd_server::http::{HttpState, router};
 use tickd_server::net::Services;
@@ -128,10 +127,10 @@ fn ws_trade(c: &mut Criterion) {
         scales: tickd_protocol::Scales::DEFAULT,
     };
     let epoch = Epoch(1_795_229_000_000_000_000);
-    let text = Seed.trade(epoch, &symbol, &tick);
+    let text = Seed::trade_text(epoch, &symbol, &tick);
     let mut g = c.benchmark_group("ws_trade");
     g.bench_function("seed_render", |b| {
-        b.iter(|| Seed.trade(epoch, &symbol, std::hint::black_box(&tick)));
+        b.iter(|| Seed::trade_text(epoch, &symbol, std::hint::black_box(&tick)));
     });
     g.bench_function("same_bytes_baseline", |b| {
         b.iter(|| String::from(std::hint::black_box(text.as_str())));

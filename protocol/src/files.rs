@@ -4,7 +4,7 @@
 //! | file | structure | slot |
 //! |---|---|---|
 //! | [`TICKS_RING`] | broadcast ring | [`TickRecord`](crate::TickRecord) words (8); word 0 = seq |
-//! | [`CANDLES_RING`] | broadcast ring of candle updates | word 0 = candle-ring seq, words 1..=16 = [`CandleRecord`](crate::CandleRecord) |
+//! | [`CANDLES_RING`] | broadcast ring of candle updates | word 0 = candle-ring seq, words 1..=24 = [`CandleRecord`](crate::CandleRecord) |
 //! | [`SYMBOLS_DIR`] | directory | name = symbol, id = [`InstrumentId`], tag = [`scales_tag`] |
 //! | [`LATEST_TABLE`] | latest-value table | last trade and last quote per instrument, see [`latest_cell`] |
 
@@ -21,8 +21,8 @@ pub const SYMBOLS_DIR: &str = "symbols.dir";
 pub const LATEST_TABLE: &str = "latest.tbl";
 /// Words per tick-ring slot.
 pub const TICK_SLOT_WORDS: usize = 8;
-/// Words per candle-ring slot: a stamp word, then the 16 words of a candle.
-pub const CANDLE_SLOT_WORDS: usize = 17;
+/// Words per candle-ring slot: a stamp word, then the 24 words of a candle.
+pub const CANDLE_SLOT_WORDS: usize = 1 + crate::CandleRecord::WORDS;
 /// Words per latest-table cell (one tick record).
 pub const LATEST_CELL_WORDS: usize = 8;
 
@@ -41,7 +41,7 @@ pub const fn candle_slot(candle: &crate::CandleRecord) -> [u64; CANDLE_SLOT_WORD
     let w = candle.to_words();
     let mut out = [0u64; CANDLE_SLOT_WORDS];
     let mut i = 0;
-    while i < 16 {
+    while i < crate::CandleRecord::WORDS {
         out[i + 1] = w[i];
         i += 1;
     }
@@ -50,7 +50,7 @@ pub const fn candle_slot(candle: &crate::CandleRecord) -> [u64; CANDLE_SLOT_WORD
 
 /// The candle in a candle-ring slot.
 pub fn candle_from_slot(slot: &[u64; CANDLE_SLOT_WORDS]) -> crate::CandleRecord {
-    let mut w = [0u64; 16];
+    let mut w = [0u64; crate::CandleRecord::WORDS];
     w.copy_from_slice(&slot[1..]);
     crate::CandleRecord::from_words(&w)
 }

@@ -6,7 +6,7 @@
 //!   render its records' raw integers exactly.
 //! - [`Symbol`]: a validated instrument name, stored inline.
 //! - [`record`]: the 64-byte [`TickRecord`] (ring slot, wire `Tick`, journal record) and the
-//!   128-byte [`CandleRecord`], with typed [`Trade`] and [`Quote`] views.
+//!   192-byte [`CandleRecord`], with typed [`Trade`] and [`Quote`] views.
 //! - [`frame`]: `u32` LE length-prefixed framing with a configurable maximum.
 //! - [`message`]: the FlatBuffers messages (`schema/tickd.fbs`), verified on decode.
 //!

@@ -1,5 +1,5 @@
 //! Fixed-size records: the 64-byte [`TickRecord`] (one cache line, one ring slot, one wire
-//! `Tick`) and the 128-byte [`CandleRecord`] (one wire `Candle`), with typed views.
+//! `Tick`) and the 192-byte [`CandleRecord`] (one wire `Candle`), with typed views.
 //!
 //! Both are `#[repr(C)]` with their layout pinned by compile-time asserts below. They convert
 //! to and from native `u64` words (the ring's slot format) and little-endian bytes (the wire and
@@ -466,7 +466,7 @@ impl FromStr for Interval {
     }
 }
 
-/// One OHLCV candle, exactly 128 bytes, labelled by its open time, half-open
+/// One OHLCV candle, exactly 192 bytes, labelled by its open time, half-open
 /// `[ts_open, ts_open + interval)`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -511,12 +511,31 @@ pub struct CandleRecord {
     /// High 64 bits of the volume (0 while it fits 64 bits; this word was reserved before
     /// per-instrument scales, so older records read the same).
     pub volume_hi: u64,
+    /// Sum of the sizes of trades whose aggressor was the buyer (`side` = [`Side::Buy`]), raw
+    /// units of the size scale: the low 64 bits of a `u128` whose high bits are
+    /// `taker_buy_volume_hi` ([`CandleRecord::taker_buy_volume_total`]). Binance's "taker buy
+    /// base asset volume".
+    ///
+    /// [`Side::Buy`]: crate::Side::Buy
+    pub taker_buy_volume: u64,
+    /// High 64 bits of the taker-buy volume.
+    pub taker_buy_volume_hi: u64,
+    /// Low 64 bits of the taker-buy notional (sum of raw price × raw size over the buyer-taker
+    /// trades, units as `notional_lo`; two's-complement i128): Binance's "taker buy quote asset
+    /// volume".
+    pub taker_buy_notional_lo: u64,
+    /// High 64 bits of the taker-buy notional.
+    pub taker_buy_notional_hi: i64,
+    /// Venue trade id of the trade that set `open` (the earliest by event time); 0 if it had none.
+    pub first_trade_id: u64,
+    /// Venue trade id of the trade that set `close` (the latest by event time); 0 if it had none.
+    pub last_trade_id: u64,
     /// Reserved, 0.
-    pub reserved: u64,
+    pub reserved: [u64; 3],
 }
 
 const _: () = {
-    assert!(size_of::<CandleRecord>() == 128);
+    assert!(size_of::<CandleRecord>() == 192);
     assert!(align_of::<CandleRecord>() == 8);
     assert!(offset_of!(CandleRecord, interval_s) == 4);
     assert!(offset_of!(CandleRecord, ts_open) == 8);
@@ -531,12 +550,18 @@ const _: () = {
     assert!(offset_of!(CandleRecord, ts_first_event) == 96);
     assert!(offset_of!(CandleRecord, ts_last_event) == 104);
     assert!(offset_of!(CandleRecord, volume_hi) == 112);
-    assert!(offset_of!(CandleRecord, reserved) == 120);
+    assert!(offset_of!(CandleRecord, taker_buy_volume) == 120);
+    assert!(offset_of!(CandleRecord, taker_buy_notional_lo) == 136);
+    assert!(offset_of!(CandleRecord, first_trade_id) == 152);
+    assert!(offset_of!(CandleRecord, last_trade_id) == 160);
+    assert!(offset_of!(CandleRecord, reserved) == 168);
 };
 
 impl CandleRecord {
     /// Size of one record, in bytes.
-    pub const SIZE_BYTES: usize = 128;
+    pub const SIZE_BYTES: usize = 192;
+    /// Native-endian words in a record.
+    pub const WORDS: usize = 24;
     /// `flags` bit: the candle's interval has ended (event time passed its end).
     pub const CLOSED: u32 = 1;
     /// `flags` bit: the notional left the `i128` range and holds the saturated bound, so it (and
@@ -571,6 +596,28 @@ impl CandleRecord {
         self.volume_hi = (v >> 64) as u64;
     }
 
+    /// The whole taker-buy volume, raw units of the instrument's size scale.
+    pub const fn taker_buy_volume_total(&self) -> u128 {
+        (self.taker_buy_volume_hi as u128) << 64 | self.taker_buy_volume as u128
+    }
+
+    /// Sets the whole taker-buy volume.
+    pub const fn set_taker_buy_volume_total(&mut self, v: u128) {
+        self.taker_buy_volume = v as u64;
+        self.taker_buy_volume_hi = (v >> 64) as u64;
+    }
+
+    /// Taker-buy notional, units as [`CandleRecord::notional`].
+    pub const fn taker_buy_notional(&self) -> i128 {
+        ((self.taker_buy_notional_hi as i128) << 64) | self.taker_buy_notional_lo as i128
+    }
+
+    /// Sets the taker-buy notional.
+    pub const fn set_taker_buy_notional(&mut self, notional: i128) {
+        self.taker_buy_notional_lo = notional as u64;
+        self.taker_buy_notional_hi = (notional >> 64) as i64;
+    }
+
     /// Notional (sum of price × size), in 1e-18 units of the quote currency.
     pub const fn notional(&self) -> i128 {
         ((self.notional_hi as i128) << 64) | self.notional_lo as i128
@@ -592,8 +639,8 @@ impl CandleRecord {
         self.flags & Self::CLOSED != 0
     }
 
-    /// The record as sixteen native-endian words.
-    pub const fn to_words(&self) -> [u64; 16] {
+    /// The record as [`CandleRecord::WORDS`] native-endian words.
+    pub const fn to_words(&self) -> [u64; Self::WORDS] {
         [
             self.instrument_id as u64 | (self.interval_s as u64) << 32,
             self.ts_open,
@@ -610,12 +657,20 @@ impl CandleRecord {
             self.ts_first_event,
             self.ts_last_event,
             self.volume_hi,
-            self.reserved,
+            self.taker_buy_volume,
+            self.taker_buy_volume_hi,
+            self.taker_buy_notional_lo,
+            self.taker_buy_notional_hi as u64,
+            self.first_trade_id,
+            self.last_trade_id,
+            self.reserved[0],
+            self.reserved[1],
+            self.reserved[2],
         ]
     }
 
-    /// The record from sixteen native-endian words (inverse of [`CandleRecord::to_words`]).
-    pub const fn from_words(w: &[u64; 16]) -> Self {
+    /// The record from its words (inverse of [`CandleRecord::to_words`]).
+    pub const fn from_words(w: &[u64; Self::WORDS]) -> Self {
         Self {
             instrument_id: w[0] as u32,
             interval_s: (w[0] >> 32) as u32,
@@ -634,22 +689,28 @@ impl CandleRecord {
             ts_first_event: w[12],
             ts_last_event: w[13],
             volume_hi: w[14],
-            reserved: w[15],
+            taker_buy_volume: w[15],
+            taker_buy_volume_hi: w[16],
+            taker_buy_notional_lo: w[17],
+            taker_buy_notional_hi: w[18] as i64,
+            first_trade_id: w[19],
+            last_trade_id: w[20],
+            reserved: [w[21], w[22], w[23]],
         }
     }
 
-    /// The record as 128 little-endian bytes: the wire (`Candle` struct) format.
-    pub fn to_le_bytes(&self) -> [u8; 128] {
-        let mut out = [0; 128];
+    /// The record as 192 little-endian bytes: the wire (`Candle` struct) format.
+    pub fn to_le_bytes(&self) -> [u8; Self::SIZE_BYTES] {
+        let mut out = [0; Self::SIZE_BYTES];
         for (chunk, word) in out.chunks_exact_mut(8).zip(self.to_words()) {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         out
     }
 
-    /// The record from 128 little-endian bytes (inverse of [`CandleRecord::to_le_bytes`]).
-    pub fn from_le_bytes(bytes: &[u8; 128]) -> Self {
-        let mut words = [0u64; 16];
+    /// The record from 192 little-endian bytes (inverse of [`CandleRecord::to_le_bytes`]).
+    pub fn from_le_bytes(bytes: &[u8; Self::SIZE_BYTES]) -> Self {
+        let mut words = [0u64; Self::WORDS];
         for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
             let mut b = [0; 8];
             b.copy_from_slice(chunk);

@@ -31,6 +31,21 @@ pub const MAX_QUERY_CANDLES: usize = 7_000;
 /// limits (tables per message) and the frame size, whatever the directory's size.
 pub const MAX_PAGE_INSTRUMENTS: u32 = 4_096;
 
+/// Most tick-ring records one trades lookup ([`Query::trades`]) reads: bounds the work an
+/// unauthenticated `/api/v3/trades` for a rarely traded symbol can cause (about 16 MiB of ring).
+pub const MAX_TRADE_SCAN: u64 = 1 << 18;
+
+/// Where a trades lookup ([`Query::trades`]) starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradesFrom {
+    /// The newest trades, looking back from the head.
+    Newest,
+    /// Trades at or after this seq, forward.
+    Seq(Seq),
+    /// Trades with `ts_event` at or after this time, forward.
+    Time(UnixNanos),
+}
+
 /// What network sessions and queries share.
 #[derive(Debug, Clone)]
 pub struct Shared {
@@ -413,6 +428,72 @@ impl Query {
                 })
             }
         }
+    }
+
+    /// Up to `limit` trades of `id` still in the tick ring, oldest first: the newest ones, or
+    /// those from a seq or time on (with `ts_event < to`, when given). Reads at most
+    /// [`MAX_TRADE_SCAN`] records, so a rarely traded instrument may get fewer than it has in
+    /// the ring; stops at the ring's oldest record (older trades are in the journal only).
+    pub fn trades(
+        &self,
+        id: InstrumentId,
+        from: TradesFrom,
+        to: Option<UnixNanos>,
+        limit: usize,
+    ) -> Vec<TickRecord> {
+        let mut reader = self.ticks.clone();
+        let head = reader.head();
+        let oldest = (head + 2)
+            .saturating_sub(reader.capacity())
+            .max(reader.base_seq() + 1);
+        let to = to.unwrap_or(UnixNanos(u64::MAX));
+        let mut out = Vec::new();
+        let mut words = [0u64; TICK_SLOT_WORDS];
+        let mut read = |reader: &mut Reader<TICK_SLOT_WORDS>, seq: u64| {
+            reader.seek(seq);
+            match reader.try_read(&mut words) {
+                ReadOutcome::Record(_) => Some(TickRecord::from_words(&words)),
+                ReadOutcome::Overrun { .. } | ReadOutcome::NotYet => None,
+            }
+        };
+        let wanted = |t: &TickRecord| {
+            t.instrument_id == id.0 && t.kind() == Some(TickKind::Trade) && t.ts_event < to.0
+        };
+        let forward = match from {
+            TradesFrom::Newest => None,
+            TradesFrom::Seq(s) => Some((s.0, 0)),
+            TradesFrom::Time(t) => Some((self.seq_at_time(t).0, t.0)),
+        };
+        if let Some((start, since)) = forward {
+            let start = start.max(oldest);
+            let end = head.min(start.saturating_add(MAX_TRADE_SCAN - 1));
+            for seq in start..=end {
+                if out.len() >= limit {
+                    break;
+                }
+                // None: lapped while reading (the ring moved past `seq`): stop.
+                let Some(t) = read(&mut reader, seq) else {
+                    break;
+                };
+                if wanted(&t) && t.ts_event >= since {
+                    out.push(t);
+                }
+            }
+        } else {
+            let stop = oldest.max(head.saturating_sub(MAX_TRADE_SCAN - 1));
+            let mut seq = head;
+            while seq >= stop && seq > 0 && out.len() < limit {
+                let Some(t) = read(&mut reader, seq) else {
+                    break;
+                };
+                if wanted(&t) {
+                    out.push(t);
+                }
+                seq -= 1;
+            }
+            out.reverse();
+        }
+        out
     }
 
     /// The first seq at or after which every tick has `ts_event >= t`, by binary search over

@@ -198,59 +198,211 @@ async fn seed_routes() {
     server.stop().await;
 }
 
+/// Publishes one trade of `sym` (buyer-initiated) at `ts_event`.
+async fn publish_trade(server: &TestServer, sym: &str, ts_event: u64, price: i64, size: u64) {
+    let mut c = Client::connect(server.addr).await.unwrap();
+    let trade = tickd_protocol::Trade {
+        price: tickd_protocol::Price::from_raw(price),
+        size: tickd_protocol::Quantity::from_raw(size),
+        trade_id: 0,
+        venue: 0,
+        conditions: 0,
+    };
+    let tick = tickd_protocol::TickRecord::new_trade(
+        tickd_protocol::InstrumentId(0),
+        tickd_protocol::UnixNanos(ts_event),
+        tickd_protocol::Side::Buy,
+        &trade,
+    );
+    let ack = c
+        .publish(vec![Symbol::new(sym).unwrap()], &[tick])
+        .await
+        .unwrap();
+    assert_eq!(ack.accepted, 1, "{ack:?}");
+}
+
+/// The Charting Library's UDF datafeed calls, in its order (config, symbol resolve, history
+/// with `countback`, polled as bars form, quotes), every field checked against the UDF
+/// specification's lists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tradingview_udf_sequence() {
+    use serde_json::json;
     let (server, http) = server().await;
-    let (_, config) = json(http, "/udf/config").await;
-    assert!(
-        config["supported_resolutions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r == "1D")
+    let (status, config) = json(http, "/udf/config").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        config,
+        json!({
+            "supported_resolutions": ["1S", "1", "5", "15", "60", "240", "1D"],
+            "supports_group_request": false,
+            "supports_marks": false,
+            "supports_search": true,
+            "supports_timescale_marks": false,
+            "supports_time": true,
+            "exchanges": [
+                {"value": "", "name": "All", "desc": ""},
+                {"value": "TICKD", "name": "TICKD", "desc": "tickd"}
+            ],
+            "symbols_types": [
+                {"name": "All types", "value": ""},
+                {"name": "Stock", "value": "stock"}
+            ]
+        })
     );
-    let (status, info) = json(http, "/udf/symbols?symbol=AAPL").await;
-    assert_eq!((status, info["name"].as_str()), (200, Some("AAPL")));
+    // resolveSymbol: the LibrarySymbolInfo fields the library reads.
+    let (status, info) = json(http, "/udf/symbols?symbol=TICKD:AAPL").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        info,
+        json!({
+            "name": "AAPL",
+            "ticker": "AAPL",
+            "full_name": "TICKD:AAPL",
+            "description": "AAPL",
+            "type": "stock",
+            "session": "24x7",
+            "timezone": "Etc/UTC",
+            "exchange": "TICKD",
+            "listed_exchange": "TICKD",
+            "format": "price",
+            "minmov": 1,
+            "pricescale": 100,
+            "has_intraday": true,
+            "has_seconds": true,
+            "has_daily": true,
+            "has_weekly_and_monthly": false,
+            "intraday_multipliers": ["1", "5", "15", "60", "240"],
+            "seconds_multipliers": ["1"],
+            "supported_resolutions": ["1S", "1", "5", "15", "60", "240", "1D"],
+            "volume_precision": 0,
+            "visible_plots_set": "ohlcv",
+            "has_no_volume": false,
+            "data_status": "streaming"
+        })
+    );
     let (_, found) = json(http, "/udf/search?query=ms&limit=10").await;
-    assert_eq!(found[0]["symbol"], "MSFT");
+    assert_eq!(
+        found,
+        json!([{
+            "symbol": "MSFT", "full_name": "TICKD:MSFT", "description": "MSFT",
+            "exchange": "TICKD", "ticker": "MSFT", "type": "stock"
+        }])
+    );
     let (status, time) = get(http, "/udf/time").await;
     assert_eq!(status, 200);
     assert!(time.parse::<u64>().unwrap() > 1_700_000_000);
 
-    // The library polls history with countback=2: the last two bars before `to`, including the
+    // getBars: history with countback=2, the last two bars before `to`, including the
     // in-progress one.
     let binary = binary_candles(&server, "AAPL", Interval::M1).await;
-    let to = binary.last().unwrap().ts_open / 1_000_000_000 + 60;
-    let (status, h) = json(
-        http,
-        &format!("/udf/history?symbol=AAPL&resolution=1&from=0&to={to}&countback=2"),
-    )
-    .await;
+    let to = T0 / 1_000_000_000 + 3_600;
+    let bars = format!("/udf/history?symbol=TICKD:AAPL&resolution=1&from=0&to={to}&countback=2");
+    let (status, h) = json(http, &bars).await;
     assert_eq!((status, h["s"].as_str()), (200, Some("ok")));
     let n = binary.len();
+    assert_eq!(n, 5, "5 minutes of data");
+    let bar = |c: &tickd_protocol::CandleRecord| {
+        [
+            json!(c.ts_open / 1_000_000_000),
+            serde_json::from_str::<Value>(&price_text(c.open)).unwrap(),
+            serde_json::from_str::<Value>(&price_text(c.high)).unwrap(),
+            serde_json::from_str::<Value>(&price_text(c.low)).unwrap(),
+            serde_json::from_str::<Value>(&price_text(c.close)).unwrap(),
+            serde_json::from_str::<Value>(&format!("{:#}", c.volume())).unwrap(),
+        ]
+    };
+    let columns = |h: &Value, i: usize| ["t", "o", "h", "l", "c", "v"].map(|k| h[k][i].clone());
+    assert_eq!(h["t"].as_array().unwrap().len(), 2);
+    assert_eq!(columns(&h, 0), bar(&binary[n - 2]));
+    assert_eq!(columns(&h, 1), bar(&binary[n - 1]));
+    // Polled as a new bar forms: a trade in minute 5 is the last bar now.
+    publish_trade(
+        &server,
+        "AAPL",
+        T0 + 330_000_000_000,
+        101_250_000_000,
+        40_000_000_000,
+    )
+    .await;
+    let (_, h) = json(http, &bars).await;
+    assert_eq!(columns(&h, 0), bar(&binary[n - 1]));
     assert_eq!(
-        h["t"],
-        serde_json::json!([
-            binary[n - 2].ts_open / 1_000_000_000,
-            binary[n - 1].ts_open / 1_000_000_000
-        ])
+        columns(&h, 1),
+        [
+            json!(T0 / 1_000_000_000 + 300),
+            json!(101.25),
+            json!(101.25),
+            json!(101.25),
+            json!(101.25),
+            json!(40)
+        ]
     );
-    assert_eq!(h["c"][1].to_string(), price_text(binary[n - 1].close));
-    assert_eq!(
-        h["v"][1].to_string(),
-        format!("{:#}", binary[n - 1].volume())
-    );
+    // Before any data: no_data, and where the library should look instead (none earlier).
     let (_, none) = json(
         http,
         "/udf/history?symbol=AAPL&resolution=1&from=100&to=200",
     )
     .await;
-    assert_eq!(none["s"], "no_data");
+    assert_eq!(none, json!({"s": "no_data"}));
+    // After the data: no_data with the newest earlier bar's time.
+    let later = T0 / 1_000_000_000 + 7_200;
+    let (_, none) = json(
+        http,
+        &format!(
+            "/udf/history?symbol=AAPL&resolution=1&from={later}&to={}",
+            later + 60
+        ),
+    )
+    .await;
+    assert_eq!(
+        none,
+        json!({"s": "no_data", "nextTime": T0 / 1_000_000_000 + 300})
+    );
     let (status, _) = json(http, "/udf/history?symbol=AAPL&resolution=7&from=0&to=1").await;
     assert_eq!(status, 400);
-    let (_, quotes) = json(http, "/udf/quotes?symbols=AAPL,NOPE").await;
-    assert_eq!(quotes["d"][0]["s"], "ok");
-    assert_eq!(quotes["d"][1]["s"], "error");
+
+    // Quotes: the session is the UTC day. A trade the next day makes it the current session;
+    // the previous close is the first day's.
+    let day1 = binary_candles(&server, "AAPL", Interval::D1).await;
+    assert_eq!(day1.len(), 1);
+    let prev_close = day1[0].close;
+    publish_trade(
+        &server,
+        "AAPL",
+        T0 + 86_400_000_000_000,
+        100_500_000_000,
+        3_000_000_000,
+    )
+    .await;
+    let mut c = Client::connect(server.addr).await.unwrap();
+    let latest = common::latest(&mut c, "AAPL").await;
+    let q = latest.iter().find_map(|t| t.quote()).unwrap();
+    let (_, quotes) = json(http, "/udf/quotes?symbols=TICKD:AAPL,NOPE").await;
+    let num = |raw: i64| serde_json::from_str::<Value>(&price_text(raw)).unwrap();
+    let change = 100_500_000_000 - prev_close;
+    let percent = (i128::from(change) * 10_000 / i128::from(prev_close)) as i64 * 10_000_000;
+    assert_eq!(
+        quotes,
+        json!({"s": "ok", "d": [
+            {"s": "ok", "n": "TICKD:AAPL", "v": {
+                "ch": num(change),
+                "chp": num(percent),
+                "short_name": "AAPL",
+                "exchange": "TICKD",
+                "description": "AAPL",
+                "lp": 100.5,
+                "bid": num(q.bid_px.raw()),
+                "ask": num(q.ask_px.raw()),
+                "spread": num(q.ask_px.raw() - q.bid_px.raw()),
+                "open_price": 100.5,
+                "high_price": 100.5,
+                "low_price": 100.5,
+                "prev_close_price": num(prev_close),
+                "volume": 3
+            }},
+            {"s": "error", "n": "NOPE", "v": {}}
+        ]})
+    );
     server.stop().await;
 }
 
@@ -439,6 +591,7 @@ async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
         [
             "/api/v1/market/historical/{symbol}",
             "/api/v1/market/quote/{symbol}",
+            "/api/v3/aggTrades",
             "/api/v3/avgPrice",
             "/api/v3/exchangeInfo",
             "/api/v3/klines",
@@ -447,6 +600,7 @@ async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
             "/api/v3/ticker/bookTicker",
             "/api/v3/ticker/price",
             "/api/v3/time",
+            "/api/v3/trades",
             "/api/v3/uiKlines",
             "/candles",
             "/health",

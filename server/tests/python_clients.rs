@@ -15,7 +15,8 @@ use common::{TestServer, trades_csv};
 use serde_json::{Value, json};
 use tickd_client::Client;
 use tickd_protocol::{
-    InstrumentId, Interval, Price, Quantity, QuerySpec, Side, Symbol, TickRecord, Trade, UnixNanos,
+    InstrumentId, Interval, Price, Quantity, QuerySpec, Seq, Side, Symbol, TickRecord, Trade,
+    UnixNanos,
 };
 use tickd_server::config::ServeArgs;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -178,7 +179,7 @@ async fn schemathesis(py: &str, http: std::net::SocketAddr, headers: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every operation was exercised (schemathesis leaves out `/openapi.json` itself).
-    assert!(report.contains("Tested: 22"), "{report}");
+    assert!(report.contains("Tested: 24"), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,6 +221,111 @@ async fn schemathesis_finds_no_server_error_and_every_response_conforms() {
     let http = server.listeners.as_ref().unwrap().http.unwrap();
     schemathesis(&py, http, &["Authorization: Bearer r-secret"]).await;
     server.stop().await;
+}
+
+/// Every trade in the ring up to AAPL's latest, by the binary protocol (the ring may end in
+/// candle-close records, which no subscription receives).
+async fn all_trades(c: &mut Client, addr: std::net::SocketAddr) -> Vec<TickRecord> {
+    let latest = common::latest(c, "AAPL").await;
+    let head = Seq(latest
+        .iter()
+        .filter(|t| t.trade().is_some())
+        .map(|t| t.seq)
+        .max()
+        .unwrap());
+    let mut fetch = Client::connect(addr).await.unwrap();
+    let epoch = fetch.welcome().epoch;
+    let (mut ticks, gaps) = fetch.fetch_range(epoch, Seq(1), head).await.unwrap();
+    assert!(gaps.is_empty(), "{gaps:?}");
+    ticks.retain(|t| t.trade().is_some());
+    ticks
+}
+
+/// The /ws socket's second part: aggTrade, bookTicker and miniTicker added by SUBSCRIBE; one
+/// trade and one quote reach every stream that wants them.
+async fn more_streams<F>(next: &mut F, c: &mut Client, now: u64)
+where
+    F: AsyncFnMut() -> (String, Value),
+{
+    for id in [8, 9, 10] {
+        assert_eq!(
+            next().await,
+            ("ws_reply".into(), json!({"result": null, "id": id}))
+        );
+    }
+    assert_eq!(next().await, ("ws_ready".into(), json!("more")));
+    let trade = Trade {
+        price: Price::from_raw(181_250_000_000),
+        size: Quantity::from_raw(2_000_000_000),
+        trade_id: 300,
+        venue: 0,
+        conditions: 0,
+    };
+    let quote = tickd_protocol::Quote {
+        bid_px: Price::from_raw(181_240_000_000),
+        bid_sz: Quantity::from_raw(7_000_000_000),
+        ask_px: Price::from_raw(181_260_000_000),
+        ask_sz: Quantity::from_raw(9_000_000_000),
+    };
+    let ticks = [
+        TickRecord::new_trade(InstrumentId(0), UnixNanos(now + 10), Side::Sell, &trade),
+        TickRecord::new_quote(InstrumentId(0), UnixNanos(now + 11), &quote),
+    ];
+    let ack = c
+        .publish(vec![Symbol::new("AAPL").unwrap()], &ticks)
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        let (name, value) = next().await;
+        assert_eq!(name, "ws_event");
+        events.push(value);
+    }
+    // By name: 24hrMiniTicker, aggTrade, bookTicker, trade.
+    let (mini, agg, book, trade_event) = (&events[0], &events[1], &events[2], &events[3]);
+    assert_eq!(trade_event["t"], 300);
+    assert_eq!(trade_event["m"], true, "the seller was the aggressor");
+    assert_eq!(agg["e"], "aggTrade");
+    assert_eq!(agg["a"], ack.first_seq.0);
+    assert_eq!(
+        (agg["f"].clone(), agg["l"].clone()),
+        (json!(300), json!(300))
+    );
+    assert_eq!(
+        (agg["p"].clone(), agg["q"].clone()),
+        (json!("181.25000000"), json!("2.00000000"))
+    );
+    assert_eq!(agg["m"], true);
+    assert_eq!(agg["T"], (now + 10) / 1_000_000);
+    assert_eq!(book["u"], ack.first_seq.0 + 1);
+    assert_eq!(
+        [&book["s"], &book["b"], &book["B"], &book["a"], &book["A"]],
+        [
+            &json!("AAPL"),
+            &json!("181.24000000"),
+            &json!("7.00000000"),
+            &json!("181.26000000"),
+            &json!("9.00000000")
+        ]
+    );
+    // The 24 h window: every candle so far (all inside it), by the binary protocol.
+    let candles = common::candles(c, "AAPL", Interval::M1).await;
+    let volume: i64 = candles.iter().map(|c| c.volume().raw() as i64).sum();
+    let notional: i128 = candles.iter().map(|c| c.notional()).sum();
+    assert_eq!(mini["e"], "24hrMiniTicker");
+    assert_eq!(mini["s"], "AAPL");
+    assert_eq!(mini["c"], "181.25000000");
+    assert_eq!(mini["o"], dec8(candles[0].ohlc()[0].raw()));
+    assert_eq!(
+        mini["h"],
+        dec8(candles.iter().map(|c| c.ohlc()[1].raw()).max().unwrap())
+    );
+    assert_eq!(
+        mini["l"],
+        dec8(candles.iter().map(|c| c.ohlc()[2].raw()).min().unwrap())
+    );
+    assert_eq!(mini["v"], dec8(volume));
+    assert_eq!(mini["q"], dec8((notional / 1_000_000_000) as i64));
 }
 
 /// Issue 20: binance-connector (Binance's official Python connector, from PyPI, unchanged)
@@ -299,7 +405,14 @@ async fn binance_connector_reads_klines_tickers_and_errors() {
         );
         assert_eq!(k[5], dec8(c.volume().raw() as i64));
         assert_eq!(k[8], c.trades);
+        // Taker-buy base and quote volume: the CSV's `buy` trades.
+        assert_eq!(k[9], dec8(c.taker_buy_volume as i64));
+        assert_eq!(k[10], dec8((c.taker_buy_notional() / 1_000_000_000) as i64));
     }
+    // The replay has buyer- and seller-initiated trades and ones with no side.
+    let buy: u64 = candles.iter().map(|c| c.taker_buy_volume).sum();
+    let all: u64 = candles.iter().map(|c| c.volume).sum();
+    assert!(0 < buy && buy < all, "{buy} of {all}");
     assert_eq!(got["ui_klines"], got["klines"]);
     // startTime=0 is a time: the oldest candles, not the newest.
     let first = got["first_klines"].as_array().unwrap();
@@ -326,23 +439,14 @@ async fn binance_connector_reads_klines_tickers_and_errors() {
     assert_eq!(t["openPrice"], dec8(open));
     assert_eq!(t["lastPrice"], dec8(last));
     assert_eq!(t["priceChange"], dec8(last - open));
-    assert_eq!(t["firstId"], -1);
+    assert_eq!(t["firstId"], candles[0].first_trade_id);
+    assert_eq!(t["lastId"], candles.last().unwrap().last_trade_id);
     // No trade in the last 5 minutes: the average is the last price.
     assert_eq!(got["avg_price"]["mins"], 5);
     assert_eq!(got["avg_price"]["price"], dec8(last));
     // The top of book: the binary protocol's latest quote.
-    let latest = c
-        .query(QuerySpec::Latest {
-            symbols: vec![Symbol::new("AAPL").unwrap()],
-            page: tickd_protocol::Page {
-                from_id: 0,
-                limit: None,
-            },
-        })
-        .await
-        .unwrap();
+    let latest = common::latest(&mut c, "AAPL").await;
     let q = latest
-        .ticks
         .iter()
         .find_map(|t| t.quote())
         .expect("the replay has quotes");
@@ -360,6 +464,38 @@ async fn binance_connector_reads_klines_tickers_and_errors() {
     assert_eq!(err("unknown_symbol")[..2], [json!(400), json!(-1121)]);
     assert_eq!(err("bad_interval")[..2], [json!(400), json!(-1120)]);
     assert_eq!(err("unknown_route")[..2], [json!(404), json!(-1000)]);
+    assert_eq!(err("agg_trades_mixed")[..2], [json!(400), json!(-1128)]);
+
+    // Recent trades: the replay's last five, oldest first, as the ring holds them.
+    let ring = all_trades(&mut c, server.addr).await;
+    let recent = got["trades"].as_array().unwrap();
+    assert_eq!(recent.len(), 5);
+    for (r, t) in recent.iter().zip(&ring[ring.len() - 5..]) {
+        let tr = t.trade().unwrap();
+        assert_eq!(r["id"], t.seq, "the CSV has no venue ids: the seq");
+        assert_eq!(r["price"], dec8(tr.price.raw()));
+        assert_eq!(r["qty"], dec8(tr.size.raw() as i64));
+        let quote = i128::from(tr.price.raw()) * i128::from(tr.size.raw()) / 1_000_000_000;
+        assert_eq!(r["quoteQty"], dec8(quote as i64));
+        assert_eq!(r["time"], t.ts_event / 1_000_000);
+        assert_eq!(r["isBuyerMaker"], t.side == Side::Sell as u8);
+    }
+    // Aggregates: one per trade, `a` the seq; by id and by time they page from there.
+    let agg = got["agg_trades"].as_array().unwrap();
+    let seqs = |v: &Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["a"].as_u64().unwrap())
+            .collect()
+    };
+    let last3: Vec<u64> = ring[ring.len() - 3..].iter().map(|t| t.seq).collect();
+    assert_eq!(seqs(&got["agg_trades"]), last3);
+    assert_eq!(seqs(&got["agg_trades_from"]), last3[..2]);
+    assert_eq!(agg[0]["p"], recent[2]["price"]);
+    assert_eq!(agg[0]["T"], recent[2]["time"]);
+    // Trades 0.5 s apart: the first one's millisecond holds it alone.
+    assert_eq!(seqs(&got["agg_trades_time"]), last3[..1]);
 
     // Its stream client, on bare /ws (raw payloads) and then /stream (the combined wrapper):
     // trades published once each socket is subscribed reach it in Binance's shape.
@@ -401,6 +537,22 @@ async fn binance_connector_reads_klines_tickers_and_errors() {
             assert_eq!(data["p"], "180.50000000");
             assert_eq!(data["q"], "3.00000000");
             assert_eq!(data["m"], false);
+        }
+        if path == "ws" {
+            more_streams(&mut next, &mut c, now).await;
+        } else {
+            let replies: Vec<Value> = (0..4).map(|_| Value::Null).collect();
+            let mut replies = replies;
+            for r in &mut replies {
+                let (name, value) = next().await;
+                assert_eq!(name, "ws_reply");
+                *r = value;
+            }
+            assert_eq!(replies[0], json!({"result": true, "id": 11}));
+            assert_eq!(replies[1], json!({"result": null, "id": 12}));
+            assert_eq!(replies[2], json!({"result": false, "id": 13}));
+            assert_eq!(replies[3]["id"], 14);
+            assert_eq!(replies[3]["error"]["code"], 0);
         }
     }
     server.stop().await;

@@ -280,6 +280,14 @@ async fn binance_streams_use_binance_payloads_and_the_combined_wrapper() {
                         )
                     );
                     assert_eq!(k["v"], "3.00000000");
+                    // Both buyer-initiated: all of it is taker-buy volume; 100 + 203 quote.
+                    assert_eq!(
+                        (k["V"].as_str(), k["Q"].as_str()),
+                        (Some("3.00000000"), Some("303.00000000"))
+                    );
+                    assert_eq!(k["q"], "303.00000000");
+                    // The venue ids of the trades that set open and close.
+                    assert_eq!((k["f"].as_i64(), k["L"].as_i64()), (Some(1), Some(77)));
                     seen_kline = true;
                 }
             }
@@ -403,7 +411,8 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
 
 /// Issue 17, row 8: a 64 KB subscribe naming thousands of symbols is refused at once with the
 /// limit; one repeating a channel 6,000 times does the work of one; a Binance-dialect socket
-/// holds at most 1,024 streams; a well-behaved socket beside them keeps its stream.
+/// holds at most 1,024 streams, 64 of them `@miniTicker`; a well-behaved socket beside them
+/// keeps its stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_lists_are_capped_and_deduplicated() {
     let server = TestServer::start(ServeArgs {
@@ -477,6 +486,26 @@ async fn subscribe_lists_are_capped_and_deduplicated() {
         refused["error"]["msg"],
         "Too many streams: 3 held and 1100 more asked; at most 1024 per connection"
     );
+    // Mini tickers cost a 24 h window a second each: 64 per socket, the 65th refused, and a
+    // refused SUBSCRIBE adds none of its streams.
+    let minis: Vec<String> = (0..65).map(|i| format!("s{i}@miniTicker")).collect();
+    send(
+        &mut binance,
+        json!({"method": "SUBSCRIBE", "params": minis, "id": 4}),
+    )
+    .await;
+    let refused = next_of_id(&mut binance, 4).await;
+    assert_eq!(
+        refused["error"],
+        json!({"code": 2, "msg": "Too many miniTicker streams: at most 64 per connection"})
+    );
+    send(
+        &mut binance,
+        json!({"method": "LIST_SUBSCRIPTIONS", "id": 5}),
+    )
+    .await;
+    let list = next_of_id(&mut binance, 5).await;
+    assert_eq!(list["result"].as_array().unwrap().len(), 3, "{list}");
 
     // The good socket kept its trades.
     for _ in 0..3 {

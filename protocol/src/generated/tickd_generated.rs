@@ -1173,14 +1173,14 @@ impl<'a> Tick {
 
 }
 
-/// One OHLCV candle: 128 bytes, byte-identical to `CandleRecord` in tickd-protocol.
+/// One OHLCV candle: 192 bytes, byte-identical to `CandleRecord` in tickd-protocol.
 // struct Candle, aligned to 8
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq)]
-pub struct Candle(pub [u8; 128]);
+pub struct Candle(pub [u8; 192]);
 impl Default for Candle { 
   fn default() -> Self { 
-    Self([0; 128])
+    Self([0; 192])
   }
 }
 impl core::fmt::Debug for Candle {
@@ -1203,6 +1203,12 @@ impl core::fmt::Debug for Candle {
       .field("ts_first_event", &self.ts_first_event())
       .field("ts_last_event", &self.ts_last_event())
       .field("volume_hi", &self.volume_hi())
+      .field("taker_buy_volume", &self.taker_buy_volume())
+      .field("taker_buy_volume_hi", &self.taker_buy_volume_hi())
+      .field("taker_buy_notional_lo", &self.taker_buy_notional_lo())
+      .field("taker_buy_notional_hi", &self.taker_buy_notional_hi())
+      .field("first_trade_id", &self.first_trade_id())
+      .field("last_trade_id", &self.last_trade_id())
       .field("reserved", &self.reserved())
       .finish()
   }
@@ -1262,9 +1268,15 @@ impl<'a> Candle {
     ts_first_event: u64,
     ts_last_event: u64,
     volume_hi: u64,
-    reserved: u64,
+    taker_buy_volume: u64,
+    taker_buy_volume_hi: u64,
+    taker_buy_notional_lo: u64,
+    taker_buy_notional_hi: i64,
+    first_trade_id: u64,
+    last_trade_id: u64,
+    reserved: &[u64; 3],
   ) -> Self {
-    let mut s = Self([0; 128]);
+    let mut s = Self([0; 192]);
     s.set_instrument_id(instrument_id);
     s.set_interval_s(interval_s);
     s.set_ts_open(ts_open);
@@ -1282,6 +1294,12 @@ impl<'a> Candle {
     s.set_ts_first_event(ts_first_event);
     s.set_ts_last_event(ts_last_event);
     s.set_volume_hi(volume_hi);
+    s.set_taker_buy_volume(taker_buy_volume);
+    s.set_taker_buy_volume_hi(taker_buy_volume_hi);
+    s.set_taker_buy_notional_lo(taker_buy_notional_lo);
+    s.set_taker_buy_notional_hi(taker_buy_notional_hi);
+    s.set_first_trade_id(first_trade_id);
+    s.set_last_trade_id(last_trade_id);
     s.set_reserved(reserved);
     s
   }
@@ -1785,7 +1803,9 @@ impl<'a> Candle {
     }
   }
 
-  pub fn reserved(&self) -> u64 {
+  /// Sum of sizes of the trades whose aggressor was the buyer (low 64 bits; high in
+  /// `taker_buy_volume_hi`).
+  pub fn taker_buy_volume(&self) -> u64 {
     let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
     // Safety:
     // Created from a valid Table for this object
@@ -1800,7 +1820,7 @@ impl<'a> Candle {
     })
   }
 
-  pub fn set_reserved(&mut self, x: u64) {
+  pub fn set_taker_buy_volume(&mut self, x: u64) {
     let x_le = x.to_little_endian();
     // Safety:
     // Created from a valid Table for this object
@@ -1812,6 +1832,167 @@ impl<'a> Candle {
         core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
       );
     }
+  }
+
+  pub fn taker_buy_volume_hi(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[128..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_taker_buy_volume_hi(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[128..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// Sum of raw price * raw size over the buyer-taker trades, as a two's-complement i128.
+  pub fn taker_buy_notional_lo(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[136..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_taker_buy_notional_lo(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[136..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn taker_buy_notional_hi(&self) -> i64 {
+    let mut mem = core::mem::MaybeUninit::<<i64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[144..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<i64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_taker_buy_notional_hi(&mut self, x: i64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[144..].as_mut_ptr(),
+        core::mem::size_of::<<i64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// Venue trade ids of the trades that set open and close (0 if none).
+  pub fn first_trade_id(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[152..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_first_trade_id(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[152..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn last_trade_id(&self) -> u64 {
+    let mut mem = core::mem::MaybeUninit::<<u64 as EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    EndianScalar::from_little_endian(unsafe {
+      core::ptr::copy_nonoverlapping(
+        self.0[160..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_last_trade_id(&mut self, x: u64) {
+    let x_le = x.to_little_endian();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[160..].as_mut_ptr(),
+        core::mem::size_of::<<u64 as EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn reserved(&'a self) -> flatbuffers::Array<'a, u64, 3> {
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid array in this slot
+    unsafe { flatbuffers::Array::follow(&self.0, 168) }
+  }
+
+  pub fn set_reserved(&mut self, items: &[u64; 3]) {
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid array in this slot
+    unsafe { flatbuffers::emplace_scalar_array(&mut self.0, 168, items) };
   }
 
 }

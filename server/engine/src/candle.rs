@@ -7,7 +7,9 @@
 //!   the latest (ties go to the later arrival for `close` and the earlier for `open`), so the
 //!   result does not depend on arrival order; `high`/`low` are the extremes, `volume` the sum of
 //!   sizes, `notional` the sum of price × size (1e-18 units, exact in `i128`), `trades` the
-//!   count.
+//!   count; `taker_buy_volume` and `taker_buy_notional` the same sums over the trades whose
+//!   aggressor was the buyer; `first_trade_id`/`last_trade_id` the venue ids of the trades that
+//!   set `open` and `close`.
 //! - The in-progress candle is visible with `closed = false`. It closes when a later trade of the
 //!   same instrument opens a newer interval (the instrument's own event time is its watermark:
 //!   no other instrument's tick can close its candles), or at a candle-close control record
@@ -36,7 +38,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use tickd_protocol::{
-    CandleRecord, InstrumentId, Interval, Price, Quantity, Seq, TickRecord, UnixNanos,
+    CandleRecord, InstrumentId, Interval, Price, Quantity, Seq, Side, TickRecord, UnixNanos,
 };
 
 /// Candle engine settings.
@@ -160,9 +162,36 @@ fn new_candle(instrument: InstrumentId, interval: Interval, ts_open: UnixNanos) 
     }
 }
 
+/// One sequenced trade as the candles see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TradePrint {
+    /// Event time, ns since the Unix epoch (UTC).
+    pub ts_event: UnixNanos,
+    /// Trade price, 1e-9 units (or the instrument's price scale).
+    pub price: Price,
+    /// Trade size, raw units of the instrument's size scale.
+    pub size: Quantity,
+    /// The aggressor's side: [`Side::Buy`] trades count in the taker-buy volume.
+    pub side: Side,
+    /// The venue's trade id (0 if none).
+    pub trade_id: u64,
+    /// The trade's seq.
+    pub seq: Seq,
+}
+
+/// Adds `value` to an i128 sum held in a candle, saturating and flagging
+/// [`CandleRecord::NOTIONAL_OVERFLOW`] past the i128 range.
+fn add_notional(c: &mut CandleRecord, sum: i128, value: i128) -> i128 {
+    sum.checked_add(value).unwrap_or_else(|| {
+        c.flags |= CandleRecord::NOTIONAL_OVERFLOW;
+        sum.saturating_add(value)
+    })
+}
+
 /// Folds one trade into `c` (see the module rules for open and close).
-fn apply(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event: u64) {
-    let p = price.raw();
+fn apply(c: &mut CandleRecord, t: &TradePrint) {
+    let p = t.price.raw();
+    let ts_event = t.ts_event.0;
     if c.trades == 0 {
         c.open = p;
         c.high = p;
@@ -170,37 +199,42 @@ fn apply(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event:
         c.close = p;
         c.ts_first_event = ts_event;
         c.ts_last_event = ts_event;
+        c.first_trade_id = t.trade_id;
+        c.last_trade_id = t.trade_id;
     } else {
         c.high = c.high.max(p);
         c.low = c.low.min(p);
         if ts_event < c.ts_first_event {
             c.open = p;
             c.ts_first_event = ts_event;
+            c.first_trade_id = t.trade_id;
         }
         if ts_event >= c.ts_last_event {
             c.close = p;
             c.ts_last_event = ts_event;
+            c.last_trade_id = t.trade_id;
         }
     }
     // u128: `trades` is a u64, and 2^64 trades of u64::MAX units do not overflow it.
-    c.set_volume_total(c.volume_total() + u128::from(size.raw()));
+    let size = u128::from(t.size.raw());
+    c.set_volume_total(c.volume_total() + size);
     // |price × size| < 2^127 (price and size are 64-bit); the sum can leave i128 only past any
     // real market, and then says so.
-    let value = i128::from(p) * i128::from(size.raw());
-    match c.notional().checked_add(value) {
-        Some(n) => c.set_notional(n),
-        None => {
-            c.set_notional(c.notional().saturating_add(value));
-            c.flags |= CandleRecord::NOTIONAL_OVERFLOW;
-        }
+    let value = i128::from(p) * i128::from(t.size.raw());
+    let notional = add_notional(c, c.notional(), value);
+    c.set_notional(notional);
+    if t.side == Side::Buy {
+        c.set_taker_buy_volume_total(c.taker_buy_volume_total() + size);
+        let buy = add_notional(c, c.taker_buy_notional(), value);
+        c.set_taker_buy_notional(buy);
     }
     c.trades += 1;
-    c.last_seq = c.last_seq.max(seq);
+    c.last_seq = c.last_seq.max(t.seq.0);
 }
 
 /// Folds a late trade into a closed candle and bumps its version.
-fn apply_late(c: &mut CandleRecord, price: Price, size: Quantity, seq: u64, ts_event: u64) {
-    apply(c, price, size, seq, ts_event);
+fn apply_late(c: &mut CandleRecord, t: &TradePrint) {
+    apply(c, t);
     c.version += 1;
 }
 
@@ -274,29 +308,26 @@ impl CandleBook {
         if let Some(trade) = record.trade() {
             self.on_trade(
                 record.instrument(),
-                UnixNanos(record.ts_event),
-                trade.price,
-                trade.size,
-                record.seq(),
+                &TradePrint {
+                    ts_event: UnixNanos(record.ts_event),
+                    price: trade.price,
+                    size: trade.size,
+                    side: Side::from_u8(record.side).unwrap_or_default(),
+                    trade_id: trade.trade_id,
+                    seq: record.seq(),
+                },
             );
         } else if let Some(cutoff) = record.candle_close_cutoff() {
             self.close_through(cutoff);
         }
     }
 
-    /// Folds one trade (already sequenced as `seq`) into every interval's candle.
-    pub fn on_trade(
-        &mut self,
-        instrument: InstrumentId,
-        ts_event: UnixNanos,
-        price: Price,
-        size: Quantity,
-        seq: Seq,
-    ) {
+    /// Folds one trade (already sequenced as `t.seq`) into every interval's candle.
+    pub fn on_trade(&mut self, instrument: InstrumentId, t: &TradePrint) {
+        let (price, ts_event) = (t.price, t.ts_event);
         if price.is_undef() {
             return;
         }
-        let seq = seq.0;
         self.stats.trades += 1;
         self.series_of(instrument);
         let per_interval = &mut self.series[instrument.0 as usize];
@@ -308,7 +339,7 @@ impl CandleBook {
             let open = interval.open_time(ts_event);
             let outcome = match &mut series.current {
                 Some(c) if c.ts_open == open.0 => {
-                    apply(c, price, size, seq, ts_event.0);
+                    apply(c, t);
                     Fold::InProgress
                 }
                 Some(c) if c.ts_open > open.0 => Fold::Late,
@@ -317,7 +348,7 @@ impl CandleBook {
                     // A newer interval (or the first trade): close what was in progress.
                     let done = current.take();
                     let mut c = new_candle(instrument, interval, open);
-                    apply(&mut c, price, size, seq, ts_event.0);
+                    apply(&mut c, t);
                     *current = Some(c);
                     if let Some(mut done) = done {
                         done.flags |= CandleRecord::CLOSED;
@@ -339,9 +370,8 @@ impl CandleBook {
                 }
             };
             if outcome == Fold::Late {
-                let p = (price, size, seq, ts_event);
                 let mut cell = cell.lock().unwrap_or_else(PoisonError::into_inner);
-                if !Self::correct(&mut cell, retention, instrument, interval, open, p) {
+                if !Self::correct(&mut cell, retention, instrument, interval, open, t) {
                     self.stats.late_beyond_retention += 1;
                     continue;
                 }
@@ -450,11 +480,11 @@ impl CandleBook {
         instrument: InstrumentId,
         interval: Interval,
         open: UnixNanos,
-        (price, size, seq, ts_event): (Price, Quantity, u64, UnixNanos),
+        t: &TradePrint,
     ) -> bool {
         match series.closed.binary_search_by_key(&open.0, |c| c.ts_open) {
             Ok(pos) => {
-                apply_late(&mut series.closed[pos], price, size, seq, ts_event.0);
+                apply_late(&mut series.closed[pos], t);
                 true
             }
             Err(pos) => {
@@ -464,7 +494,7 @@ impl CandleBook {
                     return false;
                 }
                 let mut c = new_candle(instrument, interval, open);
-                apply(&mut c, price, size, seq, ts_event.0);
+                apply(&mut c, t);
                 c.flags |= CandleRecord::CLOSED;
                 c.version = 1;
                 series.closed.insert(pos, c);
@@ -616,13 +646,57 @@ mod tests {
 
     const A: InstrumentId = InstrumentId(0);
 
+    /// A seller-initiated trade with no venue id.
+    fn tp(ts_event: UnixNanos, price: Price, size: Quantity, seq: Seq) -> TradePrint {
+        TradePrint {
+            ts_event,
+            price,
+            size,
+            side: Side::Sell,
+            trade_id: 0,
+            seq,
+        }
+    }
+
+    #[test]
+    fn taker_buy_sums_and_trade_ids_follow_the_aggressor_and_event_time() {
+        let mut b = book();
+        let trade = |ts: u64, price: &str, size: &str, side: Side, id: u64, seq: u64| TradePrint {
+            ts_event: UnixNanos(T0 + ts),
+            price: px(price),
+            size: qty(size),
+            side,
+            trade_id: id,
+            seq: Seq(seq),
+        };
+        b.on_trade(A, &trade(200, "10", "3", Side::Buy, 1002, 1));
+        b.on_trade(A, &trade(300, "11", "2", Side::Sell, 1003, 2));
+        b.on_trade(A, &trade(400, "12.5", "0.5", Side::Buy, 1004, 3));
+        b.on_trade(A, &trade(500, "13", "7", Side::None, 1005, 4));
+        // Arrives last, happened first: it becomes the open and the first trade id.
+        b.on_trade(A, &trade(100, "9", "1", Side::Buy, 1001, 5));
+        let c = b.current(A, Interval::S1).unwrap();
+        assert_eq!((c.open, c.close), (px("9").raw(), px("13").raw()));
+        assert_eq!((c.first_trade_id, c.last_trade_id), (1001, 1005));
+        // 3 + 0.5 + 1 of 13.5
+        assert_eq!(c.taker_buy_volume_total(), 4_500_000_000);
+        assert_eq!(c.volume_total(), 13_500_000_000);
+        // 10*3 + 12.5*0.5 + 9*1 = 45.25, in 1e-18
+        assert_eq!(c.taker_buy_notional(), 45_250_000_000_000_000_000);
+        // + 11*2 + 13*7 = 158.25
+        assert_eq!(c.notional(), 158_250_000_000_000_000_000);
+        // The record carries them across the wire unchanged.
+        let back = CandleRecord::from_le_bytes(&c.to_le_bytes());
+        assert_eq!(back, c);
+    }
+
     #[test]
     fn builds_exact_ohlcv_labelled_by_open_time() {
         let mut b = book();
-        b.on_trade(A, UnixNanos(T0 + 100), px("10.5"), qty("100"), Seq(1));
-        b.on_trade(A, UnixNanos(T0 + 200), px("11.25"), qty("50"), Seq(2));
-        b.on_trade(A, UnixNanos(T0 + 300), px("9.75"), qty("25"), Seq(3));
-        b.on_trade(A, UnixNanos(T0 + 400), px("10"), qty("0.5"), Seq(4));
+        b.on_trade(A, &tp(UnixNanos(T0 + 100), px("10.5"), qty("100"), Seq(1)));
+        b.on_trade(A, &tp(UnixNanos(T0 + 200), px("11.25"), qty("50"), Seq(2)));
+        b.on_trade(A, &tp(UnixNanos(T0 + 300), px("9.75"), qty("25"), Seq(3)));
+        b.on_trade(A, &tp(UnixNanos(T0 + 400), px("10"), qty("0.5"), Seq(4)));
         let c = b.current(A, Interval::S1).unwrap();
         assert_eq!(c.ts_open, T0);
         assert_eq!(c.interval_s, 1);
@@ -647,8 +721,11 @@ mod tests {
     #[test]
     fn a_later_trade_closes_the_candle_and_empty_intervals_are_skipped() {
         let mut b = book();
-        b.on_trade(A, UnixNanos(T0 + 1), px("1"), qty("1"), Seq(1));
-        b.on_trade(A, UnixNanos(T0 + 3 * SEC + 5), px("2"), qty("1"), Seq(2));
+        b.on_trade(A, &tp(UnixNanos(T0 + 1), px("1"), qty("1"), Seq(1)));
+        b.on_trade(
+            A,
+            &tp(UnixNanos(T0 + 3 * SEC + 5), px("2"), qty("1"), Seq(2)),
+        );
         let s1 = b.candles(
             A,
             Interval::S1,
@@ -691,9 +768,12 @@ mod tests {
             ..book().config().clone()
         });
         const B: InstrumentId = InstrumentId(1);
-        b.on_trade(A, UnixNanos(T0), px("1"), qty("1"), Seq(1));
+        b.on_trade(A, &tp(UnixNanos(T0), px("1"), qty("1"), Seq(1)));
         // A trade of another instrument dated far ahead closes nothing of A's.
-        b.on_trade(B, UnixNanos(T0 + 3_600 * SEC), px("1"), qty("1"), Seq(2));
+        b.on_trade(
+            B,
+            &tp(UnixNanos(T0 + 3_600 * SEC), px("1"), qty("1"), Seq(2)),
+        );
         assert!(b.current(A, Interval::S1).is_some());
         assert!(b.current(A, Interval::M1).is_some());
 
@@ -729,7 +809,10 @@ mod tests {
         let mut b = book();
         // 10,000 one-second candles of one instrument, each closed by the next trade.
         for k in 0..10_000u64 {
-            b.on_trade(A, UnixNanos(T0 + k * SEC), px("1"), qty("1"), Seq(k + 1));
+            b.on_trade(
+                A,
+                &tp(UnixNanos(T0 + k * SEC), px("1"), qty("1"), Seq(k + 1)),
+            );
         }
         assert!(b.due.len() <= 2 * b.open_candles + 64, "{}", b.due.len());
         assert_eq!(b.next_end(), Some(UnixNanos(T0 + 10_000 * SEC)));
@@ -744,14 +827,14 @@ mod tests {
         let mut b = book();
         // The candles holding u64::MAX - 1 end past u64::MAX: they never close by time, and
         // nothing panics.
-        b.on_trade(A, UnixNanos(u64::MAX - 1), px("1"), qty("1"), Seq(1));
+        b.on_trade(A, &tp(UnixNanos(u64::MAX - 1), px("1"), qty("1"), Seq(1)));
         assert_eq!(b.close_through(UnixNanos(u64::MAX)), 0);
         // Notional beyond i128 is flagged, not wrapped; volume is exact in u128.
         let big = Price::from_raw(i64::MAX - 1);
         let size = Quantity::from_raw(i64::MAX as u64);
         const B: InstrumentId = InstrumentId(1);
         for seq in 2..=5 {
-            b.on_trade(B, UnixNanos(T0), big, size, Seq(seq));
+            b.on_trade(B, &tp(UnixNanos(T0), big, size, Seq(seq)));
         }
         let c = b.current(B, Interval::S1).unwrap();
         assert_eq!(c.volume_total(), 4 * u128::from(i64::MAX as u64));
@@ -762,14 +845,14 @@ mod tests {
     #[test]
     fn late_trades_correct_closed_candles_and_bump_version() {
         let mut b = book();
-        b.on_trade(A, UnixNanos(T0 + 10), px("5"), qty("1"), Seq(1));
-        b.on_trade(A, UnixNanos(T0 + 2 * SEC), px("6"), qty("1"), Seq(2));
+        b.on_trade(A, &tp(UnixNanos(T0 + 10), px("5"), qty("1"), Seq(1)));
+        b.on_trade(A, &tp(UnixNanos(T0 + 2 * SEC), px("6"), qty("1"), Seq(2)));
         let mut out = Vec::new();
         b.drain_updates(&mut out);
         out.clear();
         // A late print for second 0: updates high, volume, trades, version; it is older than
         // the first print, so it becomes the open and the close stays 5.
-        b.on_trade(A, UnixNanos(T0 + 5), px("7"), qty("2"), Seq(3));
+        b.on_trade(A, &tp(UnixNanos(T0 + 5), px("7"), qty("2"), Seq(3)));
         let s1 = b.candles(
             A,
             Interval::S1,
@@ -790,7 +873,7 @@ mod tests {
         assert!(c.is_closed());
         assert_eq!(b.stats().corrections, 1);
         // A late print into the empty second 1 creates that candle as a correction.
-        b.on_trade(A, UnixNanos(T0 + SEC + 1), px("8"), qty("1"), Seq(4));
+        b.on_trade(A, &tp(UnixNanos(T0 + SEC + 1), px("8"), qty("1"), Seq(4)));
         let s1 = b.candles(
             A,
             Interval::S1,
@@ -820,10 +903,7 @@ mod tests {
         for s in 0..6 {
             b.on_trade(
                 A,
-                UnixNanos(T0 + s * 2 * SEC),
-                px("1"),
-                qty("1"),
-                Seq(s + 1),
+                &tp(UnixNanos(T0 + s * 2 * SEC), px("1"), qty("1"), Seq(s + 1)),
             );
         }
         // 1s retention is 4 closed candles: seconds 2, 4, 6, 8 remain (10 is in progress).
@@ -835,7 +915,7 @@ mod tests {
             Take::Last(100),
         );
         assert_eq!(s1.first().unwrap().ts_open, T0 + 2 * SEC);
-        b.on_trade(A, UnixNanos(T0), px("9"), qty("1"), Seq(7));
+        b.on_trade(A, &tp(UnixNanos(T0), px("9"), qty("1"), Seq(7)));
         assert_eq!(b.stats().late_beyond_retention, 1);
         assert_eq!(
             b.stats().corrections,
@@ -850,14 +930,11 @@ mod tests {
         let mut b = book();
         let mut out = Vec::new();
         for i in 0..5 {
-            b.on_trade(A, UnixNanos(T0 + i), px("1"), qty("1"), Seq(i + 1));
+            b.on_trade(A, &tp(UnixNanos(T0 + i), px("1"), qty("1"), Seq(i + 1)));
         }
         b.on_trade(
             InstrumentId(3),
-            UnixNanos(T0 + 9),
-            px("2"),
-            qty("1"),
-            Seq(6),
+            &tp(UnixNanos(T0 + 9), px("2"), qty("1"), Seq(6)),
         );
         b.drain_updates(&mut out);
         assert_eq!(out.len(), 4, "one per (instrument, interval) that changed");
@@ -871,7 +948,10 @@ mod tests {
     fn limit_keeps_the_latest() {
         let mut b = book();
         for s in 0..4 {
-            b.on_trade(A, UnixNanos(T0 + s * SEC), px("1"), qty("1"), Seq(s + 1));
+            b.on_trade(
+                A,
+                &tp(UnixNanos(T0 + s * SEC), px("1"), qty("1"), Seq(s + 1)),
+            );
         }
         let last2 = b.candles(
             A,

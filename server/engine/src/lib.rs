@@ -8,7 +8,9 @@
 pub mod candle;
 pub mod delivery;
 
-pub use candle::{CandleBook, CandleConfig, CandleStats, CandleView, Take, fill_previous};
+pub use candle::{
+    CandleBook, CandleConfig, CandleStats, CandleView, Take, TradePrint, fill_previous,
+};
 pub use delivery::{Delivery, DeliveryConfig, Dest, Render, Ring, SubSpec};
 pub mod sequence;
 pub mod validate;

@@ -517,7 +517,7 @@ fn a_candle_backlog_is_read_within_the_budget() {
     let mut render = Binary::new();
     while engine.poll(&mut feed, &mut render).unwrap() {}
     assert!(
-        engine.queued() < budget + 256 * 128,
+        engine.queued() < budget + 256 * tickd_protocol::CandleRecord::SIZE_BYTES,
         "queued {}",
         engine.queued()
     );

@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod ticker;
+pub mod trades;
 
 use super::HttpState;
 use super::seed::{candle_scales, instrument, latest_of, query_candles};
@@ -106,6 +107,8 @@ pub fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(ticker::ticker_24hr))
         .routes(routes!(ticker::book_ticker_route))
         .routes(routes!(ticker::avg_price))
+        .routes(routes!(trades::trades))
+        .routes(routes!(trades::agg_trades))
         .routes(routes!(klines))
         .routes(routes!(ui_klines))
 }
@@ -419,8 +422,36 @@ pub(super) fn volume(c: &CandleRecord, sc: Scales) -> String {
 /// A candle's quote volume: the notional (at the price + size scale) at the price scale,
 /// truncated toward zero.
 pub(super) fn quote_volume(c: &CandleRecord, sc: Scales) -> String {
+    notional(c.notional(), sc)
+}
+
+/// A notional (at the price + size scale) at the price scale, truncated toward zero.
+pub(super) fn notional(n: i128, sc: Scales) -> String {
     let per_size_unit = 10i128.pow(u32::from(sc.size_scale()));
-    dec(c.notional() / per_size_unit, sc.price_scale())
+    dec(n / per_size_unit, sc.price_scale())
+}
+
+/// A candle's taker-buy base volume (decimal text at the size scale).
+pub(super) fn taker_buy_volume(c: &CandleRecord, sc: Scales) -> String {
+    dec(
+        i128::try_from(c.taker_buy_volume_total()).unwrap_or(i128::MAX),
+        sc.size_scale(),
+    )
+}
+
+/// A candle's taker-buy quote volume, as [`quote_volume`].
+pub(super) fn taker_buy_quote_volume(c: &CandleRecord, sc: Scales) -> String {
+    notional(c.taker_buy_notional(), sc)
+}
+
+/// A candle's first and last venue trade ids as Binance gives them (-1 for a candle with no
+/// trades, as a `fill=previous` one).
+pub(super) fn trade_ids(c: &CandleRecord) -> (i64, i64) {
+    if c.trades == 0 {
+        return (-1, -1);
+    }
+    let id = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    (id(c.first_trade_id), id(c.last_trade_id))
 }
 
 fn kline(c: &CandleRecord, interval: Interval, sc: Scales) -> Value {
@@ -437,15 +468,15 @@ fn kline(c: &CandleRecord, interval: Interval, sc: Scales) -> Value {
         close_ms,
         quote_volume(c, sc),
         c.trades,
-        "0.00000000",
-        "0.00000000",
+        taker_buy_volume(c, sc),
+        taker_buy_quote_volume(c, sc),
         "0"
     ])
 }
 
 /// Candles as Binance's 12-field arrays: open time (ms), open, high, low, close, volume (decimal
-/// text), close time (ms), quote volume, trade count, taker buy base and quote volume (always
-/// `"0.00000000"`), and an ignored `"0"`.
+/// text), close time (ms), quote volume, trade count, taker buy base and quote volume (the
+/// trades whose aggressor was the buyer), and an ignored `"0"`.
 #[utoipa::path(get, path = "/api/v3/klines", tag = "binance",
     params(
         ("symbol" = String, Query, pattern = r"^[A-Za-z0-9._:/-]{1,32}$", example = "AAPL", description = "The symbol (any case)"),

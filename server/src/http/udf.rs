@@ -174,6 +174,14 @@ pub struct UdfSymbolInfo {
     supported_resolutions: [&'static str; 7],
     volume_precision: u32,
     data_status: &'static str,
+    /// Always `price`: the scale labels prices.
+    format: &'static str,
+    /// Always false (no weekly or monthly bars).
+    has_weekly_and_monthly: bool,
+    /// Always `ohlcv`: bars carry volume.
+    visible_plots_set: &'static str,
+    /// Always false (bars carry volume; the older name of `visible_plots_set`).
+    has_no_volume: bool,
 }
 
 /// The Charting Library's price scale and volume precision for `scales`: from the instrument's
@@ -238,6 +246,10 @@ fn info(
         supported_resolutions: RESOLUTIONS,
         volume_precision,
         data_status: "streaming",
+        format: "price",
+        has_weekly_and_monthly: false,
+        visible_plots_set: "ohlcv",
+        has_no_volume: false,
     }
 }
 
@@ -465,15 +477,29 @@ async fn time() -> String {
     crate::clock::now().as_secs().to_string()
 }
 
-/// A symbol's values in `/udf/quotes` (empty for a symbol that is not known).
+/// A symbol's values in `/udf/quotes` (empty for a symbol that is not known). The session is
+/// the UTC day: open, high, low and volume are the current one-day candle's (the latest one),
+/// the previous close the one-day candle's before it. Prices the server does not have yet
+/// (no trade, no quote, no earlier day) are `null`.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct UdfQuoteValues {
+    /// Change: last price less the previous close.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    ch: Option<ExactPrice>,
+    /// Change in percent of the previous close (two decimals, rounded toward zero).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    chp: Option<ExactPrice>,
     /// The symbol.
     #[serde(skip_serializing_if = "Option::is_none")]
     short_name: Option<String>,
     /// The exchange.
     #[serde(skip_serializing_if = "Option::is_none")]
     exchange: Option<&'static str>,
+    /// The symbol (tickd has no longer description).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
     /// Last trade price.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
@@ -486,6 +512,84 @@ pub struct UdfQuoteValues {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
     ask: Option<ExactPrice>,
+    /// Ask less bid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    spread: Option<ExactPrice>,
+    /// The session's first trade price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    open_price: Option<ExactPrice>,
+    /// The session's highest trade price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    high_price: Option<ExactPrice>,
+    /// The session's lowest trade price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    low_price: Option<ExactPrice>,
+    /// The previous session's last trade price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    prev_close_price: Option<ExactPrice>,
+    /// The session's volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    volume: Option<ExactVolume>,
+}
+
+/// The `/udf/quotes` values of a known symbol.
+fn quote_values(
+    s: &HttpState,
+    sym: tickd_protocol::Symbol,
+    trade: Option<tickd_protocol::TickRecord>,
+    quote: Option<tickd_protocol::TickRecord>,
+) -> UdfQuoteValues {
+    use tickd_protocol::Price;
+    let sc = trade
+        .or(quote)
+        .map_or(Scales::DEFAULT, |t| s.services.query.scales(t.instrument()));
+    let days = query_candles(s, sym, Interval::D1, None, None, 2)
+        .map(|(c, _, _)| c)
+        .unwrap_or_default();
+    let (today, before) = match days.as_slice() {
+        [prev, today] => (Some(today), Some(prev)),
+        [today] => (Some(today), None),
+        _ => (None, None),
+    };
+    let last = trade.and_then(|t| t.trade()).map(|t| t.price);
+    let prev_close = before.map(|c| c.ohlc()[3]);
+    let qu = quote.and_then(|t| t.quote());
+    // `Price::UNDEF` renders `null`: the field is there, empty.
+    let px = |p: Option<Price>| Some(ExactPrice(p.unwrap_or(Price::UNDEF), sc));
+    let change = last.zip(prev_close).map(|(l, p)| l.raw() - p.raw());
+    // Percent at two decimals, as a price at 9 decimals: change × 100 / prev, truncated.
+    let percent = change.zip(prev_close).and_then(|(ch, p)| {
+        (p.raw() != 0).then(|| {
+            let hundredths = i128::from(ch) * 10_000 / i128::from(p.raw());
+            Price::from_raw(i64::try_from(hundredths * 10_000_000).unwrap_or(i64::MAX))
+        })
+    });
+    let spread = qu.and_then(|q| {
+        (!q.ask_px.is_undef() && !q.bid_px.is_undef())
+            .then(|| Price::from_raw(q.ask_px.raw() - q.bid_px.raw()))
+    });
+    UdfQuoteValues {
+        ch: px(change.map(Price::from_raw)),
+        chp: Some(ExactPrice(percent.unwrap_or(Price::UNDEF), Scales::DEFAULT)),
+        short_name: Some(sym.as_str().to_owned()),
+        exchange: Some("TICKD"),
+        description: Some(sym.as_str().to_owned()),
+        lp: px(last),
+        bid: px(qu.map(|q| q.bid_px)),
+        ask: px(qu.map(|q| q.ask_px)),
+        spread: px(spread),
+        open_price: px(today.map(|c| c.ohlc()[0])),
+        high_price: px(today.map(|c| c.ohlc()[1])),
+        low_price: px(today.map(|c| c.ohlc()[2])),
+        prev_close_price: px(prev_close),
+        volume: Some(ExactVolume(today.map_or(0, |c| c.volume_total()), sc)),
+    }
 }
 
 /// One symbol in `/udf/quotes`.
@@ -526,34 +630,11 @@ async fn quotes(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Udf
             .ok()
             .map(|sym| (sym, latest(&s, &sym)))
         {
-            Some((sym, Ok((trade, quote, _)))) => {
-                let sc = trade
-                    .or(quote)
-                    .map_or(Scales::DEFAULT, |t| s.services.query.scales(t.instrument()));
-                let tr = trade.and_then(|t| t.trade());
-                let qu = quote.and_then(|t| t.quote());
-                UdfQuote {
-                    s: "ok",
-                    n: raw.to_owned(),
-                    v: UdfQuoteValues {
-                        short_name: Some(sym.as_str().to_owned()),
-                        exchange: Some("TICKD"),
-                        // `Price::UNDEF` renders `null`: the field is there, empty.
-                        lp: Some(ExactPrice(
-                            tr.map_or(tickd_protocol::Price::UNDEF, |t| t.price),
-                            sc,
-                        )),
-                        bid: Some(ExactPrice(
-                            qu.map_or(tickd_protocol::Price::UNDEF, |q| q.bid_px),
-                            sc,
-                        )),
-                        ask: Some(ExactPrice(
-                            qu.map_or(tickd_protocol::Price::UNDEF, |q| q.ask_px),
-                            sc,
-                        )),
-                    },
-                }
-            }
+            Some((sym, Ok((trade, quote, _)))) => UdfQuote {
+                s: "ok",
+                n: raw.to_owned(),
+                v: quote_values(&s, sym, trade, quote),
+            },
             _ => UdfQuote {
                 s: "error",
                 n: raw.to_owned(),

@@ -115,12 +115,35 @@ impl Names {
 pub trait Dialect: Send {
     /// A text message from the client.
     fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply;
-    /// A trade of instrument `inst` (its symbol and scales).
-    fn trade(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> String;
-    /// The latest quote of `inst`.
-    fn quote(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> Option<String>;
+    /// A trade of instrument `inst` (its symbol and scales): its messages, appended to `out`
+    /// (one per stream that wants it).
+    fn trade(
+        &mut self,
+        state: &HttpState,
+        epoch: Epoch,
+        inst: &Instrument,
+        tick: &TickRecord,
+        out: &mut Vec<String>,
+    );
+    /// The latest quote of `inst`: its messages, appended to `out`.
+    fn quote(
+        &mut self,
+        state: &HttpState,
+        epoch: Epoch,
+        inst: &Instrument,
+        tick: &TickRecord,
+        out: &mut Vec<String>,
+    );
     /// A candle update of `inst`; `seq` is the tick seq it is current at.
-    fn candle(&self, epoch: Epoch, seq: Seq, inst: &Instrument, candle: &CandleRecord) -> String;
+    fn candle(
+        &mut self,
+        state: &HttpState,
+        epoch: Epoch,
+        seq: Seq,
+        inst: &Instrument,
+        candle: &CandleRecord,
+        out: &mut Vec<String>,
+    );
     /// Records `gap.from..=gap.to` were skipped (the socket fell behind the ring), or a venue
     /// declared a hole in its data (reason `Venue`, with `venue` the instrument it concerns).
     fn gap(&self, gap: &Gap, venue: Option<&Instrument>) -> Option<String>;
@@ -223,12 +246,11 @@ impl Render for DialectRender {
             let Some(inst) = self.names.get(&self.state, t.instrument_id) else {
                 continue;
             };
-            let msg = match t.kind() {
-                Some(TickKind::Trade) => Some(self.dialect.trade(epoch, inst, t)),
-                Some(TickKind::Quote) => self.dialect.quote(epoch, inst, t),
-                None => None,
-            };
-            out.extend(msg);
+            match t.kind() {
+                Some(TickKind::Trade) => self.dialect.trade(&self.state, epoch, inst, t, out),
+                Some(TickKind::Quote) => self.dialect.quote(&self.state, epoch, inst, t, out),
+                None => {}
+            }
         }
     }
 
@@ -242,7 +264,7 @@ impl Render for DialectRender {
     ) {
         for c in candles {
             if let Some(inst) = self.names.get(&self.state, c.instrument_id) {
-                out.push(self.dialect.candle(epoch, seq, inst, c));
+                self.dialect.candle(&self.state, epoch, seq, inst, c, out);
             }
         }
     }

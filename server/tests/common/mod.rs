@@ -241,6 +241,21 @@ pub fn tool(name: &str, package: &str) -> Option<String> {
     None
 }
 
+/// The latest trade and quote of `symbol`, by the binary protocol's `Latest` query.
+pub async fn latest(
+    client: &mut tickd_client::Client,
+    symbol: &str,
+) -> Vec<tickd_protocol::TickRecord> {
+    let spec = tickd_protocol::QuerySpec::Latest {
+        symbols: vec![tickd_protocol::Symbol::new(symbol).unwrap()],
+        page: tickd_protocol::Page {
+            from_id: 0,
+            limit: None,
+        },
+    };
+    client.query(spec).await.unwrap().ticks
+}
+
 /// Every candle of `symbol` at `interval` (a binary-protocol query).
 pub async fn candles(
     client: &mut tickd_client::Client,

@@ -49,6 +49,8 @@ struct Window {
     volume: i128,
     notional: i128,
     trades: u64,
+    first_id: i64,
+    last_id: i64,
     open: Option<Price>,
     high: Option<Price>,
     low: Option<Price>,
@@ -57,8 +59,17 @@ struct Window {
 
 impl Window {
     fn of(candles: &[CandleRecord]) -> Self {
-        let mut w = Self::default();
-        for c in candles {
+        let mut w = Self {
+            first_id: -1,
+            last_id: -1,
+            ..Self::default()
+        };
+        for c in candles.iter().filter(|c| c.trades > 0) {
+            let (first, last) = super::trade_ids(c);
+            if w.trades == 0 {
+                w.first_id = first;
+            }
+            w.last_id = last;
             let [o, h, l, cl] = c.ohlc();
             w.volume += i128::try_from(c.volume_total()).unwrap_or(i128::MAX);
             w.notional += c.notional();
@@ -100,26 +111,26 @@ pub struct Ticker24h {
     weighted_avg_price: String,
     /// The close of the minute before the window (or the window's open).
     prev_close_price: String,
-    last_price: String,
+    pub(crate) last_price: String,
     last_qty: String,
     bid_price: String,
     bid_qty: String,
     ask_price: String,
     ask_qty: String,
-    open_price: String,
-    high_price: String,
-    low_price: String,
+    pub(crate) open_price: String,
+    pub(crate) high_price: String,
+    pub(crate) low_price: String,
     /// Base volume in the window.
-    volume: String,
+    pub(crate) volume: String,
     /// Quote volume (notional) in the window.
-    quote_volume: String,
+    pub(crate) quote_volume: String,
     /// The window's start, ms since the Unix epoch.
     open_time: u64,
     /// Now, ms since the Unix epoch.
     close_time: u64,
-    /// Trade ids are the venues' and not kept per window: -1.
+    /// Venue trade id of the window's first trade (-1 with no trades).
     first_id: i64,
-    /// -1, as `firstId`.
+    /// Venue trade id of the window's last trade (-1 with no trades).
     last_id: i64,
     /// Trades in the window.
     count: u64,
@@ -127,7 +138,7 @@ pub struct Ticker24h {
 
 const DAY_MS: u64 = 86_400_000;
 
-fn ticker_24h(s: &HttpState, inst: &Instrument) -> Ticker24h {
+pub(crate) fn ticker_24h(s: &HttpState, inst: &Instrument) -> Ticker24h {
     let sc = inst.scales;
     let now = now_ms();
     let start = now.saturating_sub(DAY_MS);
@@ -172,8 +183,8 @@ fn ticker_24h(s: &HttpState, inst: &Instrument) -> Ticker24h {
         quote_volume: dec(w.notional / per_size_unit, sc.price_scale()),
         open_time: start,
         close_time: now,
-        first_id: -1,
-        last_id: -1,
+        first_id: w.first_id,
+        last_id: w.last_id,
         count: w.trades,
     }
 }

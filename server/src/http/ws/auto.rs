@@ -13,9 +13,19 @@ use super::{Dialect, Reply, Subs};
 use crate::http::HttpState;
 
 /// See the module docs.
-#[derive(Default)]
 pub struct Auto {
-    inner: Option<Box<dyn Dialect>>,
+    /// The seed dialect until the first message decides.
+    inner: Box<dyn Dialect>,
+    decided: bool,
+}
+
+impl Default for Auto {
+    fn default() -> Self {
+        Self {
+            inner: Box::new(Seed),
+            decided: false,
+        }
+    }
 }
 
 /// Whether `text` is a Binance method message.
@@ -28,44 +38,62 @@ fn is_binance(text: &str) -> bool {
 }
 
 impl Auto {
-    fn decided(&self) -> &dyn Dialect {
-        match &self.inner {
-            Some(d) => d.as_ref(),
-            None => &Seed,
-        }
+    fn decided(&mut self) -> &mut dyn Dialect {
+        self.inner.as_mut()
     }
 }
 
 impl Dialect for Auto {
     fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply {
-        let inner = self.inner.get_or_insert_with(|| {
+        if !self.decided {
+            self.decided = true;
             if is_binance(text) {
-                Box::new(Binance::new(false))
-            } else {
-                Box::new(Seed)
+                self.inner = Box::new(Binance::new(false));
             }
-        });
-        inner.on_text(state, text, subs)
+        }
+        self.inner.on_text(state, text, subs)
     }
 
-    fn trade(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> String {
-        self.decided().trade(epoch, inst, tick)
+    fn trade(
+        &mut self,
+        state: &HttpState,
+        epoch: Epoch,
+        inst: &Instrument,
+        tick: &TickRecord,
+        out: &mut Vec<String>,
+    ) {
+        self.decided().trade(state, epoch, inst, tick, out);
     }
 
-    fn quote(&self, epoch: Epoch, inst: &Instrument, tick: &TickRecord) -> Option<String> {
-        self.decided().quote(epoch, inst, tick)
+    fn quote(
+        &mut self,
+        state: &HttpState,
+        epoch: Epoch,
+        inst: &Instrument,
+        tick: &TickRecord,
+        out: &mut Vec<String>,
+    ) {
+        self.decided().quote(state, epoch, inst, tick, out);
     }
 
-    fn candle(&self, epoch: Epoch, seq: Seq, inst: &Instrument, candle: &CandleRecord) -> String {
-        self.decided().candle(epoch, seq, inst, candle)
+    fn candle(
+        &mut self,
+        state: &HttpState,
+        epoch: Epoch,
+        seq: Seq,
+        inst: &Instrument,
+        candle: &CandleRecord,
+        out: &mut Vec<String>,
+    ) {
+        self.decided().candle(state, epoch, seq, inst, candle, out);
     }
 
     fn gap(&self, gap: &Gap, venue: Option<&Instrument>) -> Option<String> {
-        self.decided().gap(gap, venue)
+        self.inner.gap(gap, venue)
     }
 
     fn heartbeat(&self, epoch: Epoch, head: u64) -> Option<String> {
-        self.decided().heartbeat(epoch, head)
+        self.inner.heartbeat(epoch, head)
     }
 }
 

@@ -79,6 +79,65 @@ fn now_ms() -> u64 {
     crate::clock::now().as_millis()
 }
 
+impl Seed {
+    /// A trade as the seed protocol's `trade` message.
+    pub fn trade_text(epoch: Epoch, inst: &Instrument, t: &TickRecord) -> String {
+        let Some(tr) = t.trade() else {
+            return String::new();
+        };
+        let (symbol, sc) = (&inst.symbol, inst.scales);
+        render(&Message {
+            data: TradeData {
+                price: ExactPrice(tr.price, sc),
+                side: side(t.side),
+                size: ExactQty(tr.size, sc),
+                symbol: symbol.as_str(),
+                t: t.ts_event / 1_000_000,
+                time: Rfc3339(UnixNanos(t.ts_event)),
+                trade_id: tr.trade_id,
+                ts_ns: AsText(t.ts_event),
+            },
+            epoch: AsText(epoch.0),
+            seq: t.seq,
+            kind: "trade",
+        })
+    }
+
+    /// A quote as the seed protocol's `quote_update` message (`None` for a non-quote).
+    pub fn quote_text(epoch: Epoch, inst: &Instrument, t: &TickRecord) -> Option<String> {
+        let q = t.quote()?;
+        let (symbol, sc) = (&inst.symbol, inst.scales);
+        Some(render(&Message {
+            data: QuoteData {
+                ask: ExactPrice(q.ask_px, sc),
+                ask_size: ExactQty(q.ask_sz, sc),
+                bid: ExactPrice(q.bid_px, sc),
+                bid_size: ExactQty(q.bid_sz, sc),
+                symbol: symbol.as_str(),
+                t: t.ts_event / 1_000_000,
+                time: Rfc3339(UnixNanos(t.ts_event)),
+                ts_ns: AsText(t.ts_event),
+            },
+            epoch: AsText(epoch.0),
+            seq: t.seq,
+            kind: "quote_update",
+        }))
+    }
+
+    /// A candle update as the seed protocol's `candle` message.
+    pub fn candle_text(epoch: Epoch, seq: Seq, inst: &Instrument, c: &CandleRecord) -> String {
+        let symbol = &inst.symbol;
+        let mut data = serde_json::to_value(candle_json(c, inst.scales)).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut data {
+            m.insert("symbol".into(), json!(symbol.as_str()));
+            let interval = Interval::from_secs(c.interval_s).map_or("?", Interval::name);
+            m.insert("interval".into(), json!(interval));
+        }
+        json!({"type": "candle", "epoch": epoch.0.to_string(), "seq": seq.0, "data": data})
+            .to_string()
+    }
+}
+
 impl Dialect for Seed {
     fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply {
         let msg: ClientMessage = match serde_json::from_str(text) {
@@ -207,58 +266,40 @@ impl Dialect for Seed {
         }
     }
 
-    fn trade(&self, epoch: Epoch, inst: &Instrument, t: &TickRecord) -> String {
-        let Some(tr) = t.trade() else {
-            return String::new();
-        };
-        let (symbol, sc) = (&inst.symbol, inst.scales);
-        render(&Message {
-            data: TradeData {
-                price: ExactPrice(tr.price, sc),
-                side: side(t.side),
-                size: ExactQty(tr.size, sc),
-                symbol: symbol.as_str(),
-                t: t.ts_event / 1_000_000,
-                time: Rfc3339(UnixNanos(t.ts_event)),
-                trade_id: tr.trade_id,
-                ts_ns: AsText(t.ts_event),
-            },
-            epoch: AsText(epoch.0),
-            seq: t.seq,
-            kind: "trade",
-        })
-    }
-
-    fn quote(&self, epoch: Epoch, inst: &Instrument, t: &TickRecord) -> Option<String> {
-        let q = t.quote()?;
-        let (symbol, sc) = (&inst.symbol, inst.scales);
-        Some(render(&Message {
-            data: QuoteData {
-                ask: ExactPrice(q.ask_px, sc),
-                ask_size: ExactQty(q.ask_sz, sc),
-                bid: ExactPrice(q.bid_px, sc),
-                bid_size: ExactQty(q.bid_sz, sc),
-                symbol: symbol.as_str(),
-                t: t.ts_event / 1_000_000,
-                time: Rfc3339(UnixNanos(t.ts_event)),
-                ts_ns: AsText(t.ts_event),
-            },
-            epoch: AsText(epoch.0),
-            seq: t.seq,
-            kind: "quote_update",
-        }))
-    }
-
-    fn candle(&self, epoch: Epoch, seq: Seq, inst: &Instrument, c: &CandleRecord) -> String {
-        let symbol = &inst.symbol;
-        let mut data = serde_json::to_value(candle_json(c, inst.scales)).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut data {
-            m.insert("symbol".into(), json!(symbol.as_str()));
-            let interval = Interval::from_secs(c.interval_s).map_or("?", Interval::name);
-            m.insert("interval".into(), json!(interval));
+    fn trade(
+        &mut self,
+        _state: &HttpState,
+        epoch: Epoch,
+        inst: &Instrument,
+        t: &TickRecord,
+        out: &mut Vec<String>,
+    ) {
+        if t.trade().is_some() {
+            out.push(Self::trade_text(epoch, inst, t));
         }
-        json!({"type": "candle", "epoch": epoch.0.to_string(), "seq": seq.0, "data": data})
-            .to_string()
+    }
+
+    fn quote(
+        &mut self,
+        _state: &HttpState,
+        epoch: Epoch,
+        inst: &Instrument,
+        t: &TickRecord,
+        out: &mut Vec<String>,
+    ) {
+        out.extend(Self::quote_text(epoch, inst, t));
+    }
+
+    fn candle(
+        &mut self,
+        _state: &HttpState,
+        epoch: Epoch,
+        seq: Seq,
+        inst: &Instrument,
+        c: &CandleRecord,
+        out: &mut Vec<String>,
+    ) {
+        out.push(Self::candle_text(epoch, seq, inst, c));
     }
 
     fn gap(&self, gap: &Gap, venue: Option<&Instrument>) -> Option<String> {
@@ -366,7 +407,7 @@ mod tests {
         let mut t = TickRecord::new_trade(InstrumentId(0), ts, Side::Sell, &trade);
         t.seq = 9;
         assert_eq!(
-            Seed.trade(epoch, &symbol, &t),
+            Seed::trade_text(epoch, &symbol, &t),
             r#"{"data":{"price":171.23,"side":"sell","size":0.5,"symbol":"AAPL","t":1795229620561,"time":"2026-11-21T02:53:40.561398518Z","trade_id":7,"ts_ns":"1795229620561398518"},"epoch":"42","seq":9,"type":"trade"}"#
         );
         let quote = Quote {
@@ -378,7 +419,7 @@ mod tests {
         let mut q = TickRecord::new_quote(InstrumentId(0), ts, &quote);
         q.seq = 10;
         assert_eq!(
-            Seed.quote(epoch, &symbol, &q).unwrap(),
+            Seed::quote_text(epoch, &symbol, &q).unwrap(),
             r#"{"data":{"ask":null,"ask_size":0,"bid":171.22,"bid_size":300,"symbol":"AAPL","t":1795229620561,"time":"2026-11-21T02:53:40.561398518Z","ts_ns":"1795229620561398518"},"epoch":"42","seq":10,"type":"quote_update"}"#
         );
     }
@@ -405,11 +446,11 @@ mod tests {
             scales: tickd_protocol::Scales::DEFAULT,
         };
         assert_eq!(
-            Seed.candle(Epoch(42), Seq(11), &symbol, &c),
+            Seed::candle_text(Epoch(42), Seq(11), &symbol, &c),
             r#"{"data":{"close":171.25,"closed":false,"high":171.5,"interval":"1m","low":171,"open":171.23,"rev":2,"symbol":"AAPL","t":1795229580000,"time":"2026-11-21T02:53:00Z","trades":3,"volume":3,"vwap":171.25},"epoch":"42","seq":11,"type":"candle"}"#
         );
         c.volume = 0;
-        let text = Seed.candle(Epoch(42), Seq(11), &symbol, &c);
+        let text = Seed::candle_text(Epoch(42), Seq(11), &symbol, &c);
         assert!(text.contains(r#""volume":0,"vwap":null"#), "{text}");
     }
 }
