@@ -50,8 +50,12 @@ impl std::fmt::Debug for Running {
 ///
 /// # Errors
 ///
-/// If the shm files cannot be created or a thread cannot start.
+/// If a listener is beyond loopback with no tokens ([`crate::net::check_listeners`]), the shm
+/// files cannot be created or a thread cannot start.
 pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
+    // The bind rule first: a refused configuration creates no store (a 256 MiB ring) and no
+    // journal, so a container that restarts on it costs nothing.
+    crate::net::check_listeners(config)?;
     let (epoch, base_seq) = match &config.journal {
         // The data directory keeps the epoch; the ring restarts just below the oldest
         // journaled seq and is refilled from the journal.

@@ -204,6 +204,11 @@ pub struct ServeArgs {
     #[arg(long = "token", env = "TICKD_TOKENS", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<TokenSpec>,
+    /// A file of access tokens, one `NAME:SHA256:ROLES` per line as `--token` takes them (blank
+    /// lines and `#` comments skipped), added to `--token`'s: for Docker and Kubernetes secrets.
+    #[arg(long, env = "TICKD_TOKEN_FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
     /// TLS certificate chain for QUIC (PEM) [default: a self-signed certificate kept in the
     /// data directory, under tls/].
     #[arg(long, env = "TICKD_TLS_CERT")]
@@ -418,6 +423,29 @@ fn describe(errors: figment::Error) -> String {
         .join("; ")
 }
 
+/// The tokens of a `--token-file`: one `NAME:SHA256:ROLES` per line, blank lines and `#`
+/// comments skipped.
+///
+/// # Errors
+///
+/// If the file cannot be read, or a line is not a token (named by `file:line`).
+pub fn read_token_file(path: &std::path::Path) -> anyhow::Result<Vec<TokenSpec>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("read the token file {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let token = line
+            .parse::<TokenSpec>()
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        out.push(token);
+    }
+    Ok(out)
+}
+
 impl ServerConfig {
     /// Layers `args` (flags and environment) over the `--config` file over the defaults.
     ///
@@ -473,9 +501,11 @@ impl ServerConfig {
         if let Some(ms) = a.idle_timeout_ms {
             session.idle_timeout = millis(ms);
         }
-        session.auth = Arc::new(Auth::with_tokens(
-            a.tokens.into_iter().map(|t| t.0).collect(),
-        ));
+        let mut tokens = a.tokens;
+        if let Some(path) = &a.token_file {
+            tokens.extend(read_token_file(path)?);
+        }
+        session.auth = Arc::new(Auth::with_tokens(tokens.into_iter().map(|t| t.0).collect()));
         let data_dir = a
             .data_dir
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));

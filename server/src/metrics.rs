@@ -38,6 +38,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            zero();
             Some(handle)
         })
         .as_ref()
@@ -80,6 +81,26 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "tickd_journal_failures_total",
         Kind::Counter,
         "Journal writes that failed (their batches were refused).",
+    ),
+    (
+        "tickd_journal_sync_seconds",
+        Kind::Histogram,
+        "Journal fdatasync latency, seconds.",
+    ),
+    (
+        "tickd_ingest_queue_depth",
+        Kind::Gauge,
+        "Batches waiting in the sequencer's input queue (feeds block, publishers are refused, when it is full).",
+    ),
+    (
+        "tickd_ingest_queue_capacity",
+        Kind::Gauge,
+        "The sequencer's input queue capacity, batches.",
+    ),
+    (
+        "tickd_process_resident_memory_bytes",
+        Kind::Gauge,
+        "The server process's resident memory, bytes.",
     ),
     (
         "tickd_journal_recoveries_total",
@@ -191,6 +212,41 @@ enum Kind {
     Histogram,
 }
 
+/// Label values of the counters that exist from the start at 0, so a dashboard or alert that
+/// reads them finds a series before the first event (Prometheus' advice for known labels).
+const ZERO_COUNTERS: &[(&str, &str, &[&str])] = &[
+    (
+        "tickd_gaps_total",
+        "reason",
+        &["overrun", "not_retained", "dropped", "conflated", "venue"],
+    ),
+    (
+        "tickd_connections_refused_total",
+        "limit",
+        &[
+            "tcp_connections",
+            "quic_connections",
+            "http_connections",
+            "http_connections_per_ip",
+        ],
+    ),
+    ("tickd_http_rate_limited_total", "by", &["ip", "token"]),
+];
+
+/// Makes the known series exist at 0 (see [`ZERO_COUNTERS`]).
+fn zero() {
+    for &(name, label, values) in ZERO_COUNTERS {
+        for &v in values {
+            metrics::counter!(name, label => v).increment(0);
+        }
+    }
+    metrics::counter!("tickd_slow_consumer_disconnects_total").increment(0);
+    metrics::counter!("tickd_backfilled_records_total").increment(0);
+    for transport in ["tcp", "quic", "ws"] {
+        metrics::gauge!("tickd_connections", "transport" => transport).increment(0.0);
+    }
+}
+
 /// Registers the help text of every family with the recorder.
 fn describe() {
     for &(name, kind, help) in FAMILIES {
@@ -224,6 +280,12 @@ pub fn render(services: &Services) -> String {
     metrics::gauge!("tickd_head_seq").set(services.query.head().0 as f64);
     metrics::gauge!("tickd_instruments").set(services.query.instruments(None).len() as f64);
     metrics::gauge!("tickd_connections_open").set(services.limits.total() as f64);
+    let input = &services.query.shared.input;
+    metrics::gauge!("tickd_ingest_queue_depth").set(input.len() as f64);
+    metrics::gauge!("tickd_ingest_queue_capacity").set(input.capacity() as f64);
+    if let Some(rss) = resident_bytes() {
+        metrics::gauge!("tickd_process_resident_memory_bytes").set(rss);
+    }
     let ingest = &services.query.shared.ingest;
     metrics::gauge!("tickd_ingest_degraded").set(if ingest.degraded().is_some() {
         1.0
@@ -252,7 +314,23 @@ pub fn render(services: &Services) -> String {
 /// The histogram of a live feed's receive time minus event time, seconds (venue clock skew
 /// plus network delay), for feed `name`.
 pub fn feed_skew(name: &str) -> metrics::Histogram {
+    // A handle taken before the recorder exists would record nowhere, for good.
+    install();
     metrics::histogram!(FEED_SKEW, "feed" => name.to_owned())
+}
+
+/// The journal's fdatasync latency histogram (seconds): a handle to keep and record into.
+pub fn journal_sync() -> metrics::Histogram {
+    install();
+    metrics::histogram!("tickd_journal_sync_seconds")
+}
+
+/// The process's resident memory, bytes (`VmRSS` of `/proc/self/status`), if readable.
+fn resident_bytes() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
 }
 
 const FEED_SKEW: &str = "tickd_feed_skew_seconds";

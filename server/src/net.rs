@@ -52,6 +52,25 @@ impl Services {
     }
 }
 
+/// [`check_exposure`] for every listener `config` names: run before anything is created (the
+/// store, the journal), so a refused configuration leaves nothing behind.
+///
+/// # Errors
+///
+/// As [`check_exposure`], for the first listener it refuses.
+pub fn check_listeners(config: &ServerConfig) -> anyhow::Result<()> {
+    for (flag, addr) in [
+        ("tcp", config.tcp),
+        ("quic", config.quic),
+        ("http", config.http),
+    ] {
+        if let Some(addr) = addr {
+            check_exposure(flag, addr, config)?;
+        }
+    }
+    Ok(())
+}
+
 /// Refuses to serve `addr` (named `flag` in the message) beyond loopback when no tokens are
 /// configured, unless `--allow-anonymous` says so (DESIGN.md §8).
 ///

@@ -216,6 +216,21 @@ impl InputTx {
         Ok(())
     }
 
+    /// Inputs waiting in the queue.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Whether the queue is empty.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    /// The queue's capacity, inputs.
+    pub fn capacity(&self) -> usize {
+        self.tx.capacity().unwrap_or(usize::MAX)
+    }
+
     /// Queues `input` if there is room.
     ///
     /// # Errors

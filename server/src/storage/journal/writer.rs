@@ -29,6 +29,8 @@ pub struct Journal {
     torn: bool,
     buf: Vec<u8>,
     last_sync: Instant,
+    /// fdatasync latency (`tickd_journal_sync_seconds`).
+    sync_seconds: metrics::Histogram,
     dirty: bool,
 }
 
@@ -60,6 +62,7 @@ impl Journal {
             torn: false,
             buf: Vec::with_capacity(1 << 20),
             last_sync: Instant::now(),
+            sync_seconds: crate::metrics::journal_sync(),
             dirty: false,
         })
     }
@@ -169,7 +172,9 @@ impl Journal {
     /// If fdatasync fails.
     pub fn sync(&mut self) -> anyhow::Result<()> {
         if self.dirty {
+            let started = Instant::now();
             self.file.sync_data().context("sync the journal")?;
+            self.sync_seconds.record(started.elapsed().as_secs_f64());
             self.dirty = false;
         }
         self.last_sync = Instant::now();
