@@ -19,6 +19,7 @@ pub mod guard;
 pub mod json;
 pub mod latency;
 pub mod openapi;
+pub mod page;
 pub mod seed;
 pub mod udf;
 pub mod ws;
@@ -62,7 +63,8 @@ pub fn router(state: HttpState) -> axum::Router {
     let mut app = rest
         .route("/ws", axum::routing::get(ws_seed_upgrade))
         .route("/ws/{stream}", axum::routing::get(ws_binance_upgrade))
-        .route("/stream", axum::routing::get(ws_combined_upgrade));
+        .route("/stream", axum::routing::get(ws_combined_upgrade))
+        .merge(page::routes());
     // A layer costs a service clone per request: the guard is left out when it has nothing
     // to check (no tokens, no rate limit).
     if state.guard.checks_tokens() || state.guard.limits_rate() {

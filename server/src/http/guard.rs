@@ -4,8 +4,8 @@
 //! - Token, when tokens are configured: `Authorization: Bearer <token>`, `X-API-Key: <token>`,
 //!   or `?token=<token>` / `?api_key=<token>` for clients that cannot set headers (browsers'
 //!   WebSocket API, TradingView's datafeed). Missing or unknown: 401 with `WWW-Authenticate`.
-//! - Roles: `/metrics` needs `admin`; every other route but `/health` and `/openapi.json` needs
-//!   `subscribe`. Missing: 403.
+//! - Roles: `/metrics` needs `admin`; every other route but `/health`, `/openapi.json` and the
+//!   live page's files (`/`, `/assets/…`) needs `subscribe`. Missing: 403.
 //! - Rate: a token bucket of `--http-rate` requests/s (burst of the same size) per IP and per
 //!   token (GCRA, governor). Over it: 429 with `Retry-After` in whole seconds.
 
@@ -69,6 +69,8 @@ impl Guard {
 pub(super) fn role_for(path: &str) -> Option<(Roles, &'static str)> {
     match path {
         "/health" | "/openapi.json" => None,
+        // The live page's files hold no data; what the page reads carries the token.
+        p if super::page::is_page(p) => None,
         "/metrics" => Some((Roles::ADMIN, "admin")),
         _ => Some((Roles::SUBSCRIBE, "subscribe")),
     }
