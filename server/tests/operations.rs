@@ -209,13 +209,24 @@ async fn query(prometheus: SocketAddr, promql: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-/// Kills the Prometheus process when the test ends, however it ends.
-struct Child(std::process::Child);
+/// Kills a helper process (Prometheus, Chromium) when the test ends, however it ends.
+enum Child {
+    Std(std::process::Child),
+    Tokio(tokio::process::Child),
+}
 
 impl Drop for Child {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        match self {
+            Self::Std(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            // `kill_on_drop`: killed and reaped by tokio.
+            Self::Tokio(c) => {
+                let _ = c.start_kill();
+            }
+        }
     }
 }
 
@@ -289,7 +300,7 @@ async fn prometheus_scrapes_tickd_and_answers_every_dashboard_query() {
     std::fs::copy(src.join("alerts.yml"), conf_dir.join("alerts.yml")).unwrap();
     let port = free_port();
     let web: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _prometheus = Child(
+    let _prometheus = Child::Std(
         Command::new(prometheus)
             .arg(format!(
                 "--config.file={}",
@@ -361,100 +372,329 @@ async fn prometheus_scrapes_tickd_and_answers_every_dashboard_query() {
     server.stop().await;
 }
 
-/// The live page in headless Chromium (Debian's), against a server with tokens (the page passes
-/// its `?token=` on) and a synthetic feed: the symbols, the chart (canvas), trades and the
-/// quote that arrived over the WebSocket after the page loaded, and the server's state, in the
-/// DOM after the page ran; a screenshot is left in `target/tmp/live-page.png`.
+/// A DevTools-protocol connection to headless Chromium, attached to one page.
+struct DevTools {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+    session: Option<String>,
+    /// Events received so far (console calls, exceptions, log entries).
+    events: Vec<Value>,
+}
+
+impl DevTools {
+    async fn send(&mut self, method: &str, params: Value) -> u64 {
+        self.next_id += 1;
+        let mut msg = serde_json::json!({"id": self.next_id, "method": method, "params": params});
+        if let Some(s) = &self.session {
+            msg["sessionId"] = Value::String(s.clone());
+        }
+        self.ws.send(Message::text(msg.to_string())).await.unwrap();
+        self.next_id
+    }
+
+    /// The answer to command `id` (events that come first are kept).
+    async fn answer(&mut self, id: u64) -> Value {
+        use futures_util::StreamExt;
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(60), self.ws.next())
+                .await
+                .expect("Chromium answered within a minute")
+                .unwrap()
+                .unwrap();
+            let Message::Text(text) = msg else { continue };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["id"] == id {
+                assert!(v.get("error").is_none(), "DevTools error: {v}");
+                return v["result"].clone();
+            }
+            if v.get("method").is_some() {
+                self.events.push(v);
+            }
+        }
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send(method, params).await;
+        self.answer(id).await
+    }
+
+    /// Evaluates `expression` in the page, awaiting it if it is a promise; its JSON value.
+    async fn eval(&mut self, expression: &str) -> Value {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+            )
+            .await;
+        assert!(r.get("exceptionDetails").is_none(), "{expression}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// Console errors, uncaught exceptions and error log entries seen so far.
+    fn errors(&self) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| match e["method"].as_str() {
+                Some("Runtime.consoleAPICalled") => e["params"]["type"] == "error",
+                Some("Runtime.exceptionThrown") => true,
+                Some("Log.entryAdded") => e["params"]["entry"]["level"] == "error",
+                _ => false,
+            })
+            .collect()
+    }
+}
+
+/// Starts headless Chromium with a DevTools port and attaches to a new blank page.
+async fn chromium(binary: &str, profile: &Path) -> (Child, DevTools) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(binary)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,800",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Chromium says where its DevTools endpoint is, on stderr, once it listens.
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("Chromium started within a minute")
+            .unwrap()
+            .expect("Chromium printed its DevTools address");
+        if let Some(url) = line.strip_prefix("DevTools listening on ") {
+            break url.to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut dev = DevTools {
+        ws,
+        next_id: 0,
+        session: None,
+        events: Vec::new(),
+    };
+    let target = dev
+        .call(
+            "Target.createTarget",
+            serde_json::json!({"url": "about:blank"}),
+        )
+        .await;
+    let attached = dev
+        .call(
+            "Target.attachToTarget",
+            serde_json::json!({"targetId": target["targetId"], "flatten": true}),
+        )
+        .await;
+    dev.session = Some(attached["sessionId"].as_str().unwrap().to_owned());
+    for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+        dev.call(domain, serde_json::json!({})).await;
+    }
+    (Child::Tokio(child), dev)
+}
+
+/// The live page in headless Chromium (Debian's, driven over its DevTools protocol) against a
+/// server with tokens (the page passes its `?token=` on) that replayed a known data set: the
+/// chart holds exactly the replayed one-minute candles of the chosen symbol; a trade published
+/// afterwards moves the last candle (its high, close and volume); the symbols, trades, quote and
+/// server state are on the page; no console error; a screenshot is left in
+/// `target/tmp/live-page.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_live_page_renders_in_headless_chromium() {
-    let Some(chromium) = common::tool("chromium", "chromium") else {
+async fn the_live_page_charts_known_candles_and_moves_with_a_new_trade() {
+    let Some(binary) = common::tool("chromium", "chromium") else {
         return;
     };
+    const T0: u64 = 1_696_680_000_000_000_000;
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
     std::fs::write(
         &tokens,
-        format!("viewer:{}:subscribe\n", sha256_hex("view-secret")),
+        format!("viewer:{}:subscribe+publish\n", sha256_hex("view-secret")),
+    )
+    .unwrap();
+    let csv = dir.path().join("t.csv");
+    // 600 trades (and quotes) 0.5 s apart, AAPL and MSFT in turn: five one-minute candles each.
+    std::fs::write(
+        &csv,
+        common::trades_csv(&["AAPL", "MSFT"], 600, T0, 500_000_000),
     )
     .unwrap();
     let server = TestServer::start(ServeArgs {
-        synthetic: Some("AAPL,MSFT".parse().unwrap()),
-        synthetic_rate: Some(1_000),
+        synthetic: Some("off".parse().unwrap()),
+        replay: vec![csv],
+        speed: Some("max".parse().unwrap()),
         token_file: Some(tokens),
         ..ServeArgs::default()
     })
     .await;
-    server.wait_symbols(&["AAPL", "MSFT"]).await;
+    server.wait_feeds().await;
     let http = server.listeners.as_ref().unwrap().http.unwrap();
     let (status, page) = common::http_get(http, "/").await;
     assert_eq!(status, 200, "the page itself is open");
     assert!(page.contains("<script src=\"/assets/app.js\"></script>"));
     let (status, _) = common::http_get(http, "/symbols").await;
     assert_eq!(status, 401, "what the page reads needs the token");
-
-    let url = format!("http://{http}/?token=view-secret&symbol=MSFT&interval=1s");
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live-page.png");
-    let chrome = |extra: &[String]| {
-        let out = Command::new(&chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--window-size=1280,800",
-                "--virtual-time-budget=20000",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                dir.path().join("chrome").display()
-            ))
-            .args(extra)
-            .arg(&url)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
+    let mut client =
+        tickd_client::Client::connect_with_token(server.addr, Some("view-secret".into()))
+            .await
             .unwrap();
-        assert!(out.status.success(), "chromium failed");
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let dom = chrome(&["--dump-dom".into()]);
-    let has = |needle: &str| assert!(dom.contains(needle), "no {needle:?} in the page:\n{dom}");
-    has("<option>AAPL</option>");
-    has("<option>MSFT</option>");
-    has(r#"<h2 id="title">MSFT · 1s</h2>"#);
-    has(r#"<span id="status" class="dim">live</span>"#);
-    has("<canvas");
-    // Trades and the quote only come over the WebSocket.
-    assert!(
-        dom.matches(r#"<tr class="trade "#).count() >= 1,
-        "no trade rows:\n{dom}"
+    let known = common::candles(&mut client, "MSFT", tickd_protocol::Interval::M1).await;
+    assert_eq!(known.len(), 5);
+
+    let (_chromium, mut dev) = chromium(&binary, &dir.path().join("chrome")).await;
+    let url = format!("http://{http}/?token=view-secret&symbol=MSFT&interval=1m");
+    dev.call("Page.navigate", serde_json::json!({"url": url}))
+        .await;
+    // The page's own promise: the history is on the chart and the socket subscribed.
+    let ready = dev
+        .eval(
+            "new Promise(r => document.readyState === 'complete' ? r() : addEventListener('load', r)).then(() => tickd.ready)",
+        )
+        .await;
+    assert_eq!(
+        ready,
+        serde_json::json!({"symbol": "MSFT", "interval": "1m", "bars": 5})
     );
-    let cell = |id: &str| -> String {
-        let at = dom.find(&format!(r#"id="{id}""#)).unwrap();
-        let text = &dom[at..];
-        let start = text.find('>').unwrap() + 1;
-        let end = text.find('<').unwrap();
-        text[start..end].to_owned()
+    let number = |raw: i64| -> f64 {
+        format!("{:#}", tickd_protocol::Price::from_raw(raw))
+            .parse()
+            .unwrap()
     };
-    let bid: f64 = cell("bid")
-        .parse()
-        .unwrap_or_else(|_| panic!("bid {:?}", cell("bid")));
-    let ask: f64 = cell("ask").parse().unwrap();
-    assert!(bid > 0.0 && ask > bid, "{bid} {ask}");
-    let mut c = tickd_client::Client::connect_with_token(server.addr, Some("view-secret".into()))
+    let expected = |c: &tickd_protocol::CandleRecord| {
+        serde_json::json!({
+            "time": c.ts_open / 1_000_000_000,
+            "open": number(c.open),
+            "high": number(c.high),
+            "low": number(c.low),
+            "close": number(c.close),
+        })
+    };
+    let bars = dev.eval("tickd.bars()").await;
+    assert_eq!(
+        bars,
+        Value::Array(known.iter().map(expected).collect()),
+        "the chart's bars are the replayed candles"
+    );
+    let volumes = dev.eval("tickd.volumes().map(v => v.value)").await;
+    let known_volumes: Vec<Value> = known
+        .iter()
+        .map(|c| serde_json::json!(c.volume / 1_000_000_000))
+        .collect();
+    assert_eq!(volumes, Value::Array(known_volumes));
+
+    // A trade in the last minute, above its high and after its last trade: the waiter is
+    // registered first, then the trade is published, then the page's update is awaited.
+    assert_eq!(
+        dev.eval("(window.next = tickd.nextBar(), true)").await,
+        true
+    );
+    let trade = tickd_protocol::Trade {
+        price: tickd_protocol::Price::from_raw(200_500_000_000),
+        size: tickd_protocol::Quantity::from_raw(7_000_000_000),
+        trade_id: 0,
+        venue: 0,
+        conditions: 0,
+    };
+    let tick = tickd_protocol::TickRecord::new_trade(
+        tickd_protocol::InstrumentId(0),
+        tickd_protocol::UnixNanos(T0 + 299_900_000_000),
+        tickd_protocol::Side::Buy,
+        &trade,
+    );
+    let ack = client
+        .publish(vec![tickd_protocol::Symbol::new("MSFT").unwrap()], &[tick])
         .await
         .unwrap();
-    assert_eq!(cell("state-epoch"), c.welcome().epoch.0.to_string());
-    assert!(cell("state-head_seq").parse::<u64>().unwrap() > 0);
-    assert_eq!(cell("state-status"), "ok");
-    c.query(tickd_protocol::QuerySpec::Stats).await.unwrap();
+    assert_eq!(ack.accepted, 1);
+    let moved = dev.eval("window.next").await;
+    let last = &known[4];
+    assert_eq!(
+        moved,
+        serde_json::json!({
+            "time": last.ts_open / 1_000_000_000,
+            "open": number(last.open),
+            "high": 200.5,
+            "low": number(last.low),
+            "close": 200.5,
+        })
+    );
+    let volumes = dev.eval("tickd.volumes().map(v => v.value)").await;
+    assert_eq!(
+        volumes[4],
+        serde_json::json!(last.volume / 1_000_000_000 + 7)
+    );
 
-    chrome(&[format!("--screenshot={}", shot.display())]);
-    let png = std::fs::read(&shot).unwrap();
+    // The rest of the page: symbols, the trade that came over the socket, the state.
+    let text = |id: &str| format!("document.getElementById('{id}').textContent");
+    let options = dev
+        .eval("[...document.querySelectorAll('#symbol option')].map(o => o.textContent)")
+        .await;
+    assert_eq!(options, serde_json::json!(["AAPL", "MSFT"]));
+    assert_eq!(dev.eval(&text("title")).await, "MSFT · 1m");
+    assert_eq!(dev.eval(&text("status")).await, "live");
+    // The quote the page loaded: the binary protocol's latest.
+    let q = common::latest(&mut client, "MSFT")
+        .await
+        .iter()
+        .find_map(|t| t.quote())
+        .unwrap();
+    let quote = dev
+        .eval("['bid', 'bid_size', 'ask', 'ask_size'].map(id => document.getElementById(id).textContent)")
+        .await;
+    let qty = |raw: u64| format!("{:#}", tickd_protocol::Quantity::from_raw(raw));
+    let px = |raw: i64| format!("{:#}", tickd_protocol::Price::from_raw(raw));
+    assert_eq!(
+        quote,
+        serde_json::json!([
+            px(q.bid_px.raw()),
+            qty(q.bid_sz.raw()),
+            px(q.ask_px.raw()),
+            qty(q.ask_sz.raw())
+        ])
+    );
+    let rows = dev
+        .eval("[...document.querySelectorAll('#trades tr')].map(r => r.textContent)")
+        .await;
+    assert_eq!(rows, serde_json::json!(["12:04:59.900200.57"]));
+    assert_eq!(
+        dev.eval(&text("state-epoch")).await,
+        client.welcome().epoch.0.to_string()
+    );
+    assert_eq!(dev.eval(&text("state-status")).await, "ok");
+
+    let shot = dev
+        .call(
+            "Page.captureScreenshot",
+            serde_json::json!({"format": "png"}),
+        )
+        .await;
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("live-page.png");
+    std::fs::write(&path, png).unwrap();
+    assert!(
+        dev.errors().is_empty(),
+        "console errors: {:?}",
+        dev.errors()
+    );
     server.stop().await;
 }

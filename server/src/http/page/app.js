@@ -1,5 +1,6 @@
 // tickd's live page: symbols (GET /symbols), candles of the chosen symbol and interval
-// (GET /candles, then `candle` messages on the seed WebSocket), its last trades and quote, and
+// (GET /candles, then `candle` messages on the seed WebSocket), its quote (GET /price/latest,
+// then `quote_update` messages) and the trades since the page opened (`trade` messages), and
 // the server's state (GET /health every 2 s). A `?token=` in the page's URL is passed on to
 // every request (servers with tokens need one with the subscribe role).
 "use strict";
@@ -32,6 +33,19 @@ const volumeBar = (c) => ({
 let socket = null;
 let shown = { symbol: null, interval: null };
 let lastBar = 0;
+// Whether a quote came over the socket since the symbol was chosen (newer than any REST answer).
+let liveQuote = false;
+
+// For scripts driving the page (the tests, over the DevTools protocol) and embedders: the bars
+// shown, and promises of the first load and of the next candle update.
+let loaded;
+const barWaiters = [];
+window.tickd = {
+  ready: new Promise((resolve) => (loaded = resolve)),
+  bars: () => candles.data().map((b) => ({ ...b })),
+  volumes: () => volume.data().map((b) => ({ time: b.time, value: b.value })),
+  nextBar: () => new Promise((resolve) => barWaiters.push(resolve)),
+};
 
 async function getJson(path) {
   const r = await fetch(withToken(path));
@@ -66,6 +80,7 @@ function setCandle(c) {
   lastBar = time;
   candles.update(bar(c));
   volume.update(volumeBar(c));
+  for (const resolve of barWaiters.splice(0)) resolve(bar(c));
 }
 
 async function load() {
@@ -75,6 +90,7 @@ async function load() {
   shown = { symbol, interval };
   $("title").textContent = `${symbol} · ${interval}`;
   $("trades").replaceChildren();
+  liveQuote = false;
   setQuote({});
   if (socket) socket.close();
   const url = new URL(withToken("/ws"), location.href);
@@ -88,17 +104,24 @@ async function load() {
       data: { symbols: [symbol], channels: ["trades", "quotes", "candles:" + interval] },
     }));
     const history = await getJson(`/candles?symbol=${encodeURIComponent(symbol)}&interval=${interval}&limit=1000`);
+    // The quote now, unless the socket already brought a newer one.
+    const latest = await getJson(`/price/latest?symbol=${encodeURIComponent(symbol)}`);
+    if (!liveQuote) setQuote(latest);
     candles.setData(history.candles.map(bar));
     volume.setData(history.candles.map(volumeBar));
     lastBar = history.candles.length ? history.candles[history.candles.length - 1].t / 1000 : 0;
     chart.timeScale().fitContent();
     setStatus("live");
+    loaded({ symbol, interval, bars: history.candles.length });
   };
   socket.onmessage = (e) => {
     if (mine !== socket) return;
     const m = JSON.parse(e.data);
     if (m.type === "trade") addTrade(m.data);
-    else if (m.type === "quote_update") setQuote(m.data);
+    else if (m.type === "quote_update") {
+      liveQuote = true;
+      setQuote(m.data);
+    }
     else if (m.type === "candle" && m.data.interval === shown.interval) setCandle(m.data);
     else if (m.type === "error") setStatus("error: " + m.message);
   };
@@ -139,7 +162,7 @@ async function start() {
   if (params.get("interval")) $("interval").value = params.get("interval");
   $("symbol").onchange = load;
   $("interval").onchange = load;
-  refreshState();
+  await refreshState();
   setInterval(refreshState, 2000);
   await load();
 }
