@@ -51,7 +51,8 @@ TICKD_TOKEN_FILE="$env_file" tickd "${args[@]}" --shm-dir "$work/shm" > "$work/t
 pid=$!
 
 step "HEALTHCHECK"
-health="$(sed -n 's/^ *CMD \(curl .*\) || exit 1$/\1/p' "$here/Dockerfile")"
+# The HEALTHCHECK's CMD, a JSON array, as one shell-quoted command line.
+health="$(sed -n '/^HEALTHCHECK/,/CMD/ s/^ *CMD \(\[.*\]\)$/\1/p' "$here/Dockerfile" | /usr/bin/python3 -c 'import json, shlex, sys; print(shlex.join(json.load(sys.stdin)))')"
 [ -n "$health" ]
 # As Docker runs it: every interval until it passes (here 1 s, at most 60 tries).
 for _ in $(seq 60); do
