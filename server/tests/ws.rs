@@ -384,26 +384,45 @@ async fn a_client_that_only_listens_to_a_busy_stream_is_pinged_and_stays_open() 
     // AAPL exists once the feed's first tick is sequenced (on a loaded machine, maybe after the
     // socket would have subscribed: refused as unknown).
     server.wait_symbols(&["AAPL"]).await;
-    let mut ws = connect(http, "/ws").await;
-    ws.send(Message::text(
-        r#"{"type":"subscribe","data":{"symbols":["AAPL"],"channels":["trades"]}}"#,
-    ))
-    .await
-    .unwrap();
-    // Until 10 trades and 8 pings (100 ms apart: past the idle timeout), never closed.
-    let (mut trades, mut pings) = (0, 0);
-    while trades < 10 || pings < 8 {
-        let msg = tokio::time::timeout(Duration::from_secs(2), ws.next())
+    // The seed protocol, and Binance's (as Binance: the server pings, the client answers; a
+    // client's ping is answered with its payload).
+    for path in ["/ws", "/stream?streams=aapl@trade"] {
+        let mut ws = connect(http, path).await;
+        if path == "/ws" {
+            ws.send(Message::text(
+                r#"{"type":"subscribe","data":{"symbols":["AAPL"],"channels":["trades"]}}"#,
+            ))
             .await
-            .expect("a message within 2 s")
-            .expect("socket open")
             .unwrap();
-        match msg {
-            Message::Text(t) if t.as_str().contains(r#""type":"trade""#) => trades += 1,
-            Message::Ping(_) => pings += 1,
-            Message::Close(frame) => panic!("closed after {pings} pings: {frame:?}"),
-            Message::Text(t) if t.as_str().contains(r#""type":"error""#) => panic!("{t}"),
-            _ => {}
+        } else {
+            ws.send(Message::Ping(b"tickd-ping".to_vec().into()))
+                .await
+                .unwrap();
+        }
+        // Until 10 trades and 8 pings (100 ms apart: past the idle timeout), never closed.
+        let (mut trades, mut pings, mut pong) = (0, 0, path == "/ws");
+        while trades < 10 || pings < 8 || !pong {
+            let msg = tokio::time::timeout(Duration::from_secs(2), ws.next())
+                .await
+                .expect("a message within 2 s")
+                .expect("socket open")
+                .unwrap();
+            match msg {
+                Message::Text(t)
+                    if t.as_str().contains(r#""type":"trade""#)
+                        || t.as_str().contains(r#""e":"trade""#) =>
+                {
+                    trades += 1
+                }
+                Message::Ping(_) => pings += 1,
+                Message::Pong(payload) => {
+                    assert_eq!(&payload[..], b"tickd-ping");
+                    pong = true;
+                }
+                Message::Close(frame) => panic!("{path}: closed after {pings} pings: {frame:?}"),
+                Message::Text(t) if t.as_str().contains(r#""type":"error""#) => panic!("{t}"),
+                _ => {}
+            }
         }
     }
     server.stop().await;
