@@ -1,0 +1,162 @@
+"""A real `tickd serve` for the tests: the binary from `$TICKD_BIN` (default: the workspace's
+target/debug/tickd), replaying a CSV of known trades and quotes, on an ephemeral TCP port read
+from its log."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = 1_696_680_000_000_000_000  # 2023-10-07T12:00:00Z
+STEP = 500_000_000  # 0.5 s
+
+
+@dataclass(frozen=True)
+class Row:
+    """One CSV line, as the server must give it back (raw 1e-9 units)."""
+
+    ts_event: int
+    symbol: str
+    kind: int
+    price: int
+    size: int
+    side: int
+    bid_px: int
+    bid_sz: int
+    ask_px: int
+    ask_sz: int
+
+
+def _raw(text: str) -> int:
+    whole, _, frac = text.partition(".")
+    return int(whole) * 10**9 + int((frac + "0" * 9)[:9])
+
+
+def make_rows(n: int) -> list[Row]:
+    """`n` trades, AAPL and MSFT in turn, 0.5 s apart, each third followed by a quote."""
+    rows = []
+    x = 0x2545_F491_4F6C_DD1D
+    mask = (1 << 64) - 1
+    for i in range(n):
+        x ^= (x << 13) & mask
+        x ^= x >> 7
+        x ^= (x << 17) & mask
+        sym = ("AAPL", "MSFT")[i % 2]
+        px = 100_0000 + x % 20_0000 - 10_0000  # 1e-4 units
+        size = 1 + x % 500
+        side = (1, 2, 0)[x % 3]
+        ts = T0 + i * STEP
+        rows.append(Row(ts, sym, 1, px * 100_000, size * 10**9, side, 0, 0, 0, 0))
+        if i % 3 == 0:
+            rows.append(
+                Row(
+                    ts,
+                    sym,
+                    2,
+                    0,
+                    0,
+                    0,
+                    (px - 1) * 100_000,
+                    100 * 10**9,
+                    (px + 1) * 100_000,
+                    200 * 10**9,
+                )
+            )
+    return rows
+
+
+def _dec(raw: int) -> str:
+    return f"{raw // 10**9}.{raw % 10**9:09d}"
+
+
+def write_csv(path: Path, rows: list[Row]) -> None:
+    sides = {0: "", 1: "buy", 2: "sell"}
+    lines = ["ts_event,symbol,kind,price,size,side,bid_px,bid_sz,ask_px,ask_sz"]
+    for r in rows:
+        if r.kind == 1:
+            lines.append(
+                f"{r.ts_event},{r.symbol},trade,{_dec(r.price)},{_dec(r.size)},{sides[r.side]},,,,"
+            )
+        else:
+            lines.append(
+                f"{r.ts_event},{r.symbol},quote,,,,{_dec(r.bid_px)},{_dec(r.bid_sz)},"
+                f"{_dec(r.ask_px)},{_dec(r.ask_sz)}"
+            )
+    path.write_text("\n".join(lines) + "\n")
+
+
+@dataclass
+class Server:
+    port: int
+    rows: list[Row]
+    process: subprocess.Popen[bytes]
+
+
+def tickd_bin() -> str:
+    path = os.environ.get("TICKD_BIN") or str(ROOT / "target" / "debug" / "tickd")
+    if not Path(path).exists():
+        pytest.fail(
+            f"no tickd binary at {path}: build it (cargo build -p tickd-server) or set TICKD_BIN"
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("tickd")
+    rows = make_rows(600)
+    csv = tmp / "ticks.csv"
+    write_csv(csv, rows)
+    process = subprocess.Popen(
+        [
+            tickd_bin(),
+            "serve",
+            "--synthetic",
+            "off",
+            "--replay",
+            str(csv),
+            "--speed",
+            "max",
+            "--tcp",
+            "127.0.0.1:0",
+            "--quic",
+            "off",
+            "--http",
+            "off",
+            "--shm-dir",
+            str(tmp / "shm"),
+            "--data-dir",
+            str(tmp / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert process.stdout is not None
+    stdout = process.stdout
+    try:
+        # The log line that says where TCP listens is the event to wait on.
+        seen = []
+        port = None
+        for line in stdout:
+            seen.append(line)
+            m = re.search(rb"TCP listening local=127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        if port is None:
+            pytest.fail("tickd exited: " + b"".join(seen).decode(errors="replace"))
+        # Keep reading its log so it never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
+        yield Server(port, rows, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
