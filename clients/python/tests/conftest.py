@@ -98,6 +98,7 @@ class Server:
     port: int
     rows: list[Row]
     process: subprocess.Popen[bytes]
+    shm: Path
 
 
 def tickd_bin() -> str:
@@ -111,8 +112,19 @@ def tickd_bin() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("tickd")
-    rows = make_rows(600)
+    """600 trades and their quotes (800 records) in a default ring."""
+    yield from start(tmp_path_factory, 600, [])
+
+
+@pytest.fixture(scope="module")
+def small_ring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """3,000 trades and their quotes (4,000 records) in a ring of 1,024: lapped."""
+    yield from start(tmp_path_factory, 3_000, ["--ring-slots", "1024"])
+
+
+def start(factory: pytest.TempPathFactory, trades: int, extra: list[str]) -> Iterator[Server]:
+    tmp = factory.mktemp("tickd")
+    rows = make_rows(trades)
     csv = tmp / "ticks.csv"
     write_csv(csv, rows)
     process = subprocess.Popen(
@@ -135,6 +147,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             str(tmp / "shm"),
             "--data-dir",
             str(tmp / "data"),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -156,7 +169,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             pytest.fail("tickd exited: " + b"".join(seen).decode(errors="replace"))
         # Keep reading its log so it never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
-        yield Server(port, rows, process)
+        yield Server(port, rows, process, tmp / "shm")
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def settled(server: Server) -> int:
+    """The last seq of the replay, once the server sequenced it: read over TCP from that seq
+    (waiting on the record itself)."""
+    import asyncio
+
+    import tickd
+
+    async def go() -> int:
+        async with await tickd.connect("127.0.0.1", server.port) as c:
+            await c.subscribe(None, trades=True, quotes=True, from_seq=len(server.rows))
+            while True:
+                e = await c.next_event()
+                assert e is not None, "the server closed the connection"
+                if isinstance(e, tickd.Ticks) and len(e.records):
+                    return int(e.records["seq"][0])
+
+    return asyncio.run(asyncio.wait_for(go(), 60))

@@ -11,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from conftest import T0, Server
+from conftest import T0, Server, settled
 
 import tickd
 from tickd.dataframes import candles_frame, ticks_frame
@@ -35,6 +35,7 @@ def fetch(server: Server) -> tuple[Records, Records]:
 
 
 def test_candles_and_ticks_as_frames(server: Server) -> None:
+    settled(server)
     candles, ticks = fetch(server)
     f = candles_frame(candles)
     assert isinstance(f.index, pd.DatetimeIndex)
@@ -68,6 +69,7 @@ def run_cli(server: Server, *args: str) -> str:
 
 
 def test_the_command_line(server: Server) -> None:
+    settled(server)
     lines = run_cli(server, "subscribe", "MSFT", "--from-seq", "1", "--count", "3").splitlines()
     msft = [r for r in server.rows if r.symbol == "MSFT" and r.kind == 1][:3]
     got = [json.loads(line) for line in lines]
