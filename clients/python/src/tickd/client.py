@@ -281,7 +281,8 @@ async def connect(
     client_name: str = "tickd-python",
 ) -> Client:
     """Connects over TCP and says `Hello` (with `token` when the server has tokens)."""
-    reader, writer = await asyncio.open_connection(host, port)
+    # A large buffer: frames are up to a few MiB and the default 64 KiB pauses the socket.
+    reader, writer = await asyncio.open_connection(host, port, limit=8 * 1024 * 1024)
     writer.write(codec.encode_hello(1, client_name, token))
     await writer.drain()
     client = Client(reader, writer, WelcomeInfo(0, "", 0, 0, 0, DEFAULT_MAX_FRAME, 0))
