@@ -56,6 +56,9 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     // The bind rule first: a refused configuration creates no store (a 256 MiB ring) and no
     // journal, so a container that restarts on it costs nothing.
     crate::net::check_listeners(config)?;
+    // The metrics recorder before any thread takes a metric handle: a handle taken earlier
+    // records nowhere, for good (the feeds and the journal keep theirs).
+    crate::metrics::install();
     let (epoch, base_seq) = match &config.journal {
         // The data directory keeps the epoch; the ring restarts just below the oldest
         // journaled seq and is refilled from the journal.

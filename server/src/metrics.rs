@@ -314,7 +314,8 @@ pub fn render(services: &Services) -> String {
 /// The histogram of a live feed's receive time minus event time, seconds (venue clock skew
 /// plus network delay), for feed `name`.
 pub fn feed_skew(name: &str) -> metrics::Histogram {
-    // A handle taken before the recorder exists would record nowhere, for good.
+    // A handle taken before the recorder exists would record nowhere, for good (`app::start`
+    // installs it first; this covers other callers).
     install();
     metrics::histogram!(FEED_SKEW, "feed" => name.to_owned())
 }

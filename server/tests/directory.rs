@@ -14,11 +14,6 @@ use tickd_protocol::{
 };
 use tickd_server::config::ServeArgs;
 
-fn hash(token: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
-}
-
 fn trade(local: u32, id: u64) -> TickRecord {
     let t = Trade {
         price: "10.5".parse().unwrap(),
@@ -48,13 +43,13 @@ async fn quotas_and_a_full_directory_refuse_clearly_and_others_keep_flowing() {
         max_instruments: Some(40.try_into().unwrap()),
         symbol_quota: Some(16),
         tokens: vec![
-            format!("hostile:{}:publish+subscribe", hash("h"))
+            format!("hostile:{}:publish+subscribe", common::token_hash("h"))
                 .parse()
                 .unwrap(),
-            format!("feed:{}:publish+subscribe", hash("f"))
+            format!("feed:{}:publish+subscribe", common::token_hash("f"))
                 .parse()
                 .unwrap(),
-            format!("other:{}:publish+subscribe", hash("o"))
+            format!("other:{}:publish+subscribe", common::token_hash("o"))
                 .parse()
                 .unwrap(),
         ],

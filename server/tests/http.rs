@@ -468,20 +468,17 @@ async fn get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String, 
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
-fn hash(token: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_roles_guard_every_route_in_each_form() {
     let server = TestServer::start(ServeArgs {
         synthetic: Some("AAPL".parse().unwrap()),
         tokens: vec![
-            format!("reader:{}:subscribe", hash("r-secret"))
+            format!("reader:{}:subscribe", common::token_hash("r-secret"))
                 .parse()
                 .unwrap(),
-            format!("ops:{}:admin", hash("o-secret")).parse().unwrap(),
+            format!("ops:{}:admin", common::token_hash("o-secret"))
+                .parse()
+                .unwrap(),
         ],
         ..ServeArgs::default()
     })
@@ -659,7 +656,7 @@ async fn openapi_lists_every_rest_route_and_what_the_guard_adds() {
     let server = TestServer::start(ServeArgs {
         synthetic: Some("AAPL".parse().unwrap()),
         tokens: vec![
-            format!("reader:{}:subscribe", hash("r-secret"))
+            format!("reader:{}:subscribe", common::token_hash("r-secret"))
                 .parse()
                 .unwrap(),
         ],

@@ -24,11 +24,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
 /// A server bound beyond loopback with no tokens is refused before it creates its ring, its
 /// journal or its epoch: a container restarting on the mistake costs nothing.
 #[test]
@@ -74,7 +69,7 @@ async fn tokens_come_from_a_file() {
         &file,
         format!(
             "# tickd tokens\n\nops:{}:subscribe+admin\n",
-            sha256_hex("op-secret")
+            common::token_hash("op-secret")
         ),
     )
     .unwrap();
@@ -243,7 +238,10 @@ async fn prometheus_scrapes_tickd_and_answers_every_dashboard_query() {
     let tokens = dir.path().join("tokens");
     std::fs::write(
         &tokens,
-        format!("prometheus:{}:admin+subscribe\n", sha256_hex("scrape-me")),
+        format!(
+            "prometheus:{}:admin+subscribe\n",
+            common::token_hash("scrape-me")
+        ),
     )
     .unwrap();
     let venue = venue().await;
@@ -525,7 +523,10 @@ async fn the_live_page_charts_known_candles_and_moves_with_a_new_trade() {
     let tokens = dir.path().join("tokens");
     std::fs::write(
         &tokens,
-        format!("viewer:{}:subscribe+publish\n", sha256_hex("view-secret")),
+        format!(
+            "viewer:{}:subscribe+publish\n",
+            common::token_hash("view-secret")
+        ),
     )
     .unwrap();
     let csv = dir.path().join("t.csv");

@@ -566,7 +566,7 @@ async fn connections_in_all_are_capped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_per_token_are_capped() {
-    let hash = tickd_engine_hash("s3cret");
+    let hash = common::token_hash("s3cret");
     let args = ServeArgs {
         synthetic: Some("off".parse().unwrap()),
         tokens: vec![format!("feed:{hash}:subscribe").parse().unwrap()],
@@ -606,11 +606,6 @@ async fn connections_per_token_are_capped() {
     };
     again.query(QuerySpec::Stats).await.unwrap();
     server.stop().await;
-}
-
-fn tickd_engine_hash(token: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
 /// Issue 17, row 13: the per-connection limits are options, and each refusal names its option

@@ -141,6 +141,37 @@ async fn time() -> Json<ServerTime> {
     })
 }
 
+/// `limit`, as Binance takes it for klines and trade lists: default 500, 1 to 1000.
+fn limit_of(q: &HashMap<String, String>) -> Result<u32, BinanceError> {
+    match q.get("limit") {
+        None => Ok(500),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1_000).contains(n))
+            .ok_or_else(|| bad(format!("Illegal limit {v:?}: 1 to 1000."))),
+    }
+}
+
+/// An unsigned integer parameter (an id, a time in ms), if given, with Binance's message for
+/// one that is not.
+fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, BinanceError> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                bad(format!(
+                    "Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Binance's ms since the Unix epoch as tickd's ns (saturating).
+fn ms_to_nanos(ms: u64) -> UnixNanos {
+    UnixNanos(ms.saturating_mul(1_000_000))
+}
+
 fn symbol_of(q: &HashMap<String, String>) -> Result<Option<Symbol>, BinanceError> {
     q.get("symbol")
         .map(|s| Symbol::new(&s.to_ascii_uppercase()).map_err(|_| invalid_symbol()))
@@ -503,21 +534,10 @@ async fn klines(State(s): State<HttpState>, Query(q): Params) -> Result<Json<Val
             code: -1120,
             msg: "Invalid interval.".into(),
         })?;
-    let ms = |name: &str| -> Result<Option<UnixNanos>, BinanceError> {
-        q.get(name)
-            .map(|v| v.parse::<u64>().map(|m| UnixNanos(m.saturating_mul(1_000_000))).map_err(|_| bad(format!("Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."))))
-            .transpose()
-    };
+    let ms = |name| Ok::<_, BinanceError>(number(&q, name)?.map(ms_to_nanos));
     let start = ms("startTime")?;
     let end = ms("endTime")?.map(|e| UnixNanos(e.0.saturating_add(1)));
-    let limit = match q.get("limit") {
-        None => 500,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=1_000).contains(n))
-            .ok_or_else(|| bad(format!("Illegal limit {v:?}: 1 to 1000.")))?,
-    };
+    let limit = limit_of(&q)?;
     let (list, _, _) =
         query_candles(&s, sym, interval, start, end, limit).map_err(|_| invalid_symbol())?;
     let sc = candle_scales(&s, &list);

@@ -9,49 +9,57 @@
 
 use axum::Router;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::HttpState;
 
-const INDEX: &str = include_str!("page/index.html");
-const APP: &str = include_str!("page/app.js");
-const CHARTS: &str = include_str!("page/vendor/lightweight-charts.standalone.production.js");
-const CHARTS_LICENSE: &str = include_str!("page/vendor/LICENSE-lightweight-charts");
+/// The page's files: path, content type, body.
+const FILES: [(&str, &str, &str); 4] = [
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("page/index.html"),
+    ),
+    (
+        "/assets/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/app.js"),
+    ),
+    (
+        "/assets/lightweight-charts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/vendor/lightweight-charts.standalone.production.js"),
+    ),
+    (
+        "/assets/LICENSE-lightweight-charts",
+        "text/plain; charset=utf-8",
+        include_str!("page/vendor/LICENSE-lightweight-charts"),
+    ),
+];
 
 /// Whether `path` is one of the page's files (open whatever the tokens).
 pub(super) fn is_page(path: &str) -> bool {
-    path == "/" || path.starts_with("/assets/")
-}
-
-fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    (
-        [
-            (CONTENT_TYPE, content_type),
-            // Assets change with the binary; a short lifetime keeps an upgrade visible.
-            (CACHE_CONTROL, "public, max-age=300"),
-        ],
-        body,
-    )
+    FILES.iter().any(|(p, _, _)| *p == path)
 }
 
 /// The page's routes.
 pub fn routes() -> Router<HttpState> {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { file("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/assets/app.js",
-            get(|| async { file("text/javascript; charset=utf-8", APP) }),
-        )
-        .route(
-            "/assets/lightweight-charts.js",
-            get(|| async { file("text/javascript; charset=utf-8", CHARTS) }),
-        )
-        .route(
-            "/assets/LICENSE-lightweight-charts",
-            get(|| async { file("text/plain; charset=utf-8", CHARTS_LICENSE) }),
-        )
+    FILES
+        .into_iter()
+        .fold(Router::new(), |router, (path, content_type, body)| {
+            router.route(
+                path,
+                get(move || async move {
+                    (
+                        [
+                            (CONTENT_TYPE, content_type),
+                            // Assets change with the binary; a short lifetime keeps an upgrade
+                            // visible.
+                            (CACHE_CONTROL, "public, max-age=300"),
+                        ],
+                        body,
+                    )
+                }),
+            )
+        })
 }

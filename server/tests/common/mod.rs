@@ -308,3 +308,9 @@ pub fn listening(mut child: std::process::Child) -> std::process::Child {
     }
     panic!("tickd exited before listening: {:?}", child.wait());
 }
+
+/// A token's SHA-256 in hex, as `tickd token-hash` prints it and `--token` takes it.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}

@@ -175,34 +175,30 @@ class ShmReader:
         if last < first:
             return np.empty(0, dtype=records.TICK_DTYPE)
         seqs = np.arange(first, last + 1, dtype=np.uint64)
-        idx = (seqs & np.uint64(self._mask)).astype(np.int64)
-        # Contiguous runs of slots (at most two: the ring wraps once in a batch).
-        parts = []
-        start = 0
-        while start < len(idx):
-            i0 = int(idx[start])
-            run = min(len(idx) - start, self._ring.capacity - i0)
+        out = np.empty((len(seqs), 8), dtype="<u8")
+        done = 0
+        # Contiguous runs of slots: at most two, as the ring wraps at most once in a batch.
+        while done < len(seqs):
+            i0 = int(seqs[done]) & self._mask
+            run = min(len(seqs) - done, self._ring.capacity - i0)
             block = self._ring.slots[i0 : i0 + run]
             before = block[:, 0].copy()
-            data = block.copy()
+            out[done : done + run] = block
             after = block[:, 0].copy()
-            want = 2 * seqs[start : start + run] + 2
+            want = 2 * seqs[done : done + run] + 2
             ok = (before == want) & (after == want)
             if not ok.all():
                 bad = int(np.argmin(ok))
-                if start + bad == 0:
-                    newest = max((int(max(before[bad], after[bad])) - 1) // 2, head)
-                    oldest = max(newest + 1 - self._ring.capacity, first + 1)
-                    raise OverrunError(first, oldest)
-                data = data[:bad]
-                run = bad
-                parts.append((data, seqs[start : start + run]))
+                if done + bad == 0:
+                    stamp = int(max(before[bad], after[bad]))
+                    newest = max((stamp - 1) // 2, head)
+                    raise OverrunError(first, max(newest + 1 - self._ring.capacity, first + 1))
+                done += bad
                 break
-            parts.append((data, seqs[start : start + run]))
-            start += run
-        out = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 8), "<u8")
-        out[:, 0] = np.concatenate([p[1] for p in parts]) if parts else out[:, 0]
-        self._next = first + len(out)
+            done += run
+        out = out[:done]
+        out[:, 0] = seqs[:done]  # word 0 is the slot's stamp; the record's is its seq
+        self._next = first + done
         view: npt.NDArray[np.void] = out.view(records.TICK_DTYPE).reshape(-1)
         return view
 

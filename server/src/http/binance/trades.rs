@@ -11,11 +11,14 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use tickd_protocol::{InstrumentId, Scales, Seq, Side, TickRecord, Trade, UnixNanos};
+use tickd_protocol::{InstrumentId, Scales, Seq, Side, TickRecord, Trade};
 use utoipa::ToSchema;
 
 use super::super::HttpState;
-use super::{BinanceError, Params, bad, invalid_symbol, notional, price, qty, symbol_of};
+use super::{
+    BinanceError, Params, invalid_symbol, limit_of, ms_to_nanos, notional, number, price, qty,
+    symbol_of,
+};
 use crate::query::TradesFrom;
 
 /// One trade, as `GET /api/v3/trades` lists it.
@@ -75,31 +78,6 @@ fn instrument(s: &HttpState, q: &HashMap<String, String>) -> Result<InstrumentId
     ids.first().copied().ok_or_else(invalid_symbol)
 }
 
-/// `limit`: default 500, 1 to 1000.
-fn limit_of(q: &HashMap<String, String>) -> Result<usize, BinanceError> {
-    match q.get("limit") {
-        None => Ok(500),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1_000).contains(n))
-            .ok_or_else(|| bad(format!("Illegal limit {v:?}: 1 to 1000."))),
-    }
-}
-
-/// An unsigned integer parameter, if given.
-fn number(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, BinanceError> {
-    q.get(name)
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                bad(format!(
-                    "Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
-                ))
-            })
-        })
-        .transpose()
-}
-
 fn quote_qty(tr: &Trade, sc: Scales) -> String {
     notional(i128::from(tr.price.raw()) * i128::from(tr.size.raw()), sc)
 }
@@ -123,7 +101,7 @@ pub(super) async fn trades(
     axum::extract::Query(q): Params,
 ) -> Result<Json<Vec<RecentTrade>>, BinanceError> {
     let id = instrument(&s, &q)?;
-    let limit = limit_of(&q)?;
+    let limit = limit_of(&q)? as usize;
     let sc = s.services.query.scales(id);
     let list = s.services.query.trades(id, TradesFrom::Newest, None, limit);
     Ok(Json(
@@ -161,7 +139,7 @@ pub(super) async fn agg_trades(
     axum::extract::Query(q): Params,
 ) -> Result<Json<Vec<AggTrade>>, BinanceError> {
     let id = instrument(&s, &q)?;
-    let limit = limit_of(&q)?;
+    let limit = limit_of(&q)? as usize;
     let from_id = number(&q, "fromId")?;
     let start = number(&q, "startTime")?;
     let end = number(&q, "endTime")?;
@@ -174,7 +152,7 @@ pub(super) async fn agg_trades(
     }
     let from = match (from_id, start) {
         (Some(seq), _) => TradesFrom::Seq(Seq(seq)),
-        (None, Some(ms)) => TradesFrom::Time(UnixNanos(ms.saturating_mul(1_000_000))),
+        (None, Some(ms)) => TradesFrom::Time(ms_to_nanos(ms)),
         (None, None) if end.is_some() => {
             return Err(BinanceError {
                 code: -1128,
@@ -185,7 +163,7 @@ pub(super) async fn agg_trades(
         (None, None) => TradesFrom::Newest,
     };
     // endTime is inclusive, in ms.
-    let to = end.map(|ms| UnixNanos(ms.saturating_add(1).saturating_mul(1_000_000)));
+    let to = end.map(|ms| ms_to_nanos(ms.saturating_add(1)));
     let sc = s.services.query.scales(id);
     let list = s.services.query.trades(id, from, to, limit);
     Ok(Json(

@@ -37,12 +37,6 @@ fn is_binance(text: &str) -> bool {
     serde_json::from_str::<Probe>(text).is_ok_and(|p| p.method.is_some())
 }
 
-impl Auto {
-    fn decided(&mut self) -> &mut dyn Dialect {
-        self.inner.as_mut()
-    }
-}
-
 impl Dialect for Auto {
     fn on_text(&mut self, state: &HttpState, text: &str, subs: &mut Subs) -> Reply {
         if !self.decided {
@@ -62,7 +56,7 @@ impl Dialect for Auto {
         tick: &TickRecord,
         out: &mut Vec<String>,
     ) {
-        self.decided().trade(state, epoch, inst, tick, out);
+        self.inner.trade(state, epoch, inst, tick, out);
     }
 
     fn quote(
@@ -73,7 +67,7 @@ impl Dialect for Auto {
         tick: &TickRecord,
         out: &mut Vec<String>,
     ) {
-        self.decided().quote(state, epoch, inst, tick, out);
+        self.inner.quote(state, epoch, inst, tick, out);
     }
 
     fn candle(
@@ -85,7 +79,7 @@ impl Dialect for Auto {
         candle: &CandleRecord,
         out: &mut Vec<String>,
     ) {
-        self.decided().candle(state, epoch, seq, inst, candle, out);
+        self.inner.candle(state, epoch, seq, inst, candle, out);
     }
 
     fn gap(&self, gap: &Gap, venue: Option<&Instrument>) -> Option<String> {
