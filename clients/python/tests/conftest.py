@@ -99,6 +99,8 @@ class Server:
     rows: list[Row]
     process: subprocess.Popen[bytes]
     shm: Path
+    quic_port: int
+    fingerprint: str
 
 
 def tickd_bin() -> str:
@@ -107,6 +109,14 @@ def tickd_bin() -> str:
         pytest.fail(
             f"no tickd binary at {path}: build it (cargo build -p tickd-server) or set TICKD_BIN"
         )
+    return path
+
+
+def tickctl_bin() -> str:
+    """The Rust CLI (`$TICKCTL_BIN`, default: next to the tickd binary)."""
+    path = os.environ.get("TICKCTL_BIN") or str(Path(tickd_bin()).with_name("tickctl"))
+    if not Path(path).exists():
+        pytest.fail(f"no tickctl binary at {path}: build it (cargo build -p tickd-cli)")
     return path
 
 
@@ -127,27 +137,30 @@ def start(factory: pytest.TempPathFactory, trades: int, extra: list[str]) -> Ite
     rows = make_rows(trades)
     csv = tmp / "ticks.csv"
     write_csv(csv, rows)
+    yield from serve(tmp, rows, ["--replay", str(csv), *extra])
+
+
+def serve(tmp: Path, rows: list[Row], args: list[str]) -> Iterator[Server]:
+    """`tickd serve` with `args` on ephemeral TCP and QUIC ports, files under `tmp`."""
     process = subprocess.Popen(
         [
             tickd_bin(),
             "serve",
             "--synthetic",
             "off",
-            "--replay",
-            str(csv),
             "--speed",
             "max",
             "--tcp",
             "127.0.0.1:0",
             "--quic",
-            "off",
+            "127.0.0.1:0",
             "--http",
             "off",
             "--shm-dir",
             str(tmp / "shm"),
             "--data-dir",
             str(tmp / "data"),
-            *extra,
+            *args,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -156,20 +169,25 @@ def start(factory: pytest.TempPathFactory, trades: int, extra: list[str]) -> Ite
     assert process.stdout is not None
     stdout = process.stdout
     try:
-        # The log line that says where TCP listens is the event to wait on.
+        # The log lines that say where TCP and then QUIC listen are the events to wait on.
         seen = []
         port = None
+        quic = None
         for line in stdout:
             seen.append(line)
             m = re.search(rb"TCP listening local=127\.0\.0\.1:(\d+)", line)
             if m:
                 port = int(m.group(1))
+            q = re.search(rb"local=127\.0\.0\.1:(\d+) fingerprint=([0-9a-f]{64})", line)
+            if q:
+                quic = (int(q.group(1)), q.group(2).decode())
+            if port is not None and quic is not None:
                 break
-        if port is None:
+        if port is None or quic is None:
             pytest.fail("tickd exited: " + b"".join(seen).decode(errors="replace"))
         # Keep reading its log so it never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
-        yield Server(port, rows, process, tmp / "shm")
+        yield Server(port, rows, process, tmp / "shm", quic[0], quic[1])
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -1,10 +1,18 @@
-"""tickd's Python client: the binary protocol over TCP (asyncio), records as numpy views.
+"""tickd's Python client: the binary protocol over TCP or QUIC (asyncio, or
+synchronous in :mod:`tickd.sync`), from shared memory (:mod:`tickd.shm`), records as numpy views.
 
 See :mod:`tickd.client` for the client and :mod:`tickd.records` for the record dtypes.
 """
 
-from .client import CONFLATE, DISCONNECT, DROP, INTERVALS, Client, Event, connect
+from .client import CONFLATE, DISCONNECT, DROP, INTERVALS, Client, Event, connect, connect_quic
 from .codec import (
+    GAP_CONFLATED,
+    GAP_DROPPED,
+    GAP_EPOCH_CHANGED,
+    GAP_NOT_RETAINED,
+    GAP_OVERRUN,
+    GAP_UNKNOWN,
+    GAP_VENUE,
     Candles,
     GapEvent,
     HeartbeatEvent,
@@ -15,6 +23,7 @@ from .codec import (
     Ticks,
 )
 from .records import CANDLE_DTYPE, TICK_DTYPE, new_ticks, to_decimal, to_float
+from .resume import Cursor, Resuming, connect_url
 
 __version__ = "0.1.0"
 
@@ -23,19 +32,30 @@ __all__ = [
     "CONFLATE",
     "DISCONNECT",
     "DROP",
+    "GAP_CONFLATED",
+    "GAP_DROPPED",
+    "GAP_EPOCH_CHANGED",
+    "GAP_NOT_RETAINED",
+    "GAP_OVERRUN",
+    "GAP_UNKNOWN",
+    "GAP_VENUE",
     "INTERVALS",
     "TICK_DTYPE",
     "Candles",
     "Client",
+    "Cursor",
     "Event",
     "GapEvent",
     "HeartbeatEvent",
     "InstrumentInfo",
     "ProtocolError",
+    "Resuming",
     "ServerError",
     "SnapshotEvent",
     "Ticks",
     "connect",
+    "connect_quic",
+    "connect_url",
     "new_ticks",
     "to_decimal",
     "to_float",

@@ -1,6 +1,6 @@
-"""An asyncio client of tickd's binary protocol over TCP.
+"""An asyncio client of tickd's binary protocol over TCP or QUIC.
 
-    client = await tickd.connect("127.0.0.1", 7400)
+    client = await tickd.connect("127.0.0.1", 7400)       # or tickd.connect_quic(...)
     candles = await client.candles("AAPL", "1m")          # numpy array of CANDLE_DTYPE
     sub = await client.subscribe(["AAPL"], trades=True)
     async for event in client.events():                   # Ticks, Candles, GapEvent, ...
@@ -13,10 +13,7 @@ same stream the subscriptions' events arrive on; events that arrive meanwhile ar
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import contextlib
-import struct
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Final
 
@@ -33,11 +30,10 @@ from .codec import (
     Subscribed,
     WelcomeInfo,
 )
+from .transport import DEFAULT_MAX_FRAME, TcpTransport, Transport
 
 #: Intervals by name, in seconds.
 INTERVALS: Final = {"1s": 1, "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
-#: Largest frame accepted from a server before it says its own limit (16 MiB).
-DEFAULT_MAX_FRAME: Final = 16 * 1024 * 1024
 
 #: `start`: the next record published.
 START_LATEST: Final = 0
@@ -69,15 +65,17 @@ def interval_seconds(interval: str | int) -> int:
 class Client:
     """A connection to a tickd server (see the module docs). Make one with :func:`connect`."""
 
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, welcome: WelcomeInfo
-    ) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, transport: Transport, welcome: WelcomeInfo) -> None:
+        self._transport = transport
         self.welcome = welcome
         self._next_request = 2
         self._events: collections.deque[Event] = collections.deque()
-        self._max_frame = welcome.max_frame_len or DEFAULT_MAX_FRAME
+        transport.max_frame = welcome.max_frame_len or DEFAULT_MAX_FRAME
+
+    @property
+    def transport(self) -> str:
+        """``tcp`` or ``quic``."""
+        return self._transport.name
 
     @property
     def epoch(self) -> int:
@@ -86,9 +84,7 @@ class Client:
 
     async def close(self) -> None:
         """Closes the connection."""
-        self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+        await self._transport.close()
 
     async def __aenter__(self) -> Client:
         return self
@@ -101,27 +97,12 @@ class Client:
         return self._next_request
 
     async def _send(self, frame: bytes) -> None:
-        self._writer.write(frame)
-        await self._writer.drain()
+        await self._transport.write(frame)
 
     async def _read(self) -> Decoded | None:
         """The next message, or None when the server closed the connection cleanly."""
-        try:
-            head = await self._reader.readexactly(codec.PREFIX)
-        except asyncio.IncompleteReadError as e:
-            if not e.partial:
-                return None
-            raise ProtocolError("the connection closed inside a length prefix") from e
-        (length,) = struct.unpack("<I", head)
-        if length > self._max_frame:
-            raise ProtocolError(f"frame of {length} bytes over the limit of {self._max_frame}")
-        try:
-            payload = await self._reader.readexactly(length)
-        except asyncio.IncompleteReadError as e:
-            raise ProtocolError(
-                f"the connection closed {len(e.partial)} bytes into a {length}-byte frame"
-            ) from e
-        return codec.decode(payload)
+        payload = await self._transport.read()
+        return None if payload is None else codec.decode(payload)
 
     async def _answer(self, request_id: int) -> Decoded:
         """Reads until the answer to `request_id`; events on the way are queued."""
@@ -172,10 +153,16 @@ class Client:
         from_time: int | None = None,
         snapshot: bool = False,
         policy: int = CONFLATE,
+        datagrams: bool = False,
     ) -> Subscribed:
         """Starts a subscription to `symbols` (None: every instrument): trades, quotes, candle
         updates of `candles` intervals; from the next record, from seq `from_seq` of
-        `from_epoch` (default: this server's epoch), or from time `from_time` (ns)."""
+        `from_epoch` (default: this server's epoch), or from time `from_time` (ns); a
+        snapshot first; the slow-consumer `policy`. QUIC only: `datagrams` sends the quotes
+        as unreliable datagrams, conflated to the latest per instrument.
+
+        Raises :class:`ServerError` when the server refuses it (an unknown symbol, a seq from
+        another epoch that it cannot serve)."""
         if from_seq is not None and from_time is not None:
             raise ValueError("from_seq and from_time are exclusive")
         start = START_LATEST
@@ -197,6 +184,7 @@ class Client:
                 start_time=from_time or 0,
                 snapshot=snapshot,
                 policy=policy,
+                datagrams=datagrams,
             )
         )
         ack = await self._answer(rid)
@@ -273,6 +261,22 @@ class Client:
         return ack
 
 
+async def _hello(transport: Transport, token: str | None, client_name: str) -> Client:
+    """Says `Hello` on a new transport and waits for the `Welcome`."""
+    try:
+        await transport.write(codec.encode_hello(1, client_name, token))
+        payload = await transport.read()
+        welcome = codec.decode(payload) if payload is not None else None
+        if isinstance(welcome, ServerError):
+            raise welcome
+        if not isinstance(welcome, WelcomeInfo):
+            raise ProtocolError(f"expected a Welcome, got {welcome!r}")
+    except BaseException:
+        await transport.close()
+        raise
+    return Client(transport, welcome)
+
+
 async def connect(
     host: str = "127.0.0.1",
     port: int = 7400,
@@ -280,22 +284,42 @@ async def connect(
     token: str | None = None,
     client_name: str = "tickd-python",
 ) -> Client:
-    """Connects over TCP and says `Hello` (with `token` when the server has tokens)."""
-    # A large buffer: frames are up to a few MiB and the default 64 KiB pauses the socket.
-    reader, writer = await asyncio.open_connection(host, port, limit=8 * 1024 * 1024)
-    writer.write(codec.encode_hello(1, client_name, token))
-    await writer.drain()
-    client = Client(reader, writer, WelcomeInfo(0, "", 0, 0, 0, DEFAULT_MAX_FRAME, 0))
-    welcome = await client._read()
-    if isinstance(welcome, ServerError):
-        writer.close()
-        raise welcome
-    if not isinstance(welcome, WelcomeInfo):
-        writer.close()
-        raise ProtocolError(f"expected a Welcome, got {welcome!r}")
-    client.welcome = welcome
-    client._max_frame = welcome.max_frame_len or DEFAULT_MAX_FRAME
-    return client
+    """Connects over TCP and says `Hello` (with `token` when the server has tokens).
+
+    Raises :class:`OSError` when the connection fails, :class:`ServerError` when the server
+    refuses the `Hello` (a bad token, say), :class:`ProtocolError` for anything but a
+    `Welcome`."""
+    return await _hello(await TcpTransport.open(host, port), token, client_name)
+
+
+async def connect_quic(
+    host: str = "127.0.0.1",
+    port: int = 7401,
+    *,
+    fingerprint: str | None = None,
+    ca_file: str | None = None,
+    insecure: bool = False,
+    server_name: str = "localhost",
+    token: str | None = None,
+    client_name: str = "tickd-python",
+) -> Client:
+    """Connects over QUIC (needs the ``quic`` extra: aioquic), verifies the server by its
+    pinned certificate `fingerprint`, a `ca_file`, or (local tests only) `insecure`, and says
+    `Hello`. Subscriptions' events come from their own streams; the API is the TCP one.
+
+    Raises :class:`ConnectionError` when the handshake fails or the certificate does not match,
+    and what :func:`connect` raises."""
+    from .quic import QuicTransport
+
+    transport = await QuicTransport.open(
+        host,
+        port,
+        server_name=server_name,
+        ca_file=ca_file,
+        fingerprint=fingerprint,
+        insecure=insecure,
+    )
+    return await _hello(transport, token, client_name)
 
 
 __all__ = [
@@ -306,5 +330,6 @@ __all__ = [
     "Client",
     "Event",
     "connect",
+    "connect_quic",
     "interval_seconds",
 ]

@@ -53,6 +53,22 @@ FILE_IDENTIFIER: Final = b"TICK"
 PREFIX: Final = 4
 
 
+#: `GapEvent.reason`: not given.
+GAP_UNKNOWN: Final = 0
+#: `GapEvent.reason`: the subscriber fell behind the ring and was lapped.
+GAP_OVERRUN: Final = 1
+#: `GapEvent.reason`: the records are older than the server keeps.
+GAP_NOT_RETAINED: Final = 2
+#: `GapEvent.reason`: dropped under the ``drop`` slow-consumer policy.
+GAP_DROPPED: Final = 3
+#: `GapEvent.reason`: the server's epoch changed; the old epoch's later records are gone.
+GAP_EPOCH_CHANGED: Final = 4
+#: `GapEvent.reason`: conflated under the ``conflate`` policy.
+GAP_CONFLATED: Final = 5
+#: `GapEvent.reason`: the venue's data has a hole (the record at that seq says which).
+GAP_VENUE: Final = 6
+
+
 class ProtocolError(Exception):
     """The server sent something that is not a valid tickd message (the connection is unusable)."""
 
@@ -132,8 +148,10 @@ class SnapshotEvent:
 
 @dataclass(frozen=True)
 class GapEvent:
-    """Records `from_seq..=to_seq` will not be delivered (``reason`` as the schema's `GapReason`);
-    with reason 6 (venue), the venue's data has a hole at that seq for `instrument_id`."""
+    """Records `from_seq..=to_seq` will not be delivered (``reason``: one of the ``GAP_*``
+    constants, the schema's `GapReason`); with :data:`GAP_VENUE`, the venue's data has a hole
+    at that seq for `instrument_id`: venue trade ids `from_trade_id..=to_trade_id` are missing
+    (both 0 when the venue has no ids)."""
 
     subscription_id: int
     epoch: int
@@ -141,6 +159,8 @@ class GapEvent:
     to_seq: int
     reason: int
     instrument_id: int | None = None
+    from_trade_id: int = 0
+    to_trade_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -258,10 +278,11 @@ def encode_subscribe(
     start_time: int = 0,
     snapshot: bool = False,
     policy: int = 0,
+    datagrams: bool = False,
 ) -> bytes:
     """A `Subscribe`: `symbols` (None: all), kinds, candle intervals (seconds), where to start
     (0 latest, 1 from (`start_epoch`, `start_seq`), 2 from `start_time` ns), snapshot first,
-    slow-consumer policy (0 conflate, 1 drop, 2 disconnect)."""
+    slow-consumer policy (0 conflate, 1 drop, 2 disconnect), quotes as QUIC datagrams."""
     b = flatbuffers.Builder(256)
     syms = _strings(b, symbols, Subscribe.StartSymbolsVector) if symbols else None
     intervals = None
@@ -285,6 +306,7 @@ def encode_subscribe(
     Subscribe.AddStartTime(b, start_time)
     Subscribe.AddSnapshot(b, snapshot)
     Subscribe.AddPolicy(b, policy)
+    Subscribe.AddDatagrams(b, datagrams)
     return _frame(b, Body.Body.Subscribe, Subscribe.End(b))
 
 
@@ -468,6 +490,8 @@ def _decode_body(buf: bytes, kind: int, body: Any) -> Decoded:
             t.ToSeq(),
             t.Reason(),
             None if inst == 0xFFFF_FFFF else inst,
+            t.FromTradeId(),
+            t.ToTradeId(),
         )
     if kind == Body.Body.Welcome:
         t = typed(Welcome.Welcome)

@@ -16,6 +16,7 @@ weakly ordered CPUs the check is the same but unfenced.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import mmap
 import time
@@ -25,12 +26,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from . import records
+from . import futex, records
 from .codec import InstrumentInfo
 
 MAGIC: Final = int.from_bytes(b"TICKDSHM", "little")
 LAYOUT_VERSION: Final = 2
 HEADER_BYTES: Final = 384
+NOTIFY_OFFSET: Final = 256
 KIND_RING: Final = 1
 KIND_DIRECTORY: Final = 2
 KIND_TABLE: Final = 3
@@ -75,6 +77,9 @@ class _File:
         self.slots = words[start : start + self.capacity * self.slot_words].reshape(
             self.capacity, self.slot_words
         )
+        # The futex word the writer bumps after each publish (u32 at byte 256).
+        self.notify = np.frombuffer(self.map, dtype="<u4", count=1, offset=NOTIFY_OFFSET)
+        self.notify_address = int(self.notify.ctypes.data)
 
     def head(self) -> int:
         # An aligned 8-byte load: never torn on the 64-bit CPUs tickd runs on.
@@ -202,21 +207,32 @@ class ShmReader:
         view: npt.NDArray[np.void] = out.view(records.TICK_DTYPE).reshape(-1)
         return view
 
-    def wait(self, timeout: float, poll: float = 0.000_2) -> bool:
-        """Waits until a record past the cursor is published or `timeout` seconds pass (polling
-        the head every `poll` seconds; the server's futex is not used). Returns whether one
-        is."""
+    def wait(self, timeout: float) -> bool:
+        """Blocks until a record past the cursor is published or `timeout` seconds pass;
+        returns whether one is. Parks on the server's futex (:mod:`tickd.futex`): no CPU while
+        idle, woken by the server's publish. Without a futex (not Linux) it polls every 0.2 ms.
+        """
         deadline = time.monotonic() + timeout
-        while self._ring.head() < self._next:
-            if time.monotonic() >= deadline:
+        while True:
+            seen = int(self._ring.notify[0])
+            if self._ring.head() >= self._next:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False
-            time.sleep(poll)
-        return True
+            if futex.AVAILABLE:
+                futex.wait(self._ring.notify_address, seen, left)
+            else:
+                time.sleep(min(left, 0.000_2))
+
+    async def wait_async(self, timeout: float) -> bool:
+        """:meth:`wait` on a worker thread, for asyncio code."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.wait, timeout)
 
     def close(self) -> None:
         """Unmaps the files (records already returned stay valid: they are copies)."""
         for f in (self._ring, self._dir, self._table):
-            del f.slots, f.words
+            del f.slots, f.words, f.notify
             # A view still alive elsewhere (a traceback's frame, say) keeps the mapping: it is
             # unmapped when that view goes.
             with contextlib.suppress(BufferError):
