@@ -1,6 +1,7 @@
 """Throughput of the Python client against a real tickd, beside the Rust client's in the same
-run: records per second received over TCP (subscribe from seq 1, numpy views) and read from
-shared memory (ShmReader.read batches), and `tickctl subscribe` over TCP for the same records.
+run: records per second received over TCP and QUIC (subscribe from seq 1, numpy views) and
+read from shared memory (ShmReader.read batches), and `tickctl subscribe` over TCP for the
+same records.
 
     python clients/python/bench.py [--records 1000000] [--bin target/release]
 
@@ -15,11 +16,13 @@ import argparse
 import asyncio
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import tickd
@@ -38,8 +41,8 @@ def write_csv(path: Path, n: int) -> None:
             )
 
 
-async def tcp(port: int, n: int) -> float:
-    async with await tickd.connect("127.0.0.1", port) as c:
+async def network(c: tickd.Client, n: int) -> float:
+    async with c:
         await c.subscribe(None, trades=True, quotes=True, from_seq=1)
         got = 0
         started = time.perf_counter()
@@ -51,6 +54,27 @@ async def tcp(port: int, n: int) -> float:
                 got += len(e.records)
                 total += int(e.records["price"].sum() % 7)  # touch the data
         return n / (time.perf_counter() - started)
+
+
+def tcp(port: int, n: int) -> float:
+    async def go() -> float:
+        return await network(await tickd.connect("127.0.0.1", port), n)
+
+    return asyncio.run(go())
+
+
+def quic(port: int, fingerprint: str, n: int) -> float:
+    async def go() -> float:
+        c = await tickd.connect_quic("127.0.0.1", port, fingerprint=fingerprint)
+        return await network(c, n)
+
+    return asyncio.run(go())
+
+
+def median(f: Callable[[], float], runs: int) -> float:
+    rates = [f() for _ in range(runs)]
+    print(" ".join(f"{r:,.0f}" for r in rates), file=sys.stderr)
+    return statistics.median(rates)
 
 
 def shm(path: Path, n: int) -> float:
@@ -69,6 +93,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--records", type=int, default=1_000_000)
     p.add_argument("--bin", default=str(ROOT / "target" / "release"))
+    p.add_argument("--runs", type=int, default=3, help="runs per reader (the median is shown)")
     args = p.parse_args()
     n = args.records
     bin_dir = Path(args.bin)
@@ -89,7 +114,7 @@ def main() -> None:
                 "--tcp",
                 "127.0.0.1:0",
                 "--quic",
-                "off",
+                "127.0.0.1:0",
                 "--http",
                 "off",
                 "--no-journal",
@@ -102,9 +127,13 @@ def main() -> None:
         )
         assert server.stdout is not None
         port = 0
+        quic_port, fingerprint = 0, ""
         for line in server.stdout:
             if m := re.search(rb"TCP listening local=127\.0\.0\.1:(\d+)", line):
                 port = int(m.group(1))
+            if q := re.search(rb"local=127\.0\.0\.1:(\d+) fingerprint=([0-9a-f]{64})", line):
+                quic_port, fingerprint = int(q.group(1)), q.group(2).decode()
+            if port and quic_port:
                 break
         out = server.stdout
         # Keep reading its log so it never blocks on a full pipe.
@@ -115,36 +144,44 @@ def main() -> None:
                 reader.wait(1.0)
                 reader.seek(reader.head() + 1)
             reader.close()
-            py_shm = shm(tmp / "shm", n)
-            py_tcp = asyncio.run(tcp(port, n))
-            started = time.perf_counter()
-            subprocess.run(
-                [
-                    str(bin_dir / "tickctl"),
-                    "--server",
-                    f"tcp://127.0.0.1:{port}",
-                    "subscribe",
-                    "--kinds",
-                    "trades",
-                    "--from-seq",
-                    "1",
-                    "--count",
-                    str(n),
-                    "--format",
-                    "csv",
-                ],
-                stdout=subprocess.DEVNULL,
-                check=True,
-            )
-            rust_tcp = n / (time.perf_counter() - started)
+            runs = args.runs
+            py_shm = median(lambda: shm(tmp / "shm", n), runs)
+            py_tcp = median(lambda: tcp(port, n), runs)
+            py_quic = median(lambda: quic(quic_port, fingerprint, n), runs)
+
+            def rust() -> float:
+                started = time.perf_counter()
+                subprocess.run(
+                    [
+                        str(bin_dir / "tickctl"),
+                        "--server",
+                        f"tcp://127.0.0.1:{port}",
+                        "subscribe",
+                        "--kinds",
+                        "trades",
+                        "--from-seq",
+                        "1",
+                        "--count",
+                        str(n),
+                        "--format",
+                        "csv",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    check=True,
+                )
+                return n / (time.perf_counter() - started)
+
+            rust_tcp = median(rust, runs)
         finally:
             server.terminate()
             server.wait()
-    print(f"records: {n}")
-    print(f"python shm  {py_shm:>14,.0f} records/s")
-    print(f"python tcp  {py_tcp:>14,.0f} records/s")
-    print(f"tickctl tcp {rust_tcp:>14,.0f} records/s (Rust client, CSV to /dev/null)")
+    print(f"records: {n}, median of {args.runs} runs each")
+    print(f"python shm   {py_shm:>14,.0f} records/s")
+    print(f"python tcp   {py_tcp:>14,.0f} records/s")
+    print(f"python quic  {py_quic:>14,.0f} records/s")
+    print(f"tickctl tcp  {rust_tcp:>14,.0f} records/s (Rust client, CSV to /dev/null)")
     print(f"python tcp / tickctl tcp = {py_tcp / rust_tcp:.2f}")
+    print(f"python quic / python tcp = {py_quic / py_tcp:.2f}")
     sys.exit(0)
 
 

@@ -663,3 +663,45 @@ async fn connection_limits_are_configurable_and_named_in_refusals() {
     assert!(client.query(QuerySpec::Stats).await.is_ok());
     server.stop().await;
 }
+
+/// A catch-up that fills the send budget goes on as soon as writing frees it. Every record is
+/// already published, heartbeats are an hour apart and the replay's candles are all closed:
+/// nothing but the connection's own writes can wake it. (It used to wait for the next publish
+/// or heartbeat at each full budget: Python's 1M-record catch-up took 1.1 s instead of 0.07.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_that_fills_the_send_budget_goes_on_when_it_is_written() {
+    const N: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, trades_csv(&["AAPL", "MSFT"], N, T0, 1_000_000)).unwrap();
+    let server = TestServer::start(ServeArgs {
+        replay: vec![path],
+        speed: Some("max".parse().unwrap()),
+        heartbeat_ms: Some(3_600_000),
+        idle_timeout_ms: Some(7_200_000),
+        // About 1,000 records: the catch-up fills it twenty times.
+        send_budget_bytes: Some(std::num::NonZeroUsize::new(64 << 10).unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    server.wait_feeds().await;
+    let mut client = Client::connect(server.addr).await.unwrap();
+    let epoch = client.welcome().epoch;
+    client
+        .subscribe(common::subscribe(&[], Start::Seq { epoch, seq: Seq(1) }))
+        .await
+        .unwrap();
+    // Every trade, in seq order (the replay's candle-close records come along).
+    let mut trades = Vec::new();
+    while trades.len() < N {
+        let got = collect(&mut client, 1).await;
+        trades.extend(
+            got.iter()
+                .filter(|t| t.kind == TickKind::Trade as u8)
+                .map(|t| t.seq),
+        );
+    }
+    assert_eq!(trades.len(), N);
+    assert!(trades.windows(2).all(|w| w[0] < w[1]));
+    server.stop().await;
+}

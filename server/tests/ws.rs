@@ -595,3 +595,33 @@ async fn websockets_are_capped_per_client_address() {
     assert_eq!(next_json(&mut again).await["e"], "trade");
     server.stop().await;
 }
+
+/// A `from_seq` catch-up larger than the WebSocket's send budget goes on as soon as the queue
+/// is written: every record is already published and heartbeats are an hour apart, so only
+/// the socket's own writes can wake it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_that_fills_the_send_budget_goes_on_when_it_is_written() {
+    const N: u64 = 3_000;
+    let (server, http) = server(ServeArgs {
+        heartbeat_ms: Some(3_600_000),
+        idle_timeout_ms: Some(7_200_000),
+        // A few hundred trades' JSON: the catch-up fills it many times.
+        ws_send_budget_bytes: Some(std::num::NonZeroUsize::new(16 << 10).unwrap()),
+        ..ServeArgs::default()
+    })
+    .await;
+    let ticks: Vec<TickRecord> = (0..N).map(|i| trade(0, T0 + i, "1.5", 1, i + 1)).collect();
+    let (first, last) = publish(&server, &ticks).await;
+    let mut ws = connect(http, "/ws").await;
+    send(
+        &mut ws,
+        json!({"type": "subscribe", "data": {"symbols": ["AAPL"], "channels": ["trades"], "from_seq": first}}),
+    )
+    .await;
+    let mut seqs = Vec::new();
+    while seqs.len() < N as usize {
+        seqs.push(next_of(&mut ws, "trade").await["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seqs, (first..=last).collect::<Vec<_>>());
+    server.stop().await;
+}

@@ -338,6 +338,10 @@ where
     /// batch limit. Returns whether more is waiting (the batch limit stopped it: poll again
     /// after yielding). When over budget, only checks `disconnect` subscriptions for laps.
     ///
+    /// A poll the budget stopped returns `false` although records may be waiting: the shell
+    /// polls again once sending the queue brings it back under budget ([`Self::accepting`]),
+    /// as no publish will wake it for records already published.
+    ///
     /// # Errors
     ///
     /// [`SlowConsumer`] when a `disconnect` subscription was lapped (its `Gap` is queued;

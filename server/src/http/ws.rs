@@ -344,6 +344,9 @@ pub async fn serve(
         let more = delivery
             .poll(&mut QueryStore(&services.query), &mut render)
             .unwrap_or(false);
+        // The budget, not the data, stopped this poll: poll again once the queue is sent (no
+        // publish would wake this loop for records already published).
+        let budget_full = !delivery.accepting();
         report(&mut delivery, "ws");
         if delivery.queued() > 0 {
             match send_all(&mut socket, &mut delivery).await {
@@ -351,7 +354,7 @@ pub async fn serve(
                 Err(end) => break end,
             }
         }
-        if more {
+        if more || (budget_full && delivery.accepting()) {
             tokio::task::yield_now().await;
             continue;
         }

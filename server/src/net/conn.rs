@@ -141,6 +141,9 @@ where
             Ok(more) => more,
             Err(e) => break Err(e),
         };
+        // The budget, not the data, stopped this poll: once the writes below free it, poll
+        // again. Nothing else would wake this loop: the records are already published.
+        let budget_full = !conn.delivery.accepting();
         conn.collect_session();
         // Route and write what the sockets take now (usually all of it), in this turn of the
         // loop, until the queue is empty or the stream its next frame needs is full: only a
@@ -166,10 +169,12 @@ where
         if let Err(e) = drained {
             break Err(e);
         }
-        // More to render, a journal fill, or requests read but not yet served (the queue
-        // drained below the budget as it was written): another turn, after other connections.
-        let requests = conn.delivery.accepting() && conn.session.has_events();
-        if more || requests || conn.delivery.backfilling() {
+        // More to render (the batch limit stopped the poll, or the budget did and the writes
+        // freed it), a journal fill, or requests read but not yet served (the queue drained
+        // below the budget as it was written): another turn, after other connections.
+        let accepting = conn.delivery.accepting();
+        let requests = accepting && conn.session.has_events();
+        if more || (budget_full && accepting) || requests || conn.delivery.backfilling() {
             tokio::task::yield_now().await;
             continue;
         }

@@ -172,11 +172,13 @@ class Resuming:
         failures = 0
         backoff = 0.05
         while True:
+            subscribed = False
             try:
                 self._client = await self._connect()
                 client = self._client
                 for e in await self._subscribe(client):
                     yield e
+                subscribed = True
                 failures, backoff = 0, 0.05
                 while (event := await client.next_event()) is not None:
                     out = self._advance(event)
@@ -185,16 +187,18 @@ class Resuming:
                 log.info("tickd: the server closed the connection; resuming at %s", self.cursor)
             except (OSError, ProtocolError, asyncio.IncompleteReadError) as e:
                 # ConnectionError is an OSError. ServerError is not: a refusal is not retried.
-                failures += 1
                 log.info("tickd: %s; resuming at %s", e, self.cursor)
-                if self._max_attempts is not None and failures >= self._max_attempts:
-                    raise
+                if not subscribed:
+                    # This server cannot be reached: the next one is tried next.
+                    failures += 1
+                    self._server += 1
+                    if self._max_attempts is not None and failures >= self._max_attempts:
+                        raise
             finally:
                 if self._client is not None:
                     with contextlib.suppress(Exception):
                         await self._client.close()
                     self._client = None
-            self._server += 1 if failures else 0
             self.reconnects += 1
             await asyncio.sleep(backoff * (0.5 + random.random() / 2))
             backoff = min(backoff * 2, self._max_backoff)
