@@ -89,3 +89,33 @@ def test_the_command_line(server: Server) -> None:
     )
     assert bad.returncode == 1
     assert "NOSUCH" in bad.stderr
+
+
+def test_the_command_line_over_quic(server: Server) -> None:
+    settled(server)
+    quic = [f"--server=quic://127.0.0.1:{server.quic_port}", f"--fingerprint={server.fingerprint}"]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tickd",
+            *quic,
+            "subscribe",
+            "--kinds=trades,quotes",
+            "--from-seq=1",
+            "--count=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [1, 2]
+    wrong = subprocess.run(
+        [sys.executable, "-m", "tickd", quic[0], "--fingerprint=" + "0" * 64, "symbols"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 1
+    assert "does not match the pinned" in wrong.stderr

@@ -10,9 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from conftest import Server, settled
-from test_tcp import expect, read_records
+from test_tcp import expect
 
 import tickd
+from tickd.follower import records_of
 from tickd.shm import OverrunError, ShmError, ShmReader
 
 
@@ -71,25 +72,26 @@ def test_a_lapped_reader_refills_over_tcp_and_rejoins(small_ring: Server) -> Non
     assert head_before + 1 - 1024 <= lapped.value.oldest <= head_after + 1 - 1024
     assert reader.position == 1, "the cursor stays for the caller to refill"
 
-    async def refill(first: int, last: int) -> npt.NDArray[np.void]:
-        # What the ring lost, from the server (its journal).
-        async with await tickd.connect("127.0.0.1", small_ring.port) as c:
-            await c.subscribe(None, trades=True, quotes=True, from_seq=first)
-            return await read_records(c, last - first + 1)
+    # tickd.follow recovers as a client does: on each overrun it fetches the lost range over
+    # TCP and rejoins the ring where it still holds records (again if it moved on meanwhile).
+    async def go() -> list[tickd.Event]:
+        events: list[tickd.Event] = []
+        got = 0
+        follower = tickd.follow(
+            reader, lambda: tickd.connect("127.0.0.1", small_ring.port), batch=300
+        )
+        async for event in follower:
+            events.append(event)
+            if isinstance(event, tickd.Ticks):
+                got += len(event.records)
+            if got >= last:
+                break
+        await follower.aclose()  # type: ignore[attr-defined]
+        return events
 
-    # As a client recovers: on each overrun, fetch the lost range over TCP and rejoin the ring
-    # where it still holds records (it may move on meanwhile: then again).
-    parts = []
-    refills = 0
-    while reader.position <= last:
-        try:
-            parts.append(reader.read(max_records=300))
-        except OverrunError as e:
-            parts.append(asyncio.run(asyncio.wait_for(refill(e.wanted, e.oldest - 1), 60)))
-            reader.seek(e.oldest)
-            refills += 1
-    assert refills >= 1
-    every = np.concatenate(parts)[:last]
+    events = asyncio.run(asyncio.wait_for(go(), 60))
+    assert not any(isinstance(e, tickd.GapEvent) for e in events), "the journal holds them all"
+    every = records_of(events)[:last]
     assert list(every["seq"]) == list(range(1, last + 1))
     symbols = {s.symbol: s.instrument_id for s in reader.symbols()}
     expect(small_ring.rows, every, symbols)

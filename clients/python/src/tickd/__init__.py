@@ -22,6 +22,7 @@ from .codec import (
     SnapshotEvent,
     Ticks,
 )
+from .follower import follow
 from .records import CANDLE_DTYPE, TICK_DTYPE, new_ticks, to_decimal, to_float
 from .resume import Cursor, Resuming, connect_url
 
@@ -56,6 +57,7 @@ __all__ = [
     "connect",
     "connect_quic",
     "connect_url",
+    "follow",
     "new_ticks",
     "to_decimal",
     "to_float",

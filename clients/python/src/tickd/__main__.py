@@ -1,6 +1,7 @@
-"""``python -m tickd``: a small command line over the TCP client.
+"""``python -m tickd``: a small command line over the TCP or QUIC client.
 
     python -m tickd subscribe AAPL MSFT --kinds trades,quotes --count 10
+    python -m tickd --server quic://127.0.0.1:7401 --fingerprint 5e34…c43 symbols
     python -m tickd candles AAPL --interval 1m
     python -m tickd symbols
     python -m tickd stats
@@ -22,6 +23,7 @@ import numpy as np
 from . import records
 from .client import Client, connect
 from .codec import InstrumentInfo, ProtocolError, ServerError, Ticks
+from .resume import connect_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7400)
     p.add_argument("--token", default=None, help="access token (servers with tokens)")
+    p.add_argument(
+        "--server", default=None, help="tcp://host:port or quic://host:port (over --host/--port)"
+    )
+    p.add_argument("--fingerprint", default=None, help="quic://: the certificate's SHA-256")
+    p.add_argument("--ca", default=None, help="quic://: CA certificates (PEM) to verify with")
+    p.add_argument("--insecure", action="store_true", help="quic://: no verification (tests)")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("subscribe", help="stream records as JSON lines")
     s.add_argument("symbols", nargs="*", help="symbols (all when none)")
@@ -101,7 +109,19 @@ async def _subscribe(c: Client, args: argparse.Namespace) -> None:
 async def _main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     try:
-        async with await connect(args.host, args.port, token=args.token) as c:
+        if args.server is None:
+            client = await connect(args.host, args.port, token=args.token)
+        elif args.server.startswith("quic://"):
+            client = await connect_url(
+                args.server,
+                token=args.token,
+                fingerprint=args.fingerprint,
+                ca_file=args.ca,
+                insecure=args.insecure,
+            )
+        else:
+            client = await connect_url(args.server, token=args.token)
+        async with client as c:
             if args.command == "subscribe":
                 await _subscribe(c, args)
             elif args.command == "candles":
