@@ -4,14 +4,21 @@ file, and refused on a wrong pin before any protocol byte is sent; datagram-mode
 
 from __future__ import annotations
 
+import re
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import serve
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import QuicEvent, StreamDataReceived
 from conftest import Server, settled
 from test_tcp import read_records, run
 
 import tickd
+from tickd.codec import ProtocolError
 
 
 def test_quic_gives_the_records_and_candles_tcp_gives(server: Server) -> None:
@@ -90,5 +97,86 @@ def test_datagram_quotes_are_ticks_of_quotes(server: Server) -> None:
             # Each quote is the record of that seq, byte for byte.
             for q in got:
                 assert q.tobytes() == every[int(q["seq"]) - 1].tobytes()
+
+    run(go())
+
+
+class _FakeServer(QuicConnectionProtocol):
+    """Answers the client's first bytes on its control stream with `SEND`, then ends the
+    stream (or, with `ON_DATA_STREAM`, sends them on a unidirectional stream of its own)."""
+
+    SEND = b""
+    ON_DATA_STREAM = False
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, StreamDataReceived) and event.data:
+            if self.ON_DATA_STREAM:
+                welcome = _welcome()
+                self._quic.send_stream_data(event.stream_id, welcome)
+                uni = self._quic.get_next_available_stream_id(is_unidirectional=True)
+                self._quic.send_stream_data(uni, self.SEND, end_stream=True)
+            else:
+                self._quic.send_stream_data(event.stream_id, self.SEND, end_stream=True)
+            self.transmit()
+
+
+def _welcome() -> bytes:
+    """A real server's Welcome frame: the one tickd sends, made by this client's encoder's
+    sibling (the generated code)."""
+    import flatbuffers
+
+    from tickd.wire import Body, Message, Welcome
+
+    b = flatbuffers.Builder(64)
+    name = b.CreateString("fake")
+    Welcome.Start(b)
+    Welcome.AddVersion(b, 1)
+    Welcome.AddServerName(b, name)
+    Welcome.AddEpoch(b, 7)
+    body = Welcome.End(b)
+    Message.Start(b)
+    Message.AddBodyType(b, Body.Body.Welcome)
+    Message.AddBody(b, body)
+    b.Finish(Message.End(b), file_identifier=b"TICK")
+    payload = bytes(b.Output())
+    return struct.pack("<I", len(payload)) + payload
+
+
+BAD = [
+    (struct.pack("<I", 100) + b"\x00" * 10, "ended 10 bytes into a 100-byte frame"),
+    (b"\x01\x00", "ended inside a length prefix"),
+    (
+        struct.pack("<I", 12) + b"\x08\x00\x00\x00XXXX\x00\x00\x00\x00",
+        "not a tickd message (file identifier b'XXXX')",
+    ),
+    (struct.pack("<I", 0xFFFF_FFF0), "over the limit"),
+]
+
+
+@pytest.mark.parametrize(("send", "message"), BAD)
+@pytest.mark.parametrize("on_data_stream", [False, True])
+def test_bad_server_input_over_quic_raises_a_clear_error(
+    server: Server, send: bytes, message: str, on_data_stream: bool
+) -> None:
+    """A fake QUIC server (tickd's own certificate) sending a truncated frame, a wrong file
+    identifier or a giant length, on the control stream or on a data stream."""
+    tls = Path(server.shm).parent / "data" / "tls"
+
+    async def go() -> None:
+        config = QuicConfiguration(is_client=False, alpn_protocols=["tickd/1"])
+        config.load_cert_chain(tls / "cert.pem", tls / "key.pem")
+        fake = type("Fake", (_FakeServer,), {"SEND": send, "ON_DATA_STREAM": on_data_stream})
+        quic = await serve("127.0.0.1", 0, configuration=config, create_protocol=fake)
+        assert quic._transport is not None
+        port = quic._transport.get_extra_info("sockname")[1]
+        try:
+            pattern = re.escape(message)
+            with pytest.raises(ProtocolError, match=pattern):
+                c = await tickd.connect_quic("127.0.0.1", port, fingerprint=server.fingerprint)
+                # On a data stream: the client is connected; the bad frame comes as an event.
+                async with c:
+                    await c.next_event()
+        finally:
+            quic.close()
 
     run(go())

@@ -96,11 +96,17 @@ class _Protocol(QuicConnectionProtocol):
             at += PREFIX + length
         del buf[:at]
         if end:
-            left = len(self._buffers.pop(stream_id))
-            if left:
+            rest = self._buffers.pop(stream_id)
+            if len(rest) >= PREFIX:
+                (length,) = struct.unpack_from("<I", rest)
                 self._fail(
-                    ProtocolError(f"QUIC stream {stream_id} ended {left} bytes into a frame")
+                    ProtocolError(
+                        f"QUIC stream {stream_id} ended {len(rest) - PREFIX} bytes into a "
+                        f"{length}-byte frame"
+                    )
                 )
+            elif rest:
+                self._fail(ProtocolError(f"QUIC stream {stream_id} ended inside a length prefix"))
             elif stream_id == self.control:
                 self.frames.put_nowait(None)
 
