@@ -9,6 +9,8 @@ use anyhow::Context;
 use tickd_engine::CandleBook;
 
 use crate::clock;
+use crate::cluster::status::ClusterStatus;
+use crate::cluster::{self, ClusterConfig, Role};
 use crate::config::ServerConfig;
 use crate::feed::FeedSender;
 use crate::feed::replay::{self, ReplaySummary};
@@ -27,6 +29,8 @@ use crate::storage::store::Store;
 const BATCH_LEN: usize = 4_096;
 /// Batches queued between feeds and the sequencer before feeds block.
 const QUEUE_BATCHES: usize = 64;
+/// How long a new edge waits for its origin's stream to exist.
+const EPOCH_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A running server: its shared state and the threads to stop.
 pub struct Running {
@@ -59,15 +63,33 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     // The metrics recorder before any thread takes a metric handle: a handle taken earlier
     // records nowhere, for good (the feeds and the journal keep theirs).
     crate::metrics::install();
+    // An edge takes its origin's epoch: kept in its data directory once it has one.
+    let edge = config.cluster.as_ref().filter(|c| c.role == Role::Edge);
+    let origin_epoch = |c: &ClusterConfig| cluster::edge::discover_epoch(c, EPOCH_WAIT);
     let (epoch, base_seq) = match &config.journal {
         // The data directory keeps the epoch; the ring restarts just below the oldest
         // journaled seq and is refilled from the journal.
-        Some(j) => (
-            epoch::load_or_create(&config.data_dir)?,
-            journal::first_segment_seq(&j.dir)?.map_or(0, |s| s - 1),
+        Some(j) => {
+            let epoch = match edge {
+                Some(c) if !epoch::exists(&config.data_dir) => {
+                    let e = origin_epoch(c)?;
+                    epoch::load_or_create_with(&config.data_dir, || e)?
+                }
+                _ => epoch::load_or_create(&config.data_dir)?,
+            };
+            (
+                epoch,
+                journal::first_segment_seq(&j.dir)?.map_or(0, |s| s - 1),
+            )
+        }
+        // No journal: every start is a new history, so it gets a new epoch (DESIGN.md §2);
+        // an edge's is its origin's, followed from the stream's start.
+        None => (
+            edge.map(origin_epoch)
+                .transpose()?
+                .unwrap_or(clock::now().0),
+            0,
         ),
-        // No journal: every start is a new history, so it gets a new epoch (DESIGN.md §2).
-        None => (clock::now().0, 0),
     };
     let store = Store::create(&config.shm_dir, &config.store, epoch, base_seq)?;
     let book = CandleBook::new(config.candles.clone());
@@ -82,6 +104,9 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         pub_tx,
         Arc::clone(&ingest),
     );
+    if edge.is_some() {
+        seq.set_follower();
+    }
     seq.set_max_future_skew(config.max_future_skew);
     seq.set_symbol_quota(config.symbol_quota);
     if let Some(j) = &config.journal {
@@ -197,6 +222,37 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
     }
     let sequencer = sequencer::spawn(seq, rx, publishers, Arc::clone(&stop))
         .context("start the sequencer thread")?;
+    let cluster_status = config
+        .cluster
+        .as_ref()
+        .map(|c| Arc::new(ClusterStatus::new(c.role)));
+    if let (Some(c), Some(status)) = (&config.cluster, &cluster_status) {
+        let status = Arc::clone(status);
+        let stop = Arc::clone(&stop);
+        feeds.push(match c.role {
+            Role::Origin => {
+                cluster::origin::spawn(cluster::origin::Origin {
+                    config: c.clone(),
+                    epoch,
+                    journal_dir: config.journal.as_ref().map(|j| j.dir.clone()).context(
+                        "--publish-to publishes from the journal: not with --no-journal",
+                    )?,
+                    instruments: Arc::clone(&instruments),
+                    published: pub_rx.clone(),
+                    stop,
+                    status,
+                })?
+            }
+            Role::Edge => cluster::edge::spawn(cluster::edge::Edge {
+                config: c.clone(),
+                epoch,
+                input: tx.clone(),
+                published: pub_rx.clone(),
+                stop,
+                status,
+            })?,
+        });
+    }
     tracing::info!(epoch, shm_dir = %config.shm_dir.display(), "sequencer started");
     Ok(Running {
         shared: Shared {
@@ -210,6 +266,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             input: tx.clone(),
             ingest,
             definitions,
+            cluster: cluster_status,
         },
         stop,
         feeds,

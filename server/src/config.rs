@@ -108,6 +108,27 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_CAPTURE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<PathBuf>,
+    /// Make this node an origin: after journaling, publish its sequenced records to NATS
+    /// JetStream (stream `TICKD_<epoch>`, R3) at these servers (`nats://host:port`,
+    /// comma-separated).
+    #[arg(long, env = "TICKD_PUBLISH_TO", conflicts_with = "follow")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_to: Option<String>,
+    /// Make this node an edge: no feeds of its own; write an origin's records, consumed from
+    /// its JetStream stream at these NATS servers (`nats://host:port`, comma-separated), and
+    /// serve them.
+    #[arg(long, env = "TICKD_FOLLOW")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow: Option<String>,
+    /// Replicas of an origin's JetStream stream [default: 3].
+    #[arg(long, env = "TICKD_NATS_REPLICAS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_replicas: Option<NonZeroUsize>,
+    /// How long an origin's JetStream stream keeps records, in seconds; an edge offline
+    /// longer gets a gap [default: 86400].
+    #[arg(long, env = "TICKD_NATS_MAX_AGE_S")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_max_age_s: Option<u64>,
     /// Gzip the capture files (`.log.gz`).
     #[arg(long, env = "TICKD_CAPTURE_GZIP")]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -329,6 +350,8 @@ pub struct ServerConfig {
     pub feed_backoff_max: Duration,
     /// Capture live feeds' frames.
     pub capture: Option<CaptureConfig>,
+    /// This node's role in a JetStream cluster (none: standalone).
+    pub cluster: Option<crate::cluster::ClusterConfig>,
     /// Synthetic feed symbols (`None`: off).
     pub synthetic: Option<Vec<Symbol>>,
     /// Synthetic ticks per second.
@@ -457,7 +480,7 @@ impl ServerConfig {
         let synthetic = match a.synthetic {
             Some(list) if list.0.is_empty() => None,
             Some(list) => Some(list.0),
-            None if a.replay.is_empty() && a.feeds.is_empty() => {
+            None if a.replay.is_empty() && a.feeds.is_empty() && a.follow.is_none() => {
                 Some(crate::feed::synthetic::SyntheticConfig::default().symbols)
             }
             None => None,
@@ -523,7 +546,22 @@ impl ServerConfig {
                 .map(|h| Duration::from_secs(h.saturating_mul(3600)));
             j
         });
+        let cluster = crate::cluster::ClusterConfig::of(
+            a.publish_to.as_deref(),
+            a.follow.as_deref(),
+            a.nats_replicas.map_or(3, NonZeroUsize::get),
+            Duration::from_secs(a.nats_max_age_s.unwrap_or(86_400)),
+        )?;
+        if let Some(c) = &cluster
+            && c.role == crate::cluster::Role::Edge
+            && (!a.replay.is_empty() || !a.feeds.is_empty() || synthetic.is_some())
+        {
+            anyhow::bail!(
+                "--follow: an edge has no feeds of its own (no --replay, --feed or --synthetic)"
+            );
+        }
         Ok(Self {
+            cluster,
             tcp: listen(a.tcp, DEFAULT_TCP),
             quic: listen(a.quic, DEFAULT_QUIC),
             http: listen(a.http, DEFAULT_HTTP),

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod feed;
 pub mod http;

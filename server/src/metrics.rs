@@ -53,6 +53,36 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
         "The newest sequence number in the tick ring.",
     ),
     (
+        "tickd_cluster_published_seq",
+        Kind::Gauge,
+        "Origin: the last seq handed to JetStream.",
+    ),
+    (
+        "tickd_cluster_acked_seq",
+        Kind::Gauge,
+        "Origin: the last seq JetStream acknowledged (stored on its replicas).",
+    ),
+    (
+        "tickd_cluster_applied_seq",
+        Kind::Gauge,
+        "Edge: the last seq written here from the origin's stream.",
+    ),
+    (
+        "tickd_cluster_lag",
+        Kind::Gauge,
+        "Origin: records sequenced and not yet acknowledged by JetStream; edge: stream messages not yet consumed.",
+    ),
+    (
+        "tickd_cluster_reconnects_total",
+        Kind::Counter,
+        "Connections to NATS made again after a failure.",
+    ),
+    (
+        "tickd_cluster_publish_errors_total",
+        Kind::Counter,
+        "Origin: publishes to JetStream that failed (each republished after a resync).",
+    ),
+    (
         "tickd_instruments",
         Kind::Gauge,
         "Instruments in the symbol directory.",
@@ -294,6 +324,21 @@ pub fn render(services: &Services) -> String {
     });
     metrics::counter!("tickd_journal_failures_total").absolute(ingest.journal_failures());
     metrics::counter!("tickd_journal_recoveries_total").absolute(ingest.recoveries());
+    if let Some(c) = &services.query.shared.cluster {
+        let role = c.role_name();
+        metrics::gauge!("tickd_cluster_published_seq", "role" => role)
+            .set(c.published.load(Ordering::Relaxed) as f64);
+        metrics::gauge!("tickd_cluster_acked_seq", "role" => role)
+            .set(c.acked.load(Ordering::Relaxed) as f64);
+        metrics::gauge!("tickd_cluster_applied_seq", "role" => role)
+            .set(c.applied.load(Ordering::Relaxed) as f64);
+        metrics::gauge!("tickd_cluster_lag", "role" => role)
+            .set(c.lag(services.query.head().0) as f64);
+        metrics::counter!("tickd_cluster_reconnects_total", "role" => role)
+            .absolute(c.reconnects.load(Ordering::Relaxed));
+        metrics::counter!("tickd_cluster_publish_errors_total", "role" => role)
+            .absolute(c.publish_errors.load(Ordering::Relaxed));
+    }
     for f in services.query.shared.feeds.iter() {
         let feed = f.name.clone();
         metrics::counter!("tickd_ingested_total", "feed" => feed.clone())

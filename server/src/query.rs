@@ -69,6 +69,8 @@ pub struct Shared {
     pub ingest: Arc<IngestStatus>,
     /// The venues' instrument definitions (live feeds load them).
     pub definitions: Arc<crate::ingest::definitions::Definitions>,
+    /// This node's JetStream role and state (none: standalone).
+    pub cluster: Option<Arc<crate::cluster::status::ClusterStatus>>,
 }
 
 /// The read side: the server state shared with the sequencer and readers of the shm files it

@@ -111,6 +111,33 @@ pub struct Health {
     feeds: HashMap<String, FeedHealth>,
     /// Open binary-protocol connections.
     connections: u64,
+    /// This node's JetStream role and replication state (absent when standalone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterHealth>,
+}
+
+/// A node's part in a JetStream cluster, in `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClusterHealth {
+    /// `origin` or `edge`.
+    role: &'static str,
+    /// `publishing`, `following`, `connecting`, `reconnecting`, `waiting for the lease`, or
+    /// `refused` (another origin publishes this epoch; this one serves locally only).
+    state: &'static str,
+    /// The last error, kept until the next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    /// Origin: the last seq handed to JetStream.
+    published_seq: u64,
+    /// Origin: the last seq JetStream acknowledged.
+    acked_seq: u64,
+    /// Edge: the last seq written here from the stream.
+    applied_seq: u64,
+    /// Origin: records sequenced and not yet acknowledged (replication lag); edge: stream
+    /// messages not yet consumed.
+    lag: u64,
+    /// Connections made again after a failure.
+    reconnects: u64,
 }
 
 /// Server status: uptime, epoch, head sequence, feeds and connections.
@@ -162,6 +189,19 @@ async fn health(State(s): State<HttpState>) -> (axum::http::StatusCode, Json<Hea
         head_seq: s.services.query.head().0,
         feeds,
         connections: s.services.limits.total(),
+        cluster: s.services.query.shared.cluster.as_ref().map(|c| {
+            let (state, last_error) = c.state();
+            ClusterHealth {
+                role: c.role_name(),
+                state,
+                last_error,
+                published_seq: c.published.load(Ordering::Relaxed),
+                acked_seq: c.acked.load(Ordering::Relaxed),
+                applied_seq: c.applied.load(Ordering::Relaxed),
+                lag: c.lag(s.services.query.head().0),
+                reconnects: c.reconnects.load(Ordering::Relaxed),
+            }
+        }),
     });
     (code, body)
 }

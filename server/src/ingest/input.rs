@@ -181,6 +181,16 @@ pub enum Input {
         /// Where the outcome goes.
         reply: tokio::sync::oneshot::Sender<PublishOutcome>,
     },
+    /// Records an origin sequenced (an edge follows it): written verbatim, answered on
+    /// `reply` with the last seq once journaled and visible, or why they were refused.
+    Sequenced {
+        /// New instruments, in id order, before the records that use them.
+        definitions: Vec<crate::storage::journal::Definition>,
+        /// The records, in seq order.
+        records: Vec<tickd_protocol::TickRecord>,
+        /// Where the outcome goes.
+        reply: tokio::sync::oneshot::Sender<Result<tickd_protocol::Seq, String>>,
+    },
 }
 
 impl From<Batch> for Input {

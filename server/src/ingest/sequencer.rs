@@ -91,6 +91,9 @@ pub struct Sequencer {
     defined_by: std::collections::HashMap<String, usize>,
     /// Symbols the directory refused, logged at most every few seconds.
     refusals: Refusals,
+    /// An edge: records come sequenced from the origin (candle closes included), so this
+    /// sequencer closes no candle by its own clock.
+    follower: bool,
 }
 
 /// Symbols the directory refused (full, or defined with other scales): counted, and logged
@@ -245,7 +248,81 @@ impl Sequencer {
             symbol_quota: None,
             defined_by: std::collections::HashMap::new(),
             refusals: Refusals::default(),
+            follower: false,
         }
+    }
+
+    /// Makes this sequencer an edge's: it takes only [`Sequencer::apply_sequenced`] records
+    /// and closes no candle by its own clock (the origin's candle-close records do).
+    pub fn set_follower(&mut self) {
+        self.follower = true;
+    }
+
+    /// Writes records an origin sequenced, verbatim (their `seq`, `ts_recv`, instrument ids):
+    /// registers `definitions` (each must get the id the origin gave it), skips records
+    /// already held (a resumed stream overlaps), journals the rest, and makes them visible
+    /// with their candle updates, as a feed batch is. Returns the head.
+    ///
+    /// # Errors
+    ///
+    /// A definition whose id differs from the one this node assigns, a record past the next
+    /// seq (a hole: nothing of the batch is written), or a journal failure.
+    pub fn apply_sequenced(
+        &mut self,
+        definitions: &[Definition],
+        records: &[TickRecord],
+    ) -> Result<Seq, String> {
+        debug_assert!(self.pending.is_empty());
+        for &(id, symbol, scales) in definitions {
+            let known = self
+                .instruments
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .symbol(id);
+            match known {
+                Some(s) if s == symbol => continue,
+                Some(s) => {
+                    return Err(format!(
+                        "the origin defines instrument {} as {symbol}, this node has {s}",
+                        id.0
+                    ));
+                }
+                None => {}
+            }
+            let got = register(
+                &mut self.store,
+                &self.instruments,
+                &mut self.new_symbols,
+                symbol,
+                scales,
+            )
+            .map_err(|e| e.to_string())?;
+            if got != id {
+                return Err(format!(
+                    "the origin defines {symbol} as instrument {} but this node assigned {}",
+                    id.0, got.0
+                ));
+            }
+        }
+        let mut next = self.store.ticks.next_seq();
+        for r in records {
+            if r.seq < next {
+                continue;
+            }
+            if r.seq > next {
+                self.pending.clear();
+                return Err(format!(
+                    "record {} follows {}: the origin's stream has a hole",
+                    r.seq,
+                    next - 1
+                ));
+            }
+            self.pending.push(*r);
+            next += 1;
+        }
+        self.commit().map_err(|e| e.to_string())?;
+        self.make_visible();
+        Ok(self.head())
     }
 
     /// Journals every batch from now on, before it is published.
@@ -360,7 +437,7 @@ impl Sequencer {
     ///
     /// If the journal refused the record (it is written again at the next call).
     pub fn on_idle(&mut self, now: UnixNanos) -> Result<(), JournalError> {
-        if self.wall_clock_candles() {
+        if !self.follower && self.wall_clock_candles() {
             self.close_due(now)?;
         }
         Ok(())
@@ -438,6 +515,15 @@ impl Sequencer {
         req: &PublishRequest,
         now: UnixNanos,
     ) -> PublishOutcome {
+        if self.follower {
+            return PublishOutcome {
+                error: Some((
+                    tickd_protocol::ErrorCode::Forbidden,
+                    "this node is an edge (--follow): publish to the origin".to_owned(),
+                )),
+                ..PublishOutcome::default()
+            };
+        }
         let mut ids = FeedIds::default();
         ids.extend(req.definitions());
         let new = self.new_symbols_of(&ids, &req.ticks);
@@ -727,6 +813,13 @@ pub fn spawn(
                     }
                     // Behind a held batch: its feed's order is kept.
                     Next::Input(Input::Batch(batch)) => held.push_back(batch),
+                    Next::Input(Input::Sequenced {
+                        definitions,
+                        records,
+                        reply,
+                    }) => {
+                        let _ = reply.send(sequencer.apply_sequenced(&definitions, &records));
+                    }
                     Next::Input(Input::Publish {
                         req,
                         publisher,

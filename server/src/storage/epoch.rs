@@ -9,6 +9,23 @@ use anyhow::Context;
 ///
 /// If the file cannot be read or written, or does not hold a number.
 pub fn load_or_create(data_dir: &std::path::Path) -> anyhow::Result<u64> {
+    load_or_create_with(data_dir, || crate::clock::now().0)
+}
+
+/// Whether `<data dir>/epoch` exists (this node has a history of its own).
+pub fn exists(data_dir: &std::path::Path) -> bool {
+    data_dir.join("epoch").exists()
+}
+
+/// [`load_or_create`], a new epoch being `new()` (an edge takes its origin's).
+///
+/// # Errors
+///
+/// As [`load_or_create`].
+pub fn load_or_create_with(
+    data_dir: &std::path::Path,
+    new: impl FnOnce() -> u64,
+) -> anyhow::Result<u64> {
     tickd_shm::private_dir(data_dir).context("the data directory")?;
     let path = data_dir.join("epoch");
     match std::fs::read_to_string(&path) {
@@ -25,7 +42,7 @@ pub fn load_or_create(data_dir: &std::path::Path) -> anyhow::Result<u64> {
                     journal.display()
                 );
             }
-            let epoch = crate::clock::now().0;
+            let epoch = new();
             let tmp = data_dir.join("epoch.tmp");
             {
                 use std::io::Write;

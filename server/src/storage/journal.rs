@@ -30,7 +30,7 @@ mod reader;
 mod recover;
 mod writer;
 
-pub use format::{BLOCK_MAGIC, HEADER_BYTES, SYMBOL_KIND, symbol_record};
+pub use format::{BLOCK_MAGIC, HEADER_BYTES, SYMBOL_KIND, symbol_of, symbol_record};
 pub use reader::{JournalCursor, read_from};
 pub use recover::{Recovery, first_segment_seq, recover};
 pub use writer::Journal;

@@ -38,7 +38,7 @@ pub fn symbol_record(id: InstrumentId, symbol: &Symbol, scales: Scales) -> TickR
 
 /// The symbol and scales of a symbol-definition record (a record written before scales were
 /// journaled has `ts_recv` 0: 9 and 9).
-pub(super) fn symbol_of(r: &TickRecord) -> Option<(Symbol, Scales)> {
+pub fn symbol_of(r: &TickRecord) -> Option<(Symbol, Scales)> {
     let mut bytes = [0u8; 32];
     for (chunk, w) in bytes.chunks_exact_mut(8).zip(r.body) {
         chunk.copy_from_slice(&w.to_le_bytes());
