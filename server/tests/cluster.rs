@@ -489,3 +489,56 @@ async fn killing_the_stream_leader_mid_publish_loses_and_duplicates_nothing() {
     edge.stop().await;
     origin.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_origin_continues_its_epoch_in_the_same_stream() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("origin");
+    let first = TestServer::start(ServeArgs {
+        data_dir: Some(data.clone()),
+        ..origin_args(&nats, write_csv(dir.path(), 3_000))
+    })
+    .await;
+    // (An edge's first start waits for the origin's stream: after the origin.)
+    let edge = TestServer::start(edge_args(&nats)).await;
+    let before = wait_acked(&first).await;
+    let epoch = first.running.as_ref().unwrap().shared.epoch;
+    first.stop().await;
+    // The same data directory, more records: the same epoch, seqs going on from the journal.
+    let later = dir.path().join("later");
+    std::fs::create_dir_all(&later).unwrap();
+    let path = later.join("t.csv");
+    std::fs::write(
+        &path,
+        trades_csv(
+            &["AAPL", "NVDA"],
+            2_000,
+            T0 + 86_400_000_000_000,
+            250_000_000,
+        ),
+    )
+    .unwrap();
+    let second = TestServer::start(ServeArgs {
+        data_dir: Some(data),
+        ..origin_args(&nats, path)
+    })
+    .await;
+    assert_eq!(second.running.as_ref().unwrap().shared.epoch, epoch);
+    let head = wait_acked(&second).await;
+    assert!(head > before + 2_000);
+    edge.wait_head(head).await;
+    let want = records(&journal_dir(&second), head);
+    let got = records(&journal_dir(&edge), head);
+    assert!(got == want, "the edge's records differ from the origin's");
+    // A symbol first defined after the restart (NVDA) has the origin's id on the edge.
+    let mut c = tickd_client::Client::connect(edge.addr).await.unwrap();
+    let a = common::candles(&mut c, "NVDA", Interval::M1).await;
+    let mut o = tickd_client::Client::connect(second.addr).await.unwrap();
+    assert_eq!(a, common::candles(&mut o, "NVDA", Interval::M1).await);
+    assert!(!a.is_empty());
+    edge.stop().await;
+    second.stop().await;
+}

@@ -255,6 +255,11 @@ async fn session(o: &Origin, id: &str) -> Result<(), Stop> {
     let mut published = o.published.clone();
     loop {
         if o.stop.load(Ordering::Relaxed) && inflight.is_empty() {
+            // Hand the lease back: a restarted origin need not wait for it to expire. What is
+            // not published yet is published by the next start, from the journal.
+            if let Err(e) = leases.delete_message(revision).await {
+                tracing::warn!("releasing the lease of epoch {epoch}: {e}");
+            }
             return Err(Stop::Shutdown);
         }
         if Instant::now() >= renew_at {
