@@ -91,6 +91,10 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
             0,
         ),
     };
+    let base_seq = match edge {
+        Some(c) => edge_base(c, config, epoch, base_seq)?,
+        None => base_seq,
+    };
     let store = Store::create(&config.shm_dir, &config.store, epoch, base_seq)?;
     let book = CandleBook::new(config.candles.clone());
     let candles = Arc::clone(book.view());
@@ -247,6 +251,7 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
                 config: c.clone(),
                 epoch,
                 input: tx.clone(),
+                instruments: Arc::clone(&instruments),
                 published: pub_rx.clone(),
                 stop,
                 status,
@@ -273,6 +278,47 @@ pub fn start(config: &ServerConfig) -> anyhow::Result<Running> {
         sequencer: Some(sequencer),
         tx: Some(tx),
     })
+}
+
+/// Where an edge's ring starts: after its journal, or, when the origin's stream no longer
+/// holds the records after it (retention), just before the stream's first record. The journal
+/// it has is then moved aside (`journal.before-<seq>`), and a subscriber asking for the lost
+/// range gets a `Gap` (not retained) for it, as from any trimmed journal.
+fn edge_base(
+    c: &ClusterConfig,
+    config: &ServerConfig,
+    epoch: u64,
+    base_seq: u64,
+) -> anyhow::Result<u64> {
+    let Some(first) = cluster::edge::stream_first_seq(c, epoch, EPOCH_WAIT)? else {
+        return Ok(base_seq);
+    };
+    let held = match &config.journal {
+        Some(j) if journal::first_segment_seq(&j.dir)?.is_some() => {
+            journal::recover(&j.dir, |_| {})
+                .context("read the journal")?
+                .last_seq
+        }
+        _ => 0,
+    };
+    if held + 1 >= first {
+        return Ok(base_seq);
+    }
+    if let Some(j) = &config.journal
+        && held > 0
+    {
+        let aside = j.dir.with_file_name(format!("journal.before-{first}"));
+        std::fs::rename(&j.dir, &aside)
+            .with_context(|| format!("move {} aside", j.dir.display()))?;
+        tracing::warn!(aside = %aside.display(), "the journal's records are kept aside");
+    }
+    tracing::warn!(
+        epoch,
+        lost_from = held + 1,
+        lost_to = first - 1,
+        "the origin's stream no longer holds the records after this edge's: they are a gap here"
+    );
+    Ok(first - 1)
 }
 
 impl Running {

@@ -18,6 +18,11 @@
 //! interleaved. A lease in the stream [`LEASE_STREAM`] (subject per epoch; messages expire after
 //! [`LEASE_TTL`] unless renewed) keeps a second origin from starting to publish at all.
 //!
+//! Every definition is also kept, one message per instrument id, in the stream
+//! [`symbols_stream_name`] (no retention limit), published before the first records message
+//! that uses it: an edge that joins after retention dropped an instrument's first message
+//! still learns its name.
+//!
 //! [`origin`] publishes, [`edge`] follows.
 
 pub mod edge;
@@ -69,6 +74,8 @@ pub struct ClusterConfig {
     pub replicas: usize,
     /// How long the stream keeps records.
     pub max_age: Duration,
+    /// The most messages the stream keeps (none: no limit).
+    pub max_messages: Option<usize>,
 }
 
 impl ClusterConfig {
@@ -82,6 +89,7 @@ impl ClusterConfig {
         follow: Option<&str>,
         replicas: usize,
         max_age: Duration,
+        max_messages: Option<usize>,
     ) -> anyhow::Result<Option<Self>> {
         let (role, servers) = match (publish_to, follow) {
             (None, None) => return Ok(None),
@@ -104,6 +112,7 @@ impl ClusterConfig {
             servers: servers.to_owned(),
             replicas,
             max_age,
+            max_messages,
         }))
     }
 
@@ -136,6 +145,23 @@ pub fn stream_name(epoch: u64) -> String {
 /// The subject of `epoch`'s records.
 pub fn subject(epoch: u64) -> String {
     format!("tickd.{epoch}.records")
+}
+
+/// The stream of `epoch`'s symbol definitions: message `n` defines instrument `n - 1`, kept
+/// without limit (an edge that starts after the records stream dropped the message that first
+/// defined an instrument reads it here).
+pub fn symbols_stream_name(epoch: u64) -> String {
+    format!("TICKD_{epoch}_SYMBOLS")
+}
+
+/// The subject of `epoch`'s symbol definitions.
+pub fn symbols_subject(epoch: u64) -> String {
+    format!("tickd.{epoch}.symbols")
+}
+
+/// Whether a record names an instrument (its id must be defined before it is applied).
+pub fn names_instrument(r: &TickRecord) -> bool {
+    r.kind().is_some() || r.kind == TickRecord::KIND_VENUE_GAP
 }
 
 /// A message's payload: `definitions` (as journal symbol records), then `records`.

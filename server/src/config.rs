@@ -129,6 +129,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKD_NATS_MAX_AGE_S")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats_max_age_s: Option<u64>,
+    /// The most messages an origin's JetStream stream keeps (each up to 4,096 records; the
+    /// oldest go first); an edge behind them gets a gap [default: unlimited].
+    #[arg(long, env = "TICKD_NATS_MAX_MESSAGES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_max_messages: Option<NonZeroUsize>,
     /// Gzip the capture files (`.log.gz`).
     #[arg(long, env = "TICKD_CAPTURE_GZIP")]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -551,6 +556,7 @@ impl ServerConfig {
             a.follow.as_deref(),
             a.nats_replicas.map_or(3, NonZeroUsize::get),
             Duration::from_secs(a.nats_max_age_s.unwrap_or(86_400)),
+            a.nats_max_messages.map(NonZeroUsize::get),
         )?;
         if let Some(c) = &cluster
             && c.role == crate::cluster::Role::Edge

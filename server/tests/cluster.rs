@@ -542,3 +542,55 @@ async fn a_restarted_origin_continues_its_epoch_in_the_same_stream() {
     edge.stop().await;
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_behind_the_streams_retention_declares_the_exact_gap() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A stream that keeps its last 2 messages (each up to 4,096 records).
+    let origin = TestServer::start(ServeArgs {
+        nats_max_messages: Some(std::num::NonZeroUsize::new(2).unwrap()),
+        ..origin_args(&nats, write_csv(dir.path(), 30_000))
+    })
+    .await;
+    let head = wait_acked(&origin).await;
+    // A new edge: the stream no longer has the first records.
+    let edge = TestServer::start(edge_args(&nats)).await;
+    edge.wait_head(head).await;
+    let mut c = tickd_client::Client::connect(edge.addr).await.unwrap();
+    let epoch = c.welcome().epoch;
+    c.subscribe(common::from(epoch, 1)).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match c.next_event().await.unwrap().unwrap() {
+                tickd_client::Event::Gap(g) => return g,
+                tickd_client::Event::Heartbeat(_) => {}
+                other => panic!("a gap first, not {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a gap");
+    assert_eq!(first.from, Seq(1));
+    assert_eq!(first.reason, tickd_protocol::GapReason::NotRetained);
+    let kept = first.to.0 + 1;
+    assert!(kept > 1 && kept <= head, "kept from {kept} of {head}");
+    // What the edge has after the gap is the origin's, record for record.
+    let want = journal::read_from(&journal_dir(&origin), Seq(kept), head as usize).unwrap();
+    let got = journal::read_from(&journal_dir(&edge), Seq(1), head as usize).unwrap();
+    assert_eq!(got.first().map(|r| r.seq), Some(kept));
+    assert!(got == want[..got.len()] && got.len() as u64 == head + 1 - kept);
+    // Its instruments have the origin's names and ids, though the messages that first defined
+    // them are gone (the symbols stream keeps every definition).
+    let mut o = tickd_client::Client::connect(origin.addr).await.unwrap();
+    let names = |v: Vec<tickd_protocol::Instrument>| {
+        v.into_iter().map(|i| (i.id, i.symbol)).collect::<Vec<_>>()
+    };
+    let on_edge = names(c.symbols("").await.unwrap());
+    assert_eq!(on_edge.len(), 4);
+    assert_eq!(on_edge, names(o.symbols("").await.unwrap()));
+    edge.stop().await;
+    origin.stop().await;
+}

@@ -33,6 +33,8 @@ pub struct Edge {
     pub epoch: u64,
     /// The sequencer's input.
     pub input: InputTx,
+    /// The instruments this node has defined.
+    pub instruments: crate::ingest::instruments::Instruments,
     /// The head this node holds.
     pub published: tokio::sync::watch::Receiver<Published>,
     /// Set at shutdown.
@@ -84,6 +86,60 @@ pub fn discover_epoch(config: &ClusterConfig, wait: Duration) -> anyhow::Result<
     })
     .join()
     .map_err(|_| anyhow::anyhow!("the epoch discovery thread panicked"))?
+}
+
+/// The seq of the first record the origin's stream of `epoch` still holds (`None`: it has
+/// none yet); when everything it had has expired, waits up to `wait` for the next message.
+///
+/// # Errors
+///
+/// No stream, or the servers cannot be reached within `wait`.
+pub fn stream_first_seq(
+    config: &ClusterConfig,
+    epoch: u64,
+    wait: Duration,
+) -> anyhow::Result<Option<u64>> {
+    let config = config.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            tokio::time::timeout(wait, async {
+                let client = config.connect("tickd-edge").await?;
+                let js = jetstream::new(client);
+                let name = super::stream_name(epoch);
+                let mut stream = js
+                    .get_stream(&name)
+                    .await
+                    .with_context(|| format!("the origin's stream {name}"))?;
+                loop {
+                    let state = stream.info().await.context("stream info")?.state.clone();
+                    if state.last_sequence == 0 {
+                        return Ok::<_, anyhow::Error>(None);
+                    }
+                    if state.messages > 0 {
+                        let msg = stream
+                            .get_raw_message(state.first_sequence)
+                            .await
+                            .context("read the stream")?;
+                        return Ok(Some(seqs(Some(&msg.headers), state.first_sequence)?.0));
+                    }
+                    // Everything expired: the next message says where the stream goes on.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the origin's stream of epoch {epoch}: no message within {} s",
+                    wait.as_secs()
+                )
+            })?
+        })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the stream inspection thread panicked"))?
 }
 
 /// Runs the follower on a thread of its own until `stop` is set.
@@ -175,7 +231,7 @@ async fn start_of(stream: &mut stream::Stream, next: u64) -> anyhow::Result<u64>
     if next < first_seq {
         anyhow::bail!(
             "the stream no longer holds seq {next}..{}: it starts at {first_seq} (retention); \
-             this edge cannot continue without a hole",
+             restart this edge to go on from there, declaring the lost range a gap",
             first_seq - 1
         );
     }
@@ -195,6 +251,61 @@ async fn start_of(stream: &mut stream::Stream, next: u64) -> anyhow::Result<u64>
         }
     }
     Ok(lo)
+}
+
+/// The definitions to apply before `records`: those the message carries, and any instrument
+/// the records use that this node has not defined and the message does not carry (an edge
+/// that started after retention dropped its first message), from the symbols stream; in id
+/// order from the first this node lacks.
+async fn complete(
+    e: &Edge,
+    js: &jetstream::Context,
+    inline: Vec<crate::storage::journal::Definition>,
+    records: &[tickd_protocol::TickRecord],
+) -> anyhow::Result<Vec<crate::storage::journal::Definition>> {
+    let known = e
+        .instruments
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len() as u32;
+    let needed = records
+        .iter()
+        .filter(|r| super::names_instrument(r))
+        .map(|r| r.instrument_id + 1)
+        .max()
+        .unwrap_or(0);
+    let end = inline
+        .iter()
+        .map(|d| d.0.0 + 1)
+        .max()
+        .unwrap_or(0)
+        .max(needed);
+    let mut by_id: std::collections::BTreeMap<u32, crate::storage::journal::Definition> =
+        inline.into_iter().map(|d| (d.0.0, d)).collect();
+    let mut symbols = None;
+    for id in known..end {
+        if by_id.contains_key(&id) {
+            continue;
+        }
+        if symbols.is_none() {
+            let name = super::symbols_stream_name(e.epoch);
+            symbols = Some(
+                js.get_stream(&name)
+                    .await
+                    .with_context(|| format!("the origin's symbols stream {name}"))?,
+            );
+        }
+        let Some(stream) = &symbols else { continue };
+        let msg = stream
+            .get_raw_message(u64::from(id) + 1)
+            .await
+            .with_context(|| format!("the definition of instrument {id}"))?;
+        let (defs, _) = super::decode(&msg.payload)?;
+        for d in defs {
+            by_id.insert(d.0.0, d);
+        }
+    }
+    Ok(by_id.into_values().filter(|d| d.0.0 >= known).collect())
 }
 
 /// Follows the stream from the record after this node's head, until an error.
@@ -230,7 +341,8 @@ async fn follow(e: &Edge) -> anyhow::Result<()> {
                 .pending_messages
                 .store(info.pending, Ordering::Relaxed);
         }
-        let (definitions, records) = super::decode(&msg.payload)?;
+        let (inline, records) = super::decode(&msg.payload)?;
+        let definitions = complete(e, &js, inline, &records).await?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         e.input
             .send(Input::Sequenced {

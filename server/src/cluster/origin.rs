@@ -229,11 +229,26 @@ async fn session(o: &Origin, id: &str) -> Result<(), Stop> {
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
             max_age: o.config.max_age,
+            max_messages: o
+                .config
+                .max_messages
+                .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
             discard: stream::DiscardPolicy::Old,
             ..Default::default()
         })
         .await
         .context("create the stream")?;
+    let symbols = js
+        .get_or_create_stream(stream::Config {
+            name: super::symbols_stream_name(epoch),
+            subjects: vec![super::symbols_subject(epoch)],
+            num_replicas: o.config.replicas,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .context("create the symbols stream")?;
+    let mut symbols_kept = symbols_count(&symbols).await?;
     let head = o.published.borrow().head.0;
     let (mut expected, tail_seq, holder) = tail(&mut stream).await?;
     if tail_seq > head {
@@ -274,6 +289,7 @@ async fn session(o: &Origin, id: &str) -> Result<(), Stop> {
             Vec::new()
         };
         if let (Some(first), Some(last)) = (records.first(), records.last()) {
+            keep_symbols(o, &js, &mut symbols_kept).await?;
             new_definitions(o, &mut defined, &mut definitions);
             super::encode(&definitions, &records, &mut payload);
             definitions.clear();
@@ -337,6 +353,54 @@ async fn lease(js: &jetstream::Context, key: &str, id: &str, after: u64) -> anyh
         .expected_last_subject_sequence(after);
     let ack = js.send_publish(key.to_owned(), msg).await?.await?;
     Ok(ack.sequence)
+}
+
+/// Definitions the symbols stream holds (its last sequence: one message per id, dense).
+async fn symbols_count(symbols: &stream::Stream) -> anyhow::Result<usize> {
+    let mut symbols = symbols.clone();
+    let last = symbols
+        .info()
+        .await
+        .context("symbols stream info")?
+        .state
+        .last_sequence;
+    Ok(usize::try_from(last).unwrap_or(usize::MAX))
+}
+
+/// Publishes to the symbols stream every instrument defined since `kept`, in id order, each
+/// acknowledged before the next (definitions are rare; records that use them follow).
+async fn keep_symbols(o: &Origin, js: &jetstream::Context, kept: &mut usize) -> anyhow::Result<()> {
+    loop {
+        let next = {
+            let table = o
+                .instruments
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *kept >= table.len() {
+                return Ok(());
+            }
+            let id = InstrumentId(*kept as u32);
+            table
+                .symbol(id)
+                .zip(table.scales(id))
+                .map(|(s, sc)| (id, s, sc))
+        };
+        let Some(def) = next else {
+            anyhow::bail!("instrument {kept} has no definition in the table");
+        };
+        let mut payload = Vec::new();
+        super::encode(&[def], &[], &mut payload);
+        let msg = jetstream::message::PublishMessage::build()
+            .payload(Bytes::from(payload))
+            .message_id(format!("{}:symbol:{}", o.epoch, def.0.0))
+            .expected_last_sequence(*kept as u64);
+        js.send_publish(super::symbols_subject(o.epoch), msg)
+            .await
+            .context("publish a symbol definition")?
+            .await
+            .context("a symbol definition's acknowledgement")?;
+        *kept += 1;
+    }
 }
 
 /// Resolves once shutdown is asked for.

@@ -74,6 +74,12 @@ impl<const W: usize> Ring<W> for ShmRing<W> {
     }
 
     fn holds(&self, seq: u64) -> Result<(), u64> {
+        // Before the ring's first seq (a ring started after a trimmed journal, or an edge
+        // after the stream's retention): never in it, though a cursor seeks past it.
+        let base = self.0.base_seq();
+        if seq <= base {
+            return Err(base + 1);
+        }
         let mut probe = self.0.clone();
         probe.seek(seq);
         let mut slot = [0; W];
