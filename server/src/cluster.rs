@@ -137,6 +137,56 @@ impl ClusterConfig {
     }
 }
 
+/// Runs `task` on a thread named `name` with a single-threaded tokio runtime of its own (the
+/// publisher and the follower: one connection each, off the listeners' runtime).
+///
+/// # Errors
+///
+/// If the thread cannot be spawned.
+pub(crate) fn spawn_on_own_runtime<F>(
+    name: &str,
+    task: impl FnOnce() -> F + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let label = name.to_owned();
+    std::thread::Builder::new()
+        .name(label.clone())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(task()),
+                Err(e) => tracing::error!("the {label} thread's runtime: {e}"),
+            }
+        })
+}
+
+/// Runs `task` to its end on a new thread's runtime and returns what it returns: questions an
+/// edge asks the servers at start, before anything else runs.
+///
+/// # Errors
+///
+/// What `task` returns, or a failure to make the runtime or the thread.
+pub(crate) fn block_on_own_runtime<T, F>(
+    task: impl FnOnce() -> F + Send + 'static,
+) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(task())
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("a start-up thread panicked"))?
+}
+
 /// The stream of `epoch`.
 pub fn stream_name(epoch: u64) -> String {
     format!("TICKD_{epoch}")

@@ -51,41 +51,34 @@ pub struct Edge {
 /// No stream within `wait`, or the servers cannot be reached.
 pub fn discover_epoch(config: &ClusterConfig, wait: Duration) -> anyhow::Result<u64> {
     let config = config.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(async {
-            tokio::time::timeout(wait, async {
-                let client = config.connect("tickd-edge").await?;
-                let js = jetstream::new(client);
-                loop {
-                    let mut names = js.stream_names();
-                    let mut newest = None;
-                    while let Some(name) = names.next().await {
-                        let name = name.context("list the streams")?;
-                        if let Some(e) = name.strip_prefix("TICKD_").and_then(|e| e.parse().ok()) {
-                            newest = newest.max(Some(e));
-                        }
+    super::block_on_own_runtime(move || async move {
+        tokio::time::timeout(wait, async {
+            let client = config.connect("tickd-edge").await?;
+            let js = jetstream::new(client);
+            loop {
+                let mut names = js.stream_names();
+                let mut newest = None;
+                while let Some(name) = names.next().await {
+                    let name = name.context("list the streams")?;
+                    if let Some(e) = name.strip_prefix("TICKD_").and_then(|e| e.parse().ok()) {
+                        newest = newest.max(Some(e));
                     }
-                    if let Some(e) = newest {
-                        return Ok::<u64, anyhow::Error>(e);
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-            })
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "--follow {}: no origin stream (TICKD_<epoch>) within {} s",
-                    config.servers,
-                    wait.as_secs()
-                )
-            })?
+                if let Some(e) = newest {
+                    return Ok::<u64, anyhow::Error>(e);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         })
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--follow {}: no origin stream (TICKD_<epoch>) within {} s",
+                config.servers,
+                wait.as_secs()
+            )
+        })?
     })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the epoch discovery thread panicked"))?
 }
 
 /// The seq of the first record the origin's stream of `epoch` still holds (`None`: it has
@@ -100,46 +93,39 @@ pub fn stream_first_seq(
     wait: Duration,
 ) -> anyhow::Result<Option<u64>> {
     let config = config.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(async {
-            tokio::time::timeout(wait, async {
-                let client = config.connect("tickd-edge").await?;
-                let js = jetstream::new(client);
-                let name = super::stream_name(epoch);
-                let mut stream = js
-                    .get_stream(&name)
-                    .await
-                    .with_context(|| format!("the origin's stream {name}"))?;
-                loop {
-                    let state = stream.info().await.context("stream info")?.state.clone();
-                    if state.last_sequence == 0 {
-                        return Ok::<_, anyhow::Error>(None);
-                    }
-                    if state.messages > 0 {
-                        let msg = stream
-                            .get_raw_message(state.first_sequence)
-                            .await
-                            .context("read the stream")?;
-                        return Ok(Some(seqs(Some(&msg.headers), state.first_sequence)?.0));
-                    }
-                    // Everything expired: the next message says where the stream goes on.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+    super::block_on_own_runtime(move || async move {
+        tokio::time::timeout(wait, async {
+            let client = config.connect("tickd-edge").await?;
+            let js = jetstream::new(client);
+            let name = super::stream_name(epoch);
+            let mut stream = js
+                .get_stream(&name)
+                .await
+                .with_context(|| format!("the origin's stream {name}"))?;
+            loop {
+                let state = stream.info().await.context("stream info")?.state.clone();
+                if state.last_sequence == 0 {
+                    return Ok::<_, anyhow::Error>(None);
                 }
-            })
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "the origin's stream of epoch {epoch}: no message within {} s",
-                    wait.as_secs()
-                )
-            })?
+                if state.messages > 0 {
+                    let msg = stream
+                        .get_raw_message(state.first_sequence)
+                        .await
+                        .context("read the stream")?;
+                    return Ok(Some(seqs(Some(&msg.headers), state.first_sequence)?.0));
+                }
+                // Everything expired: the next message says where the stream goes on.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         })
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the origin's stream of epoch {epoch}: no message within {} s",
+                wait.as_secs()
+            )
+        })?
     })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the stream inspection thread panicked"))?
 }
 
 /// Runs the follower on a thread of its own until `stop` is set.
@@ -148,21 +134,7 @@ pub fn stream_first_seq(
 ///
 /// If the thread cannot be spawned.
 pub fn spawn(edge: Edge) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("cluster-edge".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("the edge follower's runtime: {e}");
-                    return;
-                }
-            };
-            runtime.block_on(run(&edge));
-        })
+    super::spawn_on_own_runtime("cluster-edge", move || async move { run(&edge).await })
 }
 
 async fn run(e: &Edge) {

@@ -83,21 +83,7 @@ impl From<anyhow::Error> for Stop {
 ///
 /// If the thread cannot be spawned.
 pub fn spawn(origin: Origin) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("cluster-origin".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("the origin publisher's runtime: {e}");
-                    return;
-                }
-            };
-            runtime.block_on(run(&origin));
-        })
+    super::spawn_on_own_runtime("cluster-origin", move || async move { run(&origin).await })
 }
 
 async fn run(o: &Origin) {

@@ -252,6 +252,35 @@ impl Sequencer {
         }
     }
 
+    /// Registers `symbol` (`scales`), which `source` defines as instrument `id`.
+    ///
+    /// # Errors
+    ///
+    /// If the directory refuses it or assigns another id (`source` is out of step with it).
+    fn register_as(
+        &mut self,
+        id: InstrumentId,
+        symbol: Symbol,
+        scales: Scales,
+        source: &str,
+    ) -> anyhow::Result<()> {
+        let got = register(
+            &mut self.store,
+            &self.instruments,
+            &mut self.new_symbols,
+            symbol,
+            scales,
+        )?;
+        if got != id {
+            anyhow::bail!(
+                "{source} defines {symbol} as instrument {} but it was assigned {}",
+                id.0,
+                got.0
+            );
+        }
+        Ok(())
+    }
+
     /// Makes this sequencer an edge's: it takes only [`Sequencer::apply_sequenced`] records
     /// and closes no candle by its own clock (the origin's candle-close records do).
     pub fn set_follower(&mut self) {
@@ -289,20 +318,8 @@ impl Sequencer {
                 }
                 None => {}
             }
-            let got = register(
-                &mut self.store,
-                &self.instruments,
-                &mut self.new_symbols,
-                symbol,
-                scales,
-            )
-            .map_err(|e| e.to_string())?;
-            if got != id {
-                return Err(format!(
-                    "the origin defines {symbol} as instrument {} but this node assigned {}",
-                    id.0, got.0
-                ));
-            }
+            self.register_as(id, symbol, scales, "the origin")
+                .map_err(|e| format!("{e:#}"))?;
         }
         let mut next = self.store.ticks.next_seq();
         for r in records {
@@ -358,20 +375,7 @@ impl Sequencer {
     /// journal).
     pub fn finish_restore(&mut self, symbols: &[Definition]) -> anyhow::Result<()> {
         for &(id, symbol, scales) in symbols {
-            let got = register(
-                &mut self.store,
-                &self.instruments,
-                &mut self.new_symbols,
-                symbol,
-                scales,
-            )?;
-            if got != id {
-                anyhow::bail!(
-                    "journal defines {symbol} as instrument {} but it was assigned {}",
-                    id.0,
-                    got.0
-                );
-            }
+            self.register_as(id, symbol, scales, "the journal")?;
         }
         self.new_symbols.clear();
         let view = Arc::clone(self.book.view());
