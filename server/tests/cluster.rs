@@ -591,3 +591,94 @@ async fn an_edge_behind_the_streams_retention_declares_the_exact_gap() {
     edge.stop().await;
     origin.stop().await;
 }
+
+/// `tickctl` beside this test binary (`cargo test --workspace` builds it).
+fn tickctl() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(Path::parent).unwrap().join("tickctl");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it (cargo build -p tickd-cli)",
+        path.display()
+    );
+    path
+}
+
+/// A TCP proxy to `to` that cuts each connection after `budget` bytes from the server (the
+/// connection lost mid-stream, whatever the sockets buffer).
+async fn cutting_proxy(to: std::net::SocketAddr, budget: usize) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                });
+                let mut left = budget;
+                let mut buf = vec![0u8; 64 << 10];
+                while left > 0 {
+                    let n = match sr.read(&mut buf[..left.min(64 << 10)]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+                up.abort();
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickctl_fails_over_from_the_origin_to_an_edge_without_a_hole() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let origin = TestServer::start(origin_args(&nats, write_csv(dir.path(), 20_000))).await;
+    let edge = TestServer::start(edge_args(&nats)).await;
+    let head = wait_acked(&origin).await;
+    edge.wait_head(head).await;
+    let want: Vec<u64> = records(&journal_dir(&origin), head)
+        .iter()
+        .filter(|r| r.kind().is_some())
+        .map(|r| r.seq)
+        .collect();
+    // The origin through a proxy that cuts the connection after 300 KB, mid-frame.
+    let cut = cutting_proxy(origin.addr, 300_000).await;
+    let out = tokio::process::Command::new(tickctl())
+        .arg("--server")
+        .arg(format!("tcp://{cut},tcp://{}", edge.addr))
+        .args(["subscribe", "--kinds", "trades,quotes", "--from-seq", "1"])
+        .arg("--count")
+        .arg(want.len().to_string())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("trying the next server"), "{stderr}");
+    let seqs: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, want, "every trade and quote once, in seq order");
+    edge.stop().await;
+    origin.stop().await;
+}

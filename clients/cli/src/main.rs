@@ -1,7 +1,11 @@
 //! `tickctl`: tickd from a terminal (DESIGN.md §10).
 //!
 //! `tickctl --server ADDR COMMAND` where `ADDR` is `tcp://host:port` (default
-//! `tcp://127.0.0.1:7400`) or `shm://DIR` (read a co-located server's shared memory directly).
+//! `tcp://127.0.0.1:7400`), `quic://host:port`, or `shm://DIR` (read a co-located server's
+//! shared memory directly). `ADDR` may list several network servers, comma-separated (an origin
+//! and its edges: the same `(epoch, seq)` on each): a command runs on the first that answers,
+//! and `subscribe` moves to the next one when its connection is lost, resuming after the last
+//! record it printed.
 #![forbid(unsafe_code)]
 
 mod publish;
@@ -31,7 +35,8 @@ static GLOBAL: MiMalloc = MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Server: tcp://host:port or shm://DIR.
+    /// Server: tcp://host:port, quic://host:port or shm://DIR; several network servers
+    /// comma-separated (subscribe fails over to the next, resuming after its last record).
     #[arg(
         long,
         global = true,
@@ -64,7 +69,7 @@ enum Format {
     Csv,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 enum Command {
     /// List symbols, one per line.
     Symbols,
@@ -243,37 +248,114 @@ fn run() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match target(&cli.server)? {
-Target::Tcp(addr) => rt.block_on(async {
-            let client = Client::connect_with_token(addr.as_str(), cli.token)
-                .await
-                .with_context(|| format!("connect to tcp://{addr}"))?;
-            tcp(client, cli.command).await
-        }),
-        Target::Quic(addr) => rt.block_on(async {
-            let verify = match (cli.fingerprint, cli.insecure, cli.ca) {
-                (Some(f), false, None) => Verify::Fingerprint(f),
+    let targets = cli
+        .server
+        .split(',')
+        .map(|s| target(s.trim()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let [Target::Shm(dir)] = targets.as_slice() {
+        return shm(dir, cli.command);
+    }
+    if targets.iter().any(|t| matches!(t, Target::Shm(_))) {
+        bail!("--server: shm:// is one directory, not part of a list");
+    }
+    rt.block_on(async {
+        let mut progress = Progress::default();
+        let mut failed = 0;
+        for i in 0.. {
+            let t = &targets[i % targets.len()];
+            let result = match connect(&cli, t).await {
+                Ok(client) => {
+                    failed = 0;
+                    tcp(client, cli.command.clone(), &mut progress).await
+                }
+                Err(e) => Err(e.context(Lost)),
+            };
+            match result {
+                Err(e) if targets.len() > 1 && lost(&e) => {
+                    eprintln!("tickctl: {e:#}; trying the next server");
+                    failed += 1;
+                    // A full round of servers that cannot be reached: wait before the next.
+                    if failed % targets.len() == 0 {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+                other => return other,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Whether `e` means the connection is gone (not a refusal by the server): then, with several
+/// servers, the next one is tried.
+fn lost(e: &anyhow::Error) -> bool {
+    e.is::<Lost>()
+        || e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<tickd_client::ClientError>(),
+                Some(
+                    tickd_client::ClientError::Io(_)
+                        | tickd_client::ClientError::Closed
+                        | tickd_client::ClientError::Frame(_)
+                        | tickd_client::ClientError::Decode(_)
+                )
+            )
+        })
+}
+
+/// A network server that could not be reached, or whose connection was lost mid-command:
+/// with several servers, the next one is tried.
+#[derive(Debug, thiserror::Error)]
+#[error("connection lost")]
+struct Lost;
+
+/// Where a subscription is, across servers: what it printed and the seq to resume at.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The CSV header is out.
+    header: bool,
+    printed: u64,
+    /// The seq after the last record received, and its epoch.
+    resume: Option<(Epoch, Seq)>,
+}
+
+/// Connects to a network target and says `Hello`.
+async fn connect(cli: &Cli, t: &Target) -> anyhow::Result<Client> {
+    match t {
+        Target::Tcp(addr) => Client::connect_with_token(addr.as_str(), cli.token.clone())
+            .await
+            .with_context(|| format!("connect to tcp://{addr}")),
+        Target::Quic(addr) => {
+            let verify = match (&cli.fingerprint, cli.insecure, &cli.ca) {
+                (Some(f), false, None) => Verify::Fingerprint(f.clone()),
                 (None, true, None) => Verify::InsecureSkip,
                 (None, false, Some(ca)) => {
-                    let pem = std::fs::read(&ca).with_context(|| format!("read --ca {}", ca.display()))?;
-                    let certs = pem_certs(&pem).with_context(|| format!("--ca {}", ca.display()))?;
+                    let pem =
+                        std::fs::read(ca).with_context(|| format!("read --ca {}", ca.display()))?;
+                    let certs =
+                        pem_certs(&pem).with_context(|| format!("--ca {}", ca.display()))?;
                     Verify::Ca(certs)
                 }
-                _ => bail!("quic:// needs exactly one of --fingerprint HEX (tickd logs it at start), --ca FILE or --insecure"),
+                _ => bail!(
+                    "quic:// needs exactly one of --fingerprint HEX (tickd logs it at start), --ca FILE or --insecure"
+                ),
             };
             let sock = tokio::net::lookup_host(addr.as_str())
                 .await
                 .with_context(|| format!("resolve {addr}"))?
                 .next()
                 .with_context(|| format!("resolve {addr}: no address"))?;
-            let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h).trim_matches(['[', ']']);
-            let name = cli.server_name.unwrap_or_else(|| host.to_owned());
-            let client = Client::connect_quic(sock, &name, verify, cli.token)
+            let host = addr
+                .rsplit_once(':')
+                .map_or(addr.as_str(), |(h, _)| h)
+                .trim_matches(['[', ']']);
+            let name = cli.server_name.clone().unwrap_or_else(|| host.to_owned());
+            Client::connect_quic(sock, &name, verify, cli.token.clone())
                 .await
-                .with_context(|| format!("connect to quic://{addr}"))?;
-            tcp(client, cli.command).await
-        }),
-        Target::Shm(dir) => shm(&dir, cli.command),
+                .with_context(|| format!("connect to quic://{addr}"))
+        }
+        Target::Shm(_) => bail!("shm:// is not a network server"),
     }
 }
 
@@ -287,8 +369,9 @@ async fn scales_of(client: &mut Client, sym: Symbol) -> anyhow::Result<Scales> {
         .map_or(Scales::DEFAULT, |i| i.scales))
 }
 
-/// Runs `command` over a network connection (TCP or QUIC).
-async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
+/// Runs `command` over a network connection (TCP or QUIC). A subscription starts where
+/// `progress` says (after a failover) and keeps it current; a lost connection is [`Lost`].
+async fn tcp(mut client: Client, command: Command, progress: &mut Progress) -> anyhow::Result<()> {
     let epoch = client.welcome().epoch.0;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match command {
@@ -402,10 +485,13 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                         .collect::<anyhow::Result<_>>()?,
                 )
             };
-            let start = from_seq.map_or(Start::Latest, |s| Start::Seq {
-                epoch: Epoch(epoch),
-                seq: Seq(s),
-            });
+            let start = match progress.resume {
+                Some((epoch, seq)) => Start::Seq { epoch, seq },
+                None => from_seq.map_or(Start::Latest, |s| Start::Seq {
+                    epoch: Epoch(epoch),
+                    seq: Seq(s),
+                }),
+            };
             let sub = Subscribe {
                 request_id: 0,
                 selection,
@@ -437,23 +523,30 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                     scales: n.1,
                 }
             }
-            if format == Format::Csv {
+            if format == Format::Csv && !progress.header {
                 writeln!(out, "{}", render::TICK_CSV_HEADER)?;
+                progress.header = true;
             }
-            let mut printed = 0u64;
+            let printed = &mut progress.printed;
+            let resume = &mut progress.resume;
             let idle = idle_exit.map(Duration::from_secs_f64);
             'events: loop {
                 out.flush()?;
                 let ev = match idle {
                     Some(d) => match tokio::time::timeout(d, client.next_event()).await {
-                        Ok(ev) => ev?,
+                        Ok(ev) => ev.context(Lost)?,
                         Err(_) => break,
                     },
-                    None => client.next_event().await?,
+                    None => client.next_event().await.context(Lost)?,
                 };
-                let Some(ev) = ev else { break };
+                let Some(ev) = ev else {
+                    return Err(anyhow::anyhow!("the server closed the connection").context(Lost));
+                };
                 match ev {
                     Event::Ticks { epoch, ticks, .. } => {
+                        if let Some(t) = ticks.last() {
+                            *resume = Some((epoch, Seq(t.seq + 1)));
+                        }
                         for t in &ticks {
                             let s = name(t.instrument_id);
                             match format {
@@ -464,8 +557,8 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                                     writeln!(out, "{}", render::tick_csv(epoch.0, inst(&s), t))?
                                 }
                             }
-                            printed += 1;
-                            if count.is_some_and(|c| printed >= c) {
+                            *printed += 1;
+                            if count.is_some_and(|c| *printed >= c) {
                                 break 'events;
                             }
                         }
@@ -482,8 +575,8 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                                 writeln!(out, "{}", render::tick_csv(epoch.0, inst(&s), &tick))?
                             }
                         }
-                        printed += 1;
-                        if count.is_some_and(|c| printed >= c) {
+                        *printed += 1;
+                        if count.is_some_and(|c| *printed >= c) {
                             break 'events;
                         }
                     }
@@ -493,8 +586,8 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                             v["kind"] = json!("candle");
                             v["epoch"] = json!(epoch.0);
                             writeln!(out, "{v}")?;
-                            printed += 1;
-                            if count.is_some_and(|n| printed >= n) {
+                            *printed += 1;
+                            if count.is_some_and(|n| *printed >= n) {
                                 break 'events;
                             }
                         }
@@ -514,6 +607,7 @@ async fn tcp(mut client: Client, command: Command) -> anyhow::Result<()> {
                         eprintln!("{v}");
                     }
                     Event::Gap(g) => {
+                        *resume = Some((g.epoch, Seq(g.to.0 + 1)));
                         let mut v = json!({"kind": "gap", "epoch": g.epoch.0, "from": g.from.0, "to": g.to.0, "reason": g.reason.as_str()});
                         if let tickd_protocol::GapReason::Venue(h) = g.reason {
                             // A hole in the venue's own data: which instrument, which trade ids.

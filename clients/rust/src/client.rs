@@ -230,6 +230,26 @@ impl Client {
         Self::handshake(Box::new(stream), None, token).await
     }
 
+    /// Connects to the first of `servers` (`host:port`, tried in order) that answers, and says
+    /// `Hello` with `token`: an origin and its edges serve the same `(epoch, seq)`, so a
+    /// subscription that lost one resumes on another with [`Start::Seq`](tickd_protocol::Start)
+    /// from the seq after the last record it received (`tickctl` does so).
+    ///
+    /// # Errors
+    ///
+    /// The last server's error if none answers, or [`ClientError::Unexpected`] for an empty
+    /// list.
+    pub async fn connect_any(servers: &[&str], token: Option<String>) -> Result<Self, ClientError> {
+        let mut last = ClientError::Unexpected("no servers given".into());
+        for server in servers {
+            match Self::connect_with_token(*server, token.clone()).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// Connects over QUIC to `addr`, verifying the server as `server_name` per `verify`, and
     /// says `Hello` with `token` on the control stream.
     ///

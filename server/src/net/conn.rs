@@ -123,6 +123,10 @@ where
     let mut token_permit = None;
     let mut authenticated = false;
     let result = loop {
+        // A connection that never waits (a long catch-up) still stops at shutdown.
+        if *shutdown.borrow() {
+            break Ok(());
+        }
         conn.session.set_head(conn.services.query.head());
         // Requests, only while the queue is under budget: a client that sends queries and
         // never reads its answers holds one budget, not one answer per query.
