@@ -88,6 +88,15 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Scale-out: ingest → JetStream (3 nodes) → 1 or 2 edges → subscribers: latency at a
+    /// fixed rate, CPU per delivery on the edges (needs nats-server; not part of `suite`).
+    Cluster {
+        #[command(flatten)]
+        args: scenario::cluster::Args,
+        /// Write the results here as JSON (else to stdout).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// 10,000 WebSockets held with heartbeats while data flows; memory per socket.
     WsHold {
         #[command(flatten)]
@@ -319,6 +328,18 @@ fn main() -> anyhow::Result<()> {
         Command::Rest { args, json } => rt.block_on(rest(args))?.write(json),
         Command::WsHold { args, json } => rt.block_on(ws_hold(args))?.write(json),
         Command::HostileIngest { args, json } => rt.block_on(hostile_ingest(args))?.write(json),
+        Command::Cluster { args, json } => {
+            let dir = TempDir::new()?;
+            let runs = rt.block_on(scenario::cluster::run(&args, &dir.0))?;
+            let text = serde_json::to_string_pretty(&runs)?;
+            match json {
+                Some(path) => write(&path, &text),
+                None => {
+                    println!("{text}");
+                    Ok(())
+                }
+            }
+        }
         Command::Suite { out } => rt.block_on(suite(out)),
         Command::BareQuinnServer(args) => rt.block_on(baseline::bare_quinn::serve(args)),
         Command::BareHyperServer(args) => rt.block_on(baseline::bare_hyper::serve(args)),

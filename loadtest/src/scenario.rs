@@ -1,5 +1,6 @@
 //! Load-test scenarios, one module each.
 
+pub(crate) mod cluster;
 pub(crate) mod hostile_ingest;
 pub(crate) mod quic_fanout;
 pub(crate) mod rest;
