@@ -225,8 +225,11 @@ async fn run_one(args: &Args, edges: usize, dir: &std::path::Path) -> anyhow::Re
     .await
     .context("publisher")?;
     let (all, _) = receiving.await.context("receivers")?;
-    let edge_cpu =
-        edge_procs.iter().map(ServerProcess::cpu_ns).sum::<u64>().saturating_sub(edge_cpu0) as f64;
+    let edge_cpu = edge_procs
+        .iter()
+        .map(ServerProcess::cpu_ns)
+        .sum::<u64>()
+        .saturating_sub(edge_cpu0) as f64;
     let origin_cpu = origin.cpu_ns().saturating_sub(origin_cpu0) as f64;
     let nats_cpu = nats.cpu_ns().saturating_sub(nats_cpu0) as f64;
     let ticks = schedule.total().max(1) as f64;
