@@ -4,28 +4,17 @@
 //! - daily and 1-minute candles equal those of an independent, simple computation over the raw
 //!   zips (integer deci-cents, README's time formula, no tz database, no tickd parsing code).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tickd_client::Client;
 use tickd_protocol::{CandleRecord, Interval, QuerySpec, Symbol, UnixNanos};
 use tickd_server::config::{RingSlots, ServeArgs, ServerConfig};
-
-/// The week of AlgoSeek zips in `../shared/data` beside the checkout. Missing data fails the
-/// test: it never passes having checked nothing.
-fn data_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/us-equity-ticks-algoseek-2013-10");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the AlgoSeek week must be beside the checkout (../shared/data)",
-        dir.display()
-    );
-    dir
-}
 
 /// Expected candle: integer deci-cents and shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +116,7 @@ fn got(c: &CandleRecord) -> Expect {
 
 #[test]
 fn the_week_replays_with_exact_candles() {
-    let dir = data_dir();
+    let dir = common::algoseek_week();
     let shm = tempfile::tempdir().unwrap();
     let args = ServeArgs {
         replay: vec![dir.clone()],

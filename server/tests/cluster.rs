@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{TestServer, trades_csv};
+use common::{TestServer, free_port, trades_csv};
 use tickd_protocol::{Interval, Seq, TickRecord};
 use tickd_server::config::ServeArgs;
 use tickd_server::storage::journal;
@@ -24,14 +24,6 @@ struct Nats {
     dir: tempfile::TempDir,
     nodes: Vec<(PathBuf, Option<Child>)>,
     ports: Vec<u16>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Nats {
@@ -240,19 +232,6 @@ fn write_csv(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
-/// The AlgoSeek week of US equity trades and quotes in `../shared/data` beside the checkout.
-/// Missing data fails the test: it never passes having checked nothing.
-fn algoseek_week() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/us-equity-ticks-algoseek-2013-10");
-    assert!(
-        dir.is_dir(),
-        "{} is missing: the AlgoSeek week must be beside the checkout (../shared/data)",
-        dir.display()
-    );
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_edges_hold_the_origins_records_and_candles_of_the_algoseek_week_exactly() {
     let Some(nats) = Nats::start().await else {
@@ -261,7 +240,7 @@ async fn two_edges_hold_the_origins_records_and_candles_of_the_algoseek_week_exa
     let fast = || Some("none".parse().unwrap());
     let origin = TestServer::start(ServeArgs {
         journal_flush: fast(),
-        ..origin_args(&nats, algoseek_week())
+        ..origin_args(&nats, common::algoseek_week())
     })
     .await;
     let edges = [

@@ -176,14 +176,6 @@ async fn venue() -> SocketAddr {
     addr
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `text` with every byte but unreserved ones percent-encoded (a PromQL query in a URL).
 fn url_encode(text: &str) -> String {
     text.bytes()
@@ -296,7 +288,7 @@ async fn prometheus_scrapes_tickd_and_answers_every_dashboard_query() {
         .replace("scrape_interval: 5s", "scrape_interval: 1s");
     std::fs::write(conf_dir.join("prometheus.yml"), config).unwrap();
     std::fs::copy(src.join("alerts.yml"), conf_dir.join("alerts.yml")).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let web: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let _prometheus = Child::Std(
         Command::new(prometheus)

@@ -314,3 +314,25 @@ pub fn token_hash(token: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
+
+/// A loopback TCP port free when asked (for servers started as processes).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The AlgoSeek week of US equity trades and quotes in `../shared/data` beside the checkout.
+/// Missing data fails the test: it never passes having checked nothing.
+pub fn algoseek_week() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/us-equity-ticks-algoseek-2013-10");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the AlgoSeek week must be beside the checkout (../shared/data)",
+        dir.display()
+    );
+    dir
+}
