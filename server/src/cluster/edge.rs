@@ -22,6 +22,10 @@ use crate::ingest::input::{Input, InputTx};
 use crate::ingest::sequencer::Published;
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
+/// How long a pull request waits at most (the ordered consumer's heartbeats follow from it).
+const PULL_EXPIRES: Duration = Duration::from_secs(2);
+/// Silence after which a consumer that should have messages is made again.
+const STALL: Duration = Duration::from_secs(10);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// What the edge's follower writes through and reports.
@@ -299,6 +303,9 @@ async fn follow(e: &Edge) -> anyhow::Result<()> {
             deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                 start_sequence: start,
             },
+            // Short pulls: a consumer whose node died is noticed (missed heartbeats) and made
+            // again within seconds, not after the 30 s default.
+            max_expires: PULL_EXPIRES,
             ..Default::default()
         })
         .await
@@ -306,9 +313,29 @@ async fn follow(e: &Edge) -> anyhow::Result<()> {
     let mut messages = consumer.messages().await.context("consume")?;
     e.status.set_state("following");
     tracing::info!(epoch = e.epoch, from = next, stream = %name, "following the origin");
-    while let Some(msg) = messages.next().await {
+    let mut consumed = start.saturating_sub(1);
+    loop {
+        // A watchdog besides the consumer's own: no message for a while although the stream
+        // has gone past what was consumed means the consumer is stuck (its node died in a
+        // way it did not notice): follow again from this node's head.
+        let next = match tokio::time::timeout(STALL, messages.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                let last = stream.info().await.context("stream info")?.state.last_sequence;
+                if last > consumed {
+                    anyhow::bail!(
+                        "no message for {} s while the stream holds {} past this edge",
+                        STALL.as_secs(),
+                        last - consumed
+                    );
+                }
+                continue;
+            }
+        };
+        let Some(msg) = next else { break };
         let msg = msg.context("consume")?;
         if let Ok(info) = msg.info() {
+            consumed = info.stream_sequence;
             e.status
                 .pending_messages
                 .store(info.pending, Ordering::Relaxed);
