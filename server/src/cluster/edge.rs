@@ -63,9 +63,16 @@ pub fn discover_epoch(config: &ClusterConfig, wait: Duration) -> anyhow::Result<
                 let mut names = js.stream_names();
                 let mut newest = None;
                 while let Some(name) = names.next().await {
-                    let name = name.context("list the streams")?;
-                    if let Some(e) = name.strip_prefix("TICKD_").and_then(|e| e.parse().ok()) {
-                        newest = newest.max(Some(e));
+                    match name {
+                        Ok(name) => {
+                            let epoch = name.strip_prefix("TICKD_").and_then(|e| e.parse().ok());
+                            newest = newest.max(epoch);
+                        }
+                        // A cluster still electing its JetStream leader: ask again.
+                        Err(e) => {
+                            tracing::info!("listing the origin's streams: {e}; asking again");
+                            break;
+                        }
                     }
                 }
                 if let Some(e) = newest {
@@ -102,23 +109,36 @@ pub fn stream_first_seq(
             let client = config.connect("tickd-edge").await?;
             let js = jetstream::new(client);
             let name = super::stream_name(epoch);
-            let mut stream = js
-                .get_stream(&name)
-                .await
-                .with_context(|| format!("the origin's stream {name}"))?;
             loop {
-                let state = stream.info().await.context("stream info")?.state.clone();
-                if state.last_sequence == 0 {
-                    return Ok::<_, anyhow::Error>(None);
-                }
-                if state.messages > 0 {
+                // Errors here are a cluster electing a leader or a message expiring between
+                // two requests: ask again until `wait` ends.
+                let asked: anyhow::Result<Option<Option<u64>>> = async {
+                    let mut stream = js
+                        .get_stream(&name)
+                        .await
+                        .with_context(|| format!("the origin's stream {name}"))?;
+                    let state = stream.info().await.context("stream info")?.state.clone();
+                    if state.last_sequence == 0 {
+                        return Ok(Some(None));
+                    }
+                    if state.messages == 0 {
+                        // Everything expired: the next message says where the stream goes on.
+                        return Ok(None);
+                    }
                     let msg = stream
                         .get_raw_message(state.first_sequence)
                         .await
                         .context("read the stream")?;
-                    return Ok(Some(seqs(Some(&msg.headers), state.first_sequence)?.0));
+                    Ok(Some(Some(
+                        seqs(Some(&msg.headers), state.first_sequence)?.0,
+                    )))
                 }
-                // Everything expired: the next message says where the stream goes on.
+                .await;
+                match asked {
+                    Ok(Some(first)) => return Ok::<_, anyhow::Error>(first),
+                    Ok(None) => {}
+                    Err(e) => tracing::info!("{e:#}; asking again"),
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
@@ -321,7 +341,12 @@ async fn follow(e: &Edge) -> anyhow::Result<()> {
         let next = match tokio::time::timeout(STALL, messages.next()).await {
             Ok(next) => next,
             Err(_) => {
-                let last = stream.info().await.context("stream info")?.state.last_sequence;
+                let last = stream
+                    .info()
+                    .await
+                    .context("stream info")?
+                    .state
+                    .last_sequence;
                 if last > consumed {
                     anyhow::bail!(
                         "no message for {} s while the stream holds {} past this edge",
