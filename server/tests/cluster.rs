@@ -21,10 +21,15 @@ const T0: u64 = 1_696_680_000_000_000_000;
 
 /// Three nats-server processes forming one JetStream cluster on loopback.
 struct Nats {
-    dir: tempfile::TempDir,
+    /// The configurations and stores (removed when the cluster is dropped).
+    _dir: tempfile::TempDir,
     nodes: Vec<(PathBuf, Option<Child>)>,
     ports: Vec<u16>,
 }
+
+/// One cluster test at a time: each runs three nats-servers and several tickd on what is
+/// usually a 2-core machine, and two at once starve the elections they measure.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Nats {
     /// Starts the cluster and waits until it takes an R3 stream; `None` (said why) without
@@ -56,7 +61,11 @@ impl Nats {
             .unwrap();
             nodes.push((conf, None));
         }
-        let mut nats = Self { dir, nodes, ports };
+        let mut nats = Self {
+            _dir: dir,
+            nodes,
+            ports,
+        };
         for i in 0..3 {
             nats.run(i);
         }
@@ -64,18 +73,43 @@ impl Nats {
         Some(nats)
     }
 
+    /// Starts node `i` (its log discarded).
     fn run(&mut self, i: usize) {
-        let log = self.dir.path().join(format!("n{i}.log"));
         let child = Command::new("nats-server")
             .arg("-c")
             .arg(&self.nodes[i].0)
-            .arg("-l")
-            .arg(log)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         self.nodes[i].1 = Some(child);
+    }
+
+    /// Waits until the cluster takes an R3 stream: each attempt is answered by the servers
+    /// (an error until the JetStream leader is elected and the peers are known; the servers
+    /// log no single line that says so on every node).
+    async fn ready(&self) {
+        let js = self.client().await;
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let made = js
+                    .create_stream(async_nats::jetstream::stream::Config {
+                        name: "PROBE".into(),
+                        subjects: vec!["probe".into()],
+                        num_replicas: 3,
+                        ..Default::default()
+                    })
+                    .await;
+                if made.is_ok() {
+                    js.delete_stream("PROBE").await.unwrap();
+                    return;
+                }
+                // Answered "not ready": ask again after a pause, not in a busy loop.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("the NATS cluster formed within 60 s");
     }
 
     /// SIGKILL node `i`.
@@ -106,32 +140,6 @@ impl Nats {
             .await
             .unwrap();
         async_nats::jetstream::new(client)
-    }
-
-    /// Waits until the cluster has a JetStream meta leader: an R3 stream can be made. Each
-    /// attempt is answered by the servers (an error until the leader is elected).
-    async fn ready(&self) {
-        let js = self.client().await;
-        tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                let made = js
-                    .create_stream(async_nats::jetstream::stream::Config {
-                        name: "PROBE".into(),
-                        subjects: vec!["probe".into()],
-                        num_replicas: 3,
-                        ..Default::default()
-                    })
-                    .await;
-                if made.is_ok() {
-                    js.delete_stream("PROBE").await.unwrap();
-                    return;
-                }
-                // The servers answered "not ready": ask again shortly.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-        .await
-        .expect("the NATS cluster formed within 60 s");
     }
 
     /// The node index that leads `stream`.
@@ -234,6 +242,7 @@ fn write_csv(dir: &Path, n: usize) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_edges_hold_the_origins_records_and_candles_of_the_algoseek_week_exactly() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(nats) = Nats::start().await else {
         return;
     };
@@ -290,6 +299,7 @@ async fn two_edges_hold_the_origins_records_and_candles_of_the_algoseek_week_exa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_origin_for_the_same_epoch_is_refused() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(nats) = Nats::start().await else {
         return;
     };
@@ -349,9 +359,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// An edge as its own process (so it can be killed with SIGKILL), TCP on `port`.
-fn edge_process(nats: &Nats, dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tickd"))
+/// An edge as its own process (so it can be killed with SIGKILL), TCP on `port`, returned
+/// once it logs that TCP listens (its output is drained from then on).
+async fn edge_process(nats: &Nats, dir: &Path, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_tickd"))
         .args([
             "serve",
             "--synthetic",
@@ -371,37 +382,19 @@ fn edge_process(nats: &Nats, dir: &Path, port: u16) -> Child {
         .arg(nats.urls())
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(log_file(dir))
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
-}
-
-/// The edge's log (appended to across restarts; shown when a test fails).
-fn log_file(dir: &Path) -> std::fs::File {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("edge.log"))
+        .unwrap();
+    tokio::task::spawn_blocking(move || common::listening(child))
+        .await
         .unwrap()
 }
 
 /// Reads from an edge over TCP, from seq `seq`, until that record arrives or a heartbeat says
-/// the edge's head is there (the events themselves);
-/// the connection is retried while the process starts.
+/// the edge's head is there (the events themselves).
 async fn read_until(port: u16, seq: u64) {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut client = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            match tickd_client::Client::connect(addr).await {
-                Ok(c) => return c,
-                // Not listening yet: the process is starting.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await
-    .expect("the edge listens");
+    let mut client = tickd_client::Client::connect(addr).await.unwrap();
     let epoch = client.welcome().epoch;
     client.subscribe(common::from(epoch, seq)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(120), async {
@@ -426,6 +419,7 @@ async fn read_until(port: u16, seq: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_killed_mid_stream_resumes_with_no_hole_and_no_duplicate() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(nats) = Nats::start().await else {
         return;
     };
@@ -433,12 +427,12 @@ async fn an_edge_killed_mid_stream_resumes_with_no_hole_and_no_duplicate() {
     let origin = TestServer::start(origin_args(&nats, write_csv(dir.path(), 150_000))).await;
     let edge_dir = dir.path().join("edge");
     let port = free_port();
-    let mut edge = edge_process(&nats, &edge_dir, port);
+    let mut edge = edge_process(&nats, &edge_dir, port).await;
     // Mid-stream: once the edge holds some records, SIGKILL.
     read_until(port, 5_000).await;
     edge.kill().unwrap();
     edge.wait().unwrap();
-    let mut edge = edge_process(&nats, &edge_dir, port);
+    let mut edge = edge_process(&nats, &edge_dir, port).await;
     let head = wait_acked(&origin).await;
     read_until(port, head).await;
     // SIGTERM: a clean stop, then its journal against the origin's.
@@ -458,6 +452,7 @@ async fn an_edge_killed_mid_stream_resumes_with_no_hole_and_no_duplicate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_stream_leader_mid_publish_loses_and_duplicates_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(mut nats) = Nats::start().await else {
         return;
     };
@@ -493,6 +488,7 @@ async fn killing_the_stream_leader_mid_publish_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_origin_continues_its_epoch_in_the_same_stream() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(nats) = Nats::start().await else {
         return;
     };
@@ -546,6 +542,7 @@ async fn a_restarted_origin_continues_its_epoch_in_the_same_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_behind_the_streams_retention_declares_the_exact_gap() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(nats) = Nats::start().await else {
         return;
     };
@@ -646,6 +643,7 @@ async fn cutting_proxy(to: std::net::SocketAddr, budget: usize) -> std::net::Soc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickctl_fails_over_from_the_origin_to_an_edge_without_a_hole() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(nats) = Nats::start().await else {
         return;
     };
